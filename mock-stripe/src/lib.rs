@@ -1,1 +1,268 @@
+//! # mock-stripe
+//!
+//! A self-hosted fake Stripe for testing Stripe Checkout offline: Checkout Sessions, a
+//! hosted payment page driven by Stripe's test cards, and signed webhooks. Apps point their
+//! official Stripe SDK at it by changing the base URL only.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use mock_stripe::{Config, MockStripe, WebhookTarget};
+//!
+//! let mock = MockStripe::start(Config { port: 0, ..Config::default() }).await?;
+//! mock.add_webhook(WebhookTarget {
+//!     url: "http://127.0.0.1:8000/stripe/webhook".into(),
+//!     secret: "whsec_test_secret".into(),
+//! });
+//! println!("point the SDK at {}", mock.base_url());
+//! mock.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: `protocol` (form decoding, keys, errors, pagination) is shared by every resource
+//! in `resources`; `hosted` is the payment page; `webhooks` delivers events; state lives in
+//! `store`, one lock per API key. See `ARCHITECTURE.md`.
 
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+mod cards;
+mod clock;
+mod hosted;
+mod ids;
+mod money;
+mod protocol;
+mod resources;
+mod router;
+#[cfg(test)]
+mod sdk_compat;
+mod server;
+pub mod signature;
+mod store;
+mod webhooks;
+
+/// How often open sessions are checked for expiry in the background (reads also check).
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Settings for [`MockStripe::start`]. Build it with `..Config::default()` so new fields
+/// do not break your code.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to bind. Default `127.0.0.1` (the mock has no real security: keep it local).
+    pub host: IpAddr,
+    /// Port to bind. Default `12111` (stripe-mock's); `0` picks a free port.
+    pub port: u16,
+    /// "Forward-to" endpoints that receive the events of every account, like
+    /// `stripe listen --forward-to`.
+    pub webhooks: Vec<WebhookTarget>,
+    /// Delays before each retry of a failed delivery: `[5 s, 30 s, 120 s]` by default, so a
+    /// delivery is tried 4 times over about 2.5 minutes (Stripe's test mode spreads 3
+    /// retries over hours, which is too slow to be useful locally). Empty: no retries.
+    pub retry_delays: Vec<Duration>,
+    /// Time limit of one delivery attempt. Default 10 s. Also bounds how long the payment
+    /// page waits for the first attempts before redirecting the browser.
+    pub delivery_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 12111,
+            webhooks: Vec::new(),
+            retry_delays: vec![
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(120),
+            ],
+            delivery_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A webhook target that receives events signed with `secret`.
+#[derive(Clone)]
+pub struct WebhookTarget {
+    /// Where events are POSTed, e.g. `http://127.0.0.1:8000/stripe/webhook`.
+    pub url: String,
+    /// The full signing secret, `whsec_…` (the HMAC key includes the prefix).
+    pub secret: String,
+}
+
+/// Debug output masks the secret (prefix and last 4 characters only), so a logged config
+/// never leaks it.
+impl fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookTarget")
+            .field("url", &self.url)
+            .field("secret", &protocol::auth::mask_key(&self.secret))
+            .finish()
+    }
+}
+
+/// A running mock. Dropping it stops the server too; [`MockStripe::shutdown`] also waits
+/// for in-flight requests.
+pub struct MockStripe {
+    addr: SocketAddr,
+    app: Arc<server::App>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MockStripe {
+    /// Binds the listener, starts the server task and returns at once.
+    ///
+    /// Fails if the address cannot be bound (for example, the port is taken).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let mock = mock_stripe::MockStripe::start(mock_stripe::Config { port: 0, ..Default::default() }).await?;
+    /// assert!(mock.base_url().starts_with("http://127.0.0.1:"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn start(config: Config) -> std::io::Result<MockStripe> {
+        let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let globals: store::GlobalTargets = Arc::new(RwLock::new(config.webhooks.clone()));
+        let deliverer = webhooks::Deliverer::new(
+            &config.retry_delays,
+            config.delivery_timeout,
+            stopped.clone(),
+        )?;
+        let app = Arc::new(server::App {
+            store: store::Store::new(globals.clone()),
+            globals,
+            deliverer,
+            base_url: base_url_for(addr),
+            delivery_timeout: config.delivery_timeout,
+        });
+        let task = tokio::spawn(run(listener, app.clone(), stopped));
+        tracing::debug!("mock-stripe bound to {addr}");
+        Ok(MockStripe {
+            addr,
+            app,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash: the base URL to give the SDK
+    /// (async-stripe wants it with a trailing `/`). When bound to `0.0.0.0`/`::` the URL
+    /// names the loopback address, which is what a local browser can open.
+    pub fn base_url(&self) -> String {
+        self.app.base_url.clone()
+    }
+
+    /// Adds a global "forward-to" endpoint at run time. Events emitted from now on are
+    /// delivered to it too.
+    pub fn add_webhook(&self, target: WebhookTarget) {
+        self.app
+            .globals
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(target);
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (up to 5 s) and stops
+    /// pending webhook retries.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MockStripe {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Resolves once the stop flag is set. (The guard `wait_for` returns is dropped here: it
+/// must not live across an `.await` of the caller.)
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+fn base_url_for(addr: SocketAddr) -> String {
+    let shown = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    };
+    format!("http://{shown}")
+}
+
+async fn run(listener: TcpListener, app: Arc<server::App>, stopped: watch::Receiver<bool>) {
+    let sweeper = tokio::spawn(sweep(app.clone(), stopped.clone()));
+    server::serve(listener, app, stopped).await;
+    sweeper.abort();
+}
+
+/// Expires open sessions whose `expires_at` passed, so `checkout.session.expired` is sent
+/// even when nobody reads the session.
+async fn sweep(app: Arc<server::App>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = crate::stopped(&mut stopped) => return,
+        }
+        for account in app.store.all_accounts() {
+            let outbox = {
+                let mut acc = store::lock(&account);
+                if let Err(e) = resources::checkout_sessions::expire_due(&mut acc) {
+                    tracing::error!("expiry sweep failed: {}", e.message);
+                }
+                acc.take_outbox()
+            };
+            app.deliverer.dispatch(&account, outbox, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_uses_loopback_for_wildcard_binds() {
+        assert_eq!(
+            base_url_for("0.0.0.0:12111".parse().unwrap()),
+            "http://127.0.0.1:12111"
+        );
+        assert_eq!(base_url_for("[::]:80".parse().unwrap()), "http://[::1]:80");
+        assert_eq!(
+            base_url_for("127.0.0.1:5".parse().unwrap()),
+            "http://127.0.0.1:5"
+        );
+    }
+
+    #[test]
+    fn debug_masks_webhook_secret() {
+        let t = WebhookTarget {
+            url: "http://x.test/".into(),
+            secret: "whsec_abcdefghijklmnop1234".into(),
+        };
+        let s = format!("{t:?}");
+        assert!(s.contains("whsec_****1234"), "{s}");
+        assert!(!s.contains("abcdefgh"));
+    }
+}

@@ -1,0 +1,445 @@
+//! Test cards (contract §4): what a card number does when it is charged, plus the
+//! checks the payment form makes before charging (number, expiry, CVC).
+
+use crate::clock::year_month;
+
+/// A card error: the `code`, `decline_code` and message Stripe shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CardError {
+    pub code: &'static str,
+    pub decline_code: Option<&'static str>,
+    pub message: &'static str,
+}
+
+/// What charging a card leads to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Succeeds,
+    Declined(CardError),
+}
+
+const DECLINED: &str = "Your card was declined.";
+const INSUFFICIENT: &str = "Your card has insufficient funds.";
+
+const fn decline(
+    code: &'static str,
+    decline_code: Option<&'static str>,
+    message: &'static str,
+) -> Outcome {
+    Outcome::Declined(CardError {
+        code,
+        decline_code,
+        message,
+    })
+}
+
+/// Number (digits only) → outcome. 3-D Secure cards are authenticated automatically
+/// (there is no challenge page) and then behave as their row says.
+const TABLE: &[(&str, Outcome)] = &[
+    ("4242424242424242", Outcome::Succeeds),
+    ("5555555555554444", Outcome::Succeeds),
+    ("378282246310005", Outcome::Succeeds),
+    ("6011111111111117", Outcome::Succeeds),
+    ("4000056655665556", Outcome::Succeeds),
+    ("4000000000000077", Outcome::Succeeds),
+    ("4000000000000259", Outcome::Succeeds),
+    ("4000000000003220", Outcome::Succeeds),
+    ("4000002500003155", Outcome::Succeeds),
+    ("4000002760003184", Outcome::Succeeds),
+    (
+        "4000000000000002",
+        decline("card_declined", Some("generic_decline"), DECLINED),
+    ),
+    (
+        "4000000000009995",
+        decline("card_declined", Some("insufficient_funds"), INSUFFICIENT),
+    ),
+    (
+        "4000000000009987",
+        decline("card_declined", Some("lost_card"), DECLINED),
+    ),
+    (
+        "4000000000009979",
+        decline("card_declined", Some("stolen_card"), DECLINED),
+    ),
+    (
+        "4000000000000069",
+        decline("expired_card", None, "Your card has expired."),
+    ),
+    (
+        "4000000000000127",
+        decline(
+            "incorrect_cvc",
+            None,
+            "Your card's security code is incorrect.",
+        ),
+    ),
+    (
+        "4000000000000119",
+        decline(
+            "processing_error",
+            None,
+            "An error occurred while processing your card. Try again in a little bit.",
+        ),
+    ),
+    (
+        "4000000000006975",
+        decline(
+            "card_declined",
+            Some("card_velocity_exceeded"),
+            "Your card was declined for making repeated attempts too frequently or exceeding its amount limit.",
+        ),
+    ),
+    (
+        "4100000000000019",
+        decline("card_declined", Some("fraudulent"), DECLINED),
+    ),
+    // Declined when a CVC is entered; the form always asks for one.
+    (
+        "4000000000000101",
+        decline(
+            "incorrect_cvc",
+            None,
+            "Your card's security code is incorrect.",
+        ),
+    ),
+    (
+        "4000000000000341",
+        decline("card_declined", Some("generic_decline"), DECLINED),
+    ),
+    (
+        "4000008260003178",
+        decline("card_declined", Some("insufficient_funds"), INSUFFICIENT),
+    ),
+    (
+        "4000008400001629",
+        decline("card_declined", Some("generic_decline"), DECLINED),
+    ),
+];
+
+/// The outcome of charging `number` (digits only). A valid number outside the table is a
+/// real card, which test mode refuses.
+pub(crate) fn outcome(number: &str) -> Outcome {
+    TABLE.iter().find(|(n, _)| *n == number).map_or(
+        decline(
+            "card_declined",
+            Some("test_mode_live_card"),
+            "Your card was declined. Your request was in test mode, but used a non test card. \
+             For a list of valid test cards, visit: https://stripe.com/docs/testing.",
+        ),
+        |(_, o)| o.clone(),
+    )
+}
+
+/// A card as typed into the form, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Card {
+    pub number: String,
+    pub exp_month: u32,
+    pub exp_year: i64,
+    pub brand: &'static str,
+    pub funding: &'static str,
+}
+
+impl Card {
+    pub fn last4(&self) -> &str {
+        &self.number[self.number.len() - 4..]
+    }
+}
+
+fn input_error(code: &'static str, message: &'static str) -> CardError {
+    CardError {
+        code,
+        decline_code: None,
+        message,
+    }
+}
+
+/// Checks number (Luhn), expiry (`MM / YY`, `MM/YY`, `MM/YYYY`) and CVC as Stripe's form
+/// does before anything is charged. `now` is unix seconds.
+pub(crate) fn check(number: &str, expiry: &str, cvc: &str, now: i64) -> Result<Card, CardError> {
+    let number: String = number
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if number.is_empty() {
+        return Err(input_error(
+            "incomplete_number",
+            "Your card number is incomplete.",
+        ));
+    }
+    if !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(input_error(
+            "invalid_number",
+            "Your card number is invalid.",
+        ));
+    }
+    if number.len() < 12 {
+        return Err(input_error(
+            "incomplete_number",
+            "Your card number is incomplete.",
+        ));
+    }
+    if number.len() > 19 || !luhn(&number) {
+        return Err(input_error(
+            "incorrect_number",
+            "Your card number is incorrect.",
+        ));
+    }
+    let (exp_month, exp_year) = parse_expiry(expiry)?;
+    let (year, month) = year_month(now);
+    if exp_year < year {
+        return Err(input_error(
+            "invalid_expiry_year",
+            "Your card's expiration year is in the past.",
+        ));
+    }
+    if exp_year == year && exp_month < month {
+        return Err(input_error(
+            "invalid_expiry_month",
+            "Your card's expiration date is in the past.",
+        ));
+    }
+    if exp_year > year + 50 {
+        return Err(input_error(
+            "invalid_expiry_year",
+            "Your card's expiration year is invalid.",
+        ));
+    }
+    let brand = brand(&number);
+    let cvc = cvc.trim();
+    let cvc_len = if brand == "amex" { 4 } else { 3 };
+    if cvc.is_empty() || !cvc.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(input_error(
+            "invalid_cvc",
+            "Your card's security code is invalid.",
+        ));
+    }
+    if cvc.len() < cvc_len {
+        return Err(input_error(
+            "invalid_cvc",
+            "Your card's security code is incomplete.",
+        ));
+    }
+    if cvc.len() > cvc_len {
+        return Err(input_error(
+            "invalid_cvc",
+            "Your card's security code is invalid.",
+        ));
+    }
+    let funding = if number == "4000056655665556" {
+        "debit"
+    } else {
+        "credit"
+    };
+    Ok(Card {
+        number,
+        exp_month,
+        exp_year,
+        brand,
+        funding,
+    })
+}
+
+fn parse_expiry(expiry: &str) -> Result<(u32, i64), CardError> {
+    let incomplete = || {
+        input_error(
+            "incomplete_expiry",
+            "Your card's expiration date is incomplete.",
+        )
+    };
+    let compact: String = expiry.chars().filter(|c| !c.is_whitespace()).collect();
+    let (mm, yy) = match compact.split_once('/') {
+        Some(parts) => parts,
+        None if compact.len() == 4 || compact.len() == 6 => compact.split_at(2),
+        None => return Err(incomplete()),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(mm) || !digits(yy) || mm.len() > 2 || !(yy.len() == 2 || yy.len() == 4) {
+        return Err(incomplete());
+    }
+    let month: u32 = mm.parse().map_err(|_| incomplete())?;
+    if !(1..=12).contains(&month) {
+        return Err(input_error(
+            "invalid_expiry_month",
+            "Your card's expiration month is invalid.",
+        ));
+    }
+    let year: i64 = yy.parse().map_err(|_| incomplete())?;
+    let year = if yy.len() == 2 { 2000 + year } else { year };
+    Ok((month, year))
+}
+
+fn luhn(number: &str) -> bool {
+    let sum: u32 = number
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let dd = d * 2;
+                if dd > 9 { dd - 9 } else { dd }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+fn brand(number: &str) -> &'static str {
+    let p2: u32 = number[..2].parse().unwrap_or(0);
+    let p4: u32 = number[..4].parse().unwrap_or(0);
+    match () {
+        _ if number.starts_with('4') => "visa",
+        _ if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => "mastercard",
+        _ if p2 == 34 || p2 == 37 => "amex",
+        _ if number.starts_with("6011") || p2 == 65 || (644..=649).contains(&(p4 / 10)) => {
+            "discover"
+        }
+        _ if (3528..=3589).contains(&p4) => "jcb",
+        _ if p2 == 36 || p2 == 30 || p2 == 38 => "diners",
+        _ if p2 == 62 => "unionpay",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // 2023-11-14
+    const NOW: i64 = 1_700_000_000;
+
+    fn ok(n: &str) -> Card {
+        check(n, "12 / 34", "123", NOW).unwrap()
+    }
+
+    #[test]
+    fn success_cards_succeed() {
+        for n in [
+            "4242 4242 4242 4242",
+            "5555555555554444",
+            "6011111111111117",
+            "4000000000003220",
+        ] {
+            let card = ok(n);
+            assert_eq!(outcome(&card.number), Outcome::Succeeds, "{n}");
+        }
+        let amex = check("3782 822463 10005", "12/34", "1234", NOW).unwrap();
+        assert_eq!(amex.brand, "amex");
+        assert_eq!(outcome(&amex.number), Outcome::Succeeds);
+        assert_eq!(ok("4242424242424242").last4(), "4242");
+        assert_eq!(ok("4000056655665556").funding, "debit");
+    }
+
+    #[test]
+    fn decline_cards_carry_codes_and_messages() {
+        let Outcome::Declined(e) = outcome(&ok("4000 0000 0000 0002").number) else {
+            panic!()
+        };
+        assert_eq!(
+            (e.code, e.decline_code, e.message),
+            (
+                "card_declined",
+                Some("generic_decline"),
+                "Your card was declined."
+            )
+        );
+        let Outcome::Declined(e) = outcome(&ok("4000000000009995").number) else {
+            panic!()
+        };
+        assert_eq!(e.decline_code, Some("insufficient_funds"));
+        assert_eq!(e.message, "Your card has insufficient funds.");
+        let Outcome::Declined(e) = outcome(&ok("4000000000000069").number) else {
+            panic!()
+        };
+        assert_eq!((e.code, e.decline_code), ("expired_card", None));
+        let Outcome::Declined(e) = outcome(&ok("4000000000000127").number) else {
+            panic!()
+        };
+        assert_eq!(e.code, "incorrect_cvc");
+        let Outcome::Declined(e) = outcome(&ok("4000000000000119").number) else {
+            panic!()
+        };
+        assert_eq!(e.code, "processing_error");
+        let Outcome::Declined(e) = outcome(&ok("4100000000000019").number) else {
+            panic!()
+        };
+        assert_eq!(e.decline_code, Some("fraudulent"));
+    }
+
+    #[test]
+    fn non_test_card_is_declined_in_test_mode() {
+        // A Luhn-valid number that is not in the table.
+        let Outcome::Declined(e) = outcome(&ok("4111111111111111").number) else {
+            panic!()
+        };
+        assert_eq!(e.decline_code, Some("test_mode_live_card"));
+    }
+
+    #[test]
+    fn luhn_failure_is_incorrect_number() {
+        let e = check("4242 4242 4242 4241", "12/34", "123", NOW).unwrap_err();
+        assert_eq!(e.code, "incorrect_number");
+        assert_eq!(e.message, "Your card number is incorrect.");
+        assert_eq!(
+            check("4242", "12/34", "123", NOW).unwrap_err().code,
+            "incomplete_number"
+        );
+        assert_eq!(
+            check("4242x", "12/34", "123", NOW).unwrap_err().code,
+            "invalid_number"
+        );
+    }
+
+    #[test]
+    fn expiry_checks() {
+        let n = "4242424242424242";
+        assert_eq!(
+            check(n, "13 / 30", "123", NOW).unwrap_err().code,
+            "invalid_expiry_month"
+        );
+        assert_eq!(
+            check(n, "00/30", "123", NOW).unwrap_err().code,
+            "invalid_expiry_month"
+        );
+        assert_eq!(
+            check(n, "12 / 22", "123", NOW).unwrap_err().code,
+            "invalid_expiry_year"
+        );
+        assert_eq!(
+            check(n, "10/23", "123", NOW).unwrap_err().code,
+            "invalid_expiry_month"
+        );
+        assert_eq!(
+            check(n, "1", "123", NOW).unwrap_err().code,
+            "incomplete_expiry"
+        );
+        // The current month is still valid; so are MMYY and MM/YYYY.
+        assert_eq!(check(n, "11/23", "123", NOW).unwrap().exp_year, 2023);
+        assert_eq!(check(n, "1234", "123", NOW).unwrap().exp_month, 12);
+        assert_eq!(check(n, "07/2031", "123", NOW).unwrap().exp_year, 2031);
+    }
+
+    #[test]
+    fn cvc_checks() {
+        let n = "4242424242424242";
+        assert_eq!(
+            check(n, "12/34", "12", NOW).unwrap_err().code,
+            "invalid_cvc"
+        );
+        assert_eq!(check(n, "12/34", "", NOW).unwrap_err().code, "invalid_cvc");
+        assert_eq!(
+            check(n, "12/34", "12a", NOW).unwrap_err().code,
+            "invalid_cvc"
+        );
+        assert_eq!(
+            check("378282246310005", "12/34", "123", NOW)
+                .unwrap_err()
+                .code,
+            "invalid_cvc"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! API keys (contract §1.2): `Authorization: Bearer <key>` or HTTP Basic with the key as the
+//! user name. Only test-mode secret (`sk_test_`) and restricted (`rk_test_`) keys are
+//! accepted: the mock is test-only, so live keys are refused rather than half-emulated.
+
+use base64::Engine as _;
+
+use super::error::ApiError;
+
+const NO_KEY: &str = "You did not provide an API key. You need to provide your API key in the \
+    Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). \
+    See https://stripe.com/docs/api#authentication for details, or we can help at \
+    https://support.stripe.com/.";
+
+const PUBLISHABLE: &str = "This API call cannot be made with a publishable API key. Please use \
+    a secret API key. You can find a list of your API keys at \
+    https://dashboard.stripe.com/account/apikeys.";
+
+/// Returns the API key of the request, or the 401 Stripe would answer.
+pub(crate) fn authenticate(authorization: Option<&[u8]>) -> Result<String, ApiError> {
+    let key = extract_key(authorization)?;
+    check_key(&key)?;
+    Ok(key)
+}
+
+fn extract_key(authorization: Option<&[u8]>) -> Result<String, ApiError> {
+    let no_key = || ApiError::unauthorized(None, NO_KEY);
+    let Some(raw) = authorization else {
+        return Err(no_key());
+    };
+    let header = std::str::from_utf8(raw)
+        .map_err(|_| invalid_key(""))?
+        .trim();
+    if header.is_empty() {
+        return Err(no_key());
+    }
+    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+    let rest = rest.trim();
+    let key = if scheme.eq_ignore_ascii_case("bearer") {
+        rest.to_string()
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .map_err(|_| invalid_key(rest))?;
+        let text = String::from_utf8(decoded).map_err(|_| invalid_key(rest))?;
+        // The key is the user name; the password (normally empty) is ignored.
+        text.split_once(':')
+            .map_or(text.as_str(), |(user, _)| user)
+            .to_string()
+    } else {
+        // A bare key without a scheme: Stripe does not accept it either.
+        return Err(invalid_key(header));
+    };
+    if key.is_empty() {
+        return Err(no_key());
+    }
+    Ok(key)
+}
+
+fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.starts_with("pk_") {
+        return Err(ApiError::unauthorized(
+            Some("secret_key_required"),
+            PUBLISHABLE,
+        ));
+    }
+    if key.starts_with("sk_live_") || key.starts_with("rk_live_") {
+        return Err(ApiError::unauthorized(
+            None,
+            format!(
+                "Invalid API Key provided: {}. mock-stripe only runs in test mode: use a key \
+                 that starts with sk_test_ or rk_test_.",
+                mask_key(key)
+            ),
+        ));
+    }
+    let suffix = key
+        .strip_prefix("sk_test_")
+        .or_else(|| key.strip_prefix("rk_test_"));
+    let well_formed = suffix.is_some_and(|s| {
+        !s.is_empty() && s.len() <= 247 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    });
+    if well_formed {
+        Ok(())
+    } else {
+        Err(invalid_key(key))
+    }
+}
+
+fn invalid_key(key: &str) -> ApiError {
+    ApiError::unauthorized(None, format!("Invalid API Key provided: {}", mask_key(key)))
+}
+
+/// `sk_test_****abcd`: the prefix (up to the second `_`) and the last 4 characters, never more.
+/// Used for every secret that may reach a log or an error message (API keys, `whsec_` secrets).
+pub fn mask_key(key: &str) -> String {
+    let prefix_len = key
+        .char_indices()
+        .filter(|(_, c)| *c == '_')
+        .nth(1)
+        .or_else(|| key.char_indices().find(|(_, c)| *c == '_'))
+        .map_or(0, |(i, _)| i + 1);
+    let prefix = &key[..prefix_len];
+    let rest: Vec<char> = key[prefix_len..].chars().collect();
+    if rest.len() <= 4 {
+        return format!("{prefix}****");
+    }
+    let last4: String = rest[rest.len() - 4..].iter().collect();
+    format!("{prefix}****{last4}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    fn basic(user_pass: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(user_pass)
+        )
+    }
+
+    #[test]
+    fn accepts_bearer_and_basic_test_keys() {
+        assert_eq!(
+            authenticate(Some(b"Bearer sk_test_abc123")).unwrap(),
+            "sk_test_abc123"
+        );
+        assert_eq!(
+            authenticate(Some(b"bearer rk_test_XYZ")).unwrap(),
+            "rk_test_XYZ"
+        );
+        let h = basic("sk_test_abc123:");
+        assert_eq!(authenticate(Some(h.as_bytes())).unwrap(), "sk_test_abc123");
+        let h = basic("sk_test_abc123:ignored-password");
+        assert_eq!(authenticate(Some(h.as_bytes())).unwrap(), "sk_test_abc123");
+    }
+
+    #[test]
+    fn missing_key_is_401_with_stripe_message() {
+        for header in [
+            None,
+            Some(&b""[..]),
+            Some(&b"Bearer "[..]),
+            Some(&b"Bearer"[..]),
+        ] {
+            let err = authenticate(header).unwrap_err();
+            assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+            assert!(
+                err.message.starts_with("You did not provide an API key."),
+                "{header:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_keys_are_401_and_masked() {
+        let err = authenticate(Some(b"Bearer sk_test_nope!abcd")).unwrap_err();
+        assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(err.message, "Invalid API Key provided: sk_test_****abcd");
+        let err = authenticate(Some(b"Bearer sk_test_")).unwrap_err();
+        assert_eq!(err.message, "Invalid API Key provided: sk_test_****");
+        let err = authenticate(Some(b"Token sk_test_abc")).unwrap_err();
+        assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+        let err = authenticate(Some(b"Bearer hello_world_secret")).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Invalid API Key provided: hello_world_****cret"
+        );
+    }
+
+    #[test]
+    fn publishable_key_needs_secret_key() {
+        let err = authenticate(Some(b"Bearer pk_test_123")).unwrap_err();
+        assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(err.code, Some("secret_key_required"));
+        assert!(
+            err.message
+                .starts_with("This API call cannot be made with a publishable API key.")
+        );
+    }
+
+    #[test]
+    fn live_keys_are_refused() {
+        let err = authenticate(Some(b"Bearer sk_live_51Habcdefgh1234")).unwrap_err();
+        assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            err.message
+                .starts_with("Invalid API Key provided: sk_live_****1234.")
+        );
+        assert!(!err.message.contains("51Habcdefgh"));
+    }
+
+    #[test]
+    fn mask_shows_prefix_and_last_four_only() {
+        assert_eq!(
+            mask_key("sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
+            "sk_test_****p7dc"
+        );
+        assert_eq!(mask_key("whsec_abcdefgh1234"), "whsec_****1234");
+        assert_eq!(mask_key("abc"), "****");
+    }
+}

@@ -1,0 +1,713 @@
+//! Form decoding (contract §1.4): `application/x-www-form-urlencoded` bodies and query
+//! strings become a tree first, then each resource reads its parameters from the tree
+//! through [`Fields`], so every error can name the full bracket path
+//! (`line_items[0][price_data][unit_amount]`) the way Stripe's do.
+//!
+//! Tree rules:
+//! * `a[b]=1` makes a map; `a[]=x` appends to a list; `a[0]=x` is a map entry whose key is
+//!   all digits: it becomes a list element only when the resource asks for a list (as in
+//!   Stripe, `metadata[0]=x` is an ordinary metadata key). Index gaps are rejected then.
+//! * Rack style `a[][x]=1&a[][y]=2&a[][x]=3` gives `[{x:1,y:2},{x:3}]`.
+//! * A repeated scalar key keeps the last value; `key=` (empty) means "unset".
+
+use std::collections::BTreeMap;
+
+use super::error::{ApiError, ApiResult};
+
+/// One node of the decoded parameter tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Value {
+    Str(String),
+    Map(BTreeMap<String, Value>),
+    List(Vec<Value>),
+}
+
+impl Value {
+    fn describe(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "a string",
+            Value::Map(_) => "an object",
+            Value::List(_) => "an array",
+        }
+    }
+}
+
+/// The decoded parameters of one request: a map at the top.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Params {
+    pub root: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Seg {
+    /// `[]`
+    Append,
+    /// `[word]` or `[12]`
+    Key(String),
+}
+
+impl Params {
+    /// Decodes one or more urlencoded strings (e.g. query string then body) into a tree.
+    pub fn decode(sources: &[&[u8]]) -> ApiResult<Params> {
+        let mut params = Params::default();
+        for src in sources {
+            for (key, value) in form_urlencoded::parse(src) {
+                if key.is_empty() && value.is_empty() {
+                    continue;
+                }
+                params.insert(&key, value.into_owned())?;
+            }
+        }
+        Ok(params)
+    }
+
+    fn insert(&mut self, raw_key: &str, value: String) -> ApiResult<()> {
+        let (name, segs) = parse_key(raw_key)?;
+        insert_in_map(&mut self.root, name, &segs, value, name.to_string())
+    }
+}
+
+/// Splits `a[b][]` into `a` and its bracket segments.
+fn parse_key(raw: &str) -> ApiResult<(&str, Vec<Seg>)> {
+    let malformed = || ApiError::invalid(raw, format!("Invalid parameter name: {raw}"));
+    let (name, mut rest) = match raw.find('[') {
+        Some(i) => (&raw[..i], &raw[i..]),
+        None => (raw, ""),
+    };
+    if name.is_empty() || name.contains(']') {
+        return Err(malformed());
+    }
+    let mut segs = Vec::new();
+    while !rest.is_empty() {
+        let Some(inner) = rest.strip_prefix('[') else {
+            return Err(malformed());
+        };
+        let Some(end) = inner.find(']') else {
+            return Err(malformed());
+        };
+        let seg = &inner[..end];
+        if seg.contains('[') {
+            return Err(malformed());
+        }
+        segs.push(if seg.is_empty() {
+            Seg::Append
+        } else {
+            Seg::Key(seg.to_string())
+        });
+        rest = &inner[end + 1..];
+    }
+    Ok((name, segs))
+}
+
+fn conflict(path: &str, existing: &Value, wanted: &'static str) -> ApiError {
+    ApiError::invalid(
+        path,
+        format!(
+            "Invalid value for {path}: it is sent as {} and as {wanted}.",
+            existing.describe()
+        ),
+    )
+}
+
+fn wanted_shape(segs: &[Seg]) -> &'static str {
+    match segs.first() {
+        None => "a string",
+        Some(Seg::Append) => "an array",
+        Some(Seg::Key(_)) => "an object",
+    }
+}
+
+fn insert_in_map(
+    map: &mut BTreeMap<String, Value>,
+    key: &str,
+    segs: &[Seg],
+    value: String,
+    path: String,
+) -> ApiResult<()> {
+    match map.get_mut(key) {
+        Some(existing) => insert_into(existing, segs, value, path),
+        None => {
+            map.insert(key.to_string(), build(segs, value));
+            Ok(())
+        }
+    }
+}
+
+/// A fresh subtree holding just `value` at `segs`.
+fn build(segs: &[Seg], value: String) -> Value {
+    match segs.split_first() {
+        None => Value::Str(value),
+        Some((Seg::Append, rest)) => Value::List(vec![build(rest, value)]),
+        Some((Seg::Key(k), rest)) => {
+            let mut m = BTreeMap::new();
+            m.insert(k.clone(), build(rest, value));
+            Value::Map(m)
+        }
+    }
+}
+
+fn insert_into(node: &mut Value, segs: &[Seg], value: String, path: String) -> ApiResult<()> {
+    match (node, segs.split_first()) {
+        // Repeated scalar: the last one wins (Rack does the same).
+        (node @ Value::Str(_), None) => {
+            *node = Value::Str(value);
+            Ok(())
+        }
+        (Value::Map(m), Some((Seg::Key(k), rest))) => {
+            let child = format!("{path}[{k}]");
+            insert_in_map(m, k, rest, value, child)
+        }
+        (Value::List(items), Some((Seg::Append, rest))) => {
+            // Rack style: `a[][x]=1&a[][y]=2` fills the last element until a key repeats.
+            let last_index = items.len().saturating_sub(1);
+            if let (Some(Value::Map(last)), Some(Seg::Key(k))) = (items.last_mut(), rest.first())
+                && !last.contains_key(k)
+            {
+                let child = format!("{path}[{last_index}][{k}]");
+                return insert_in_map(last, k, &rest[1..], value, child);
+            }
+            items.push(build(rest, value));
+            Ok(())
+        }
+        (node, _) => Err(conflict(&path, node, wanted_shape(segs))),
+    }
+}
+
+/// Reads a map of parameters, remembering what was read so that whatever is left over is
+/// reported as `parameter_unknown` by [`Fields::finish`].
+pub(crate) struct Fields<'a> {
+    path: String,
+    map: &'a BTreeMap<String, Value>,
+    seen: Vec<&'a str>,
+}
+
+/// A list element with its bracket path, e.g. `line_items[2]`.
+pub(crate) struct Item<'a> {
+    pub path: String,
+    pub value: &'a Value,
+}
+
+impl<'a> Item<'a> {
+    pub fn fields(&self) -> ApiResult<Fields<'a>> {
+        match self.value {
+            Value::Map(m) => Ok(Fields::new(self.path.clone(), m)),
+            other => Err(ApiError::invalid(
+                &self.path,
+                format!(
+                    "Invalid object: {} must be an object, not {}.",
+                    self.path,
+                    other.describe()
+                ),
+            )),
+        }
+    }
+
+    pub fn string(&self) -> ApiResult<&'a str> {
+        match self.value {
+            Value::Str(s) => Ok(s),
+            other => Err(ApiError::invalid(
+                &self.path,
+                format!(
+                    "Invalid string: {} must be a string, not {}.",
+                    self.path,
+                    other.describe()
+                ),
+            )),
+        }
+    }
+}
+
+/// What `metadata`-like parameters ask for: key updates, or clearing everything (`metadata=`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MapUpdate {
+    pub clear: bool,
+    /// `None` deletes the key (`metadata[k]=`).
+    pub entries: Vec<(String, Option<String>)>,
+}
+
+impl MapUpdate {
+    pub fn apply(&self, target: &mut BTreeMap<String, String>) {
+        if self.clear {
+            target.clear();
+        }
+        for (k, v) in &self.entries {
+            match v {
+                Some(v) => {
+                    target.insert(k.clone(), v.clone());
+                }
+                None => {
+                    target.remove(k);
+                }
+            }
+        }
+    }
+
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        self.apply(&mut m);
+        m
+    }
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(path: String, map: &'a BTreeMap<String, Value>) -> Self {
+        Fields {
+            path,
+            map,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn root(params: &'a Params) -> Self {
+        Fields::new(String::new(), &params.root)
+    }
+
+    /// The bracket path of a child key.
+    pub fn path_of(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}[{key}]", self.path)
+        }
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
+    /// Looks at a value without marking it as read.
+    pub fn peek(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key)
+    }
+
+    fn take(&mut self, key: &str) -> Option<&'a Value> {
+        let (k, v) = self.map.get_key_value(key)?;
+        self.seen.push(k.as_str());
+        Some(v)
+    }
+
+    /// Accepts the key whatever its content (harmless parameters we do not model).
+    pub fn ignore(&mut self, key: &str) -> bool {
+        self.take(key).is_some()
+    }
+
+    /// A string; `key=` (empty) reads as absent.
+    pub fn string(&mut self, key: &str) -> ApiResult<Option<&'a str>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Str(s)) if s.is_empty() => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s)),
+            Some(other) => {
+                let p = self.path_of(key);
+                Err(ApiError::invalid(
+                    &p,
+                    format!(
+                        "Invalid string: {p} must be a string, not {}.",
+                        other.describe()
+                    ),
+                ))
+            }
+        }
+    }
+
+    pub fn owned(&mut self, key: &str) -> ApiResult<Option<String>> {
+        Ok(self.string(key)?.map(str::to_string))
+    }
+
+    pub fn int(&mut self, key: &str) -> ApiResult<Option<i64>> {
+        let Some(s) = self.string(key)? else {
+            return Ok(None);
+        };
+        parse_int(s)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid_integer(&self.path_of(key), s))
+    }
+
+    pub fn bool(&mut self, key: &str) -> ApiResult<Option<bool>> {
+        match self.string(key)? {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(other) => {
+                let p = self.path_of(key);
+                Err(ApiError::invalid(&p, format!("Invalid boolean: {other}")))
+            }
+        }
+    }
+
+    /// One of a fixed set of values; Stripe answers `Invalid <name>: must be one of …`.
+    pub fn one_of(
+        &mut self,
+        key: &str,
+        allowed: &[&'static str],
+    ) -> ApiResult<Option<&'static str>> {
+        let Some(s) = self.string(key)? else {
+            return Ok(None);
+        };
+        match allowed.iter().find(|a| **a == s) {
+            Some(a) => Ok(Some(a)),
+            None => {
+                let p = self.path_of(key);
+                Err(ApiError::invalid(
+                    &p,
+                    format!("Invalid {p}: must be one of {}", one_of_list(allowed)),
+                ))
+            }
+        }
+    }
+
+    /// A nested object; `key=` reads as absent.
+    pub fn object(&mut self, key: &str) -> ApiResult<Option<Fields<'a>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Str(s)) if s.is_empty() => Ok(None),
+            Some(Value::Map(m)) => Ok(Some(Fields::new(self.path_of(key), m))),
+            Some(other) => {
+                let p = self.path_of(key);
+                Err(ApiError::invalid(
+                    &p,
+                    format!(
+                        "Invalid object: {p} must be an object, not {}.",
+                        other.describe()
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// A list: `a[]=…` or `a[0]=…&a[1]=…` (indexes dense from 0). `key=` reads as an empty list.
+    pub fn list(&mut self, key: &str) -> ApiResult<Option<Vec<Item<'a>>>> {
+        let path = self.path_of(key);
+        let items: Vec<&'a Value> = match self.take(key) {
+            None => return Ok(None),
+            Some(Value::Str(s)) if s.is_empty() => Vec::new(),
+            Some(Value::List(items)) => items.iter().collect(),
+            Some(Value::Map(m)) => indexed_list(&path, m)?,
+            Some(other @ Value::Str(_)) => {
+                return Err(ApiError::invalid(
+                    &path,
+                    format!(
+                        "Invalid array: {path} must be an array, not {}.",
+                        other.describe()
+                    ),
+                ));
+            }
+        };
+        Ok(Some(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, value)| Item {
+                    path: format!("{path}[{i}]"),
+                    value,
+                })
+                .collect(),
+        ))
+    }
+
+    pub fn string_list(&mut self, key: &str) -> ApiResult<Option<Vec<String>>> {
+        let Some(items) = self.list(key)? else {
+            return Ok(None);
+        };
+        items
+            .iter()
+            .map(|i| i.string().map(str::to_string))
+            .collect::<ApiResult<Vec<_>>>()
+            .map(Some)
+    }
+
+    /// A string→string map with Stripe's metadata semantics (`k=` deletes, `key=` clears).
+    pub fn string_map(&mut self, key: &str) -> ApiResult<Option<MapUpdate>> {
+        let path = self.path_of(key);
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Str(s)) if s.is_empty() => Ok(Some(MapUpdate {
+                clear: true,
+                entries: vec![],
+            })),
+            Some(Value::Map(m)) => {
+                let mut entries = Vec::with_capacity(m.len());
+                for (k, v) in m {
+                    match v {
+                        Value::Str(s) if s.is_empty() => entries.push((k.clone(), None)),
+                        Value::Str(s) => entries.push((k.clone(), Some(s.clone()))),
+                        other => {
+                            let p = format!("{path}[{k}]");
+                            return Err(ApiError::invalid(
+                                &p,
+                                format!(
+                                    "Invalid string: {p} must be a string, not {}.",
+                                    other.describe()
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Ok(Some(MapUpdate {
+                    clear: false,
+                    entries,
+                }))
+            }
+            Some(other) => Err(ApiError::invalid(
+                &path,
+                format!(
+                    "Invalid object: {path} must be an object, not {}.",
+                    other.describe()
+                ),
+            )),
+        }
+    }
+
+    /// Fails with `parameter_unknown` naming the first key nobody read.
+    pub fn finish(self) -> ApiResult<()> {
+        match self.map.keys().find(|k| !self.seen.contains(&k.as_str())) {
+            Some(k) => Err(ApiError::unknown(&self.path_of(k))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn one_of_list(allowed: &[&str]) -> String {
+    match allowed {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{}, or {last}", init.join(", ")),
+    }
+}
+
+/// `a[0]=…&a[1]=…` arrives as a map with digit keys: order them and insist on 0..n.
+fn indexed_list<'a>(path: &str, m: &'a BTreeMap<String, Value>) -> ApiResult<Vec<&'a Value>> {
+    let mut indexed = Vec::with_capacity(m.len());
+    for (k, v) in m {
+        let Some(i) = (!k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| k.parse::<usize>().ok())
+            .flatten()
+        else {
+            return Err(ApiError::invalid(
+                path,
+                format!("Invalid array: {path} must be an array, but it has the key {k:?}."),
+            ));
+        };
+        indexed.push((i, v));
+    }
+    indexed.sort_by_key(|(i, _)| *i);
+    for (expected, (i, _)) in indexed.iter().enumerate() {
+        if *i != expected {
+            return Err(ApiError::invalid(
+                path,
+                format!(
+                    "Invalid array: the indexes of {path} must be consecutive and start at 0 \
+                     (index {expected} is missing)."
+                ),
+            ));
+        }
+    }
+    Ok(indexed.into_iter().map(|(_, v)| v).collect())
+}
+
+/// Decimal integer as the SDKs send it (`1999`, `-5`); no exponents, no fractions.
+pub(crate) fn parse_int(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    fn decode(s: &str) -> Params {
+        Params::decode(&[s.as_bytes()]).unwrap()
+    }
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.to_string())
+    }
+
+    #[test]
+    fn decodes_the_python_sdk_wire_sample() {
+        let wire = "mode=payment\
+            &success_url=https%3A%2F%2Fshop.test%2Fok%3Fsession_id%3D%7BCHECKOUT_SESSION_ID%7D\
+            &line_items[0][price_data][currency]=usd\
+            &line_items[0][price_data][unit_amount]=1999\
+            &line_items[0][price_data][product_data][name]=T-shirt+%26+cap\
+            &line_items[0][price_data][product_data][images][0]=https%3A%2F%2Fimg.test%2Fa.png\
+            &line_items[0][quantity]=2\
+            &metadata[order_id]=42\
+            &metadata[clear_me]=\
+            &expand[0]=line_items\
+            &expand[1]=payment_intent\
+            &allow_promotion_codes=true";
+        let p = decode(wire);
+        let mut f = Fields::root(&p);
+        assert_eq!(f.string("mode").unwrap(), Some("payment"));
+        assert_eq!(
+            f.string("success_url").unwrap(),
+            Some("https://shop.test/ok?session_id={CHECKOUT_SESSION_ID}")
+        );
+        assert_eq!(f.bool("allow_promotion_codes").unwrap(), Some(true));
+        assert_eq!(
+            f.string_list("expand").unwrap().unwrap(),
+            vec!["line_items".to_string(), "payment_intent".to_string()]
+        );
+        let md = f.string_map("metadata").unwrap().unwrap();
+        assert_eq!(
+            md.entries,
+            vec![
+                ("clear_me".to_string(), None),
+                ("order_id".to_string(), Some("42".to_string()))
+            ]
+        );
+        let items = f.list("line_items").unwrap().unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].path, "line_items[0]");
+        let mut li = items[0].fields().unwrap();
+        assert_eq!(li.int("quantity").unwrap(), Some(2));
+        let mut pd = li.object("price_data").unwrap().unwrap();
+        assert_eq!(pd.int("unit_amount").unwrap(), Some(1999));
+        let mut prod = pd.object("product_data").unwrap().unwrap();
+        assert_eq!(prod.string("name").unwrap(), Some("T-shirt & cap"));
+        assert_eq!(
+            prod.string_list("images").unwrap().unwrap(),
+            vec!["https://img.test/a.png".to_string()]
+        );
+        prod.finish().unwrap();
+        pd.ignore("currency");
+        pd.finish().unwrap();
+        li.finish().unwrap();
+        f.finish().unwrap();
+    }
+
+    #[test]
+    fn percent_encoded_brackets_and_spaces() {
+        let p = decode("metadata%5Bnote%5D=hello%20world+again&expand%5B%5D=line_items");
+        assert_eq!(
+            p.root["metadata"],
+            Value::Map([("note".to_string(), s("hello world again"))].into())
+        );
+        assert_eq!(p.root["expand"], Value::List(vec![s("line_items")]));
+    }
+
+    #[test]
+    fn append_brackets_and_rack_style_objects() {
+        let p = decode("a[]=x&a[]=y&b[][x]=1&b[][y]=2&b[][x]=3");
+        assert_eq!(p.root["a"], Value::List(vec![s("x"), s("y")]));
+        let b = &p.root["b"];
+        let Value::List(items) = b else {
+            panic!("b should be a list: {b:?}")
+        };
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            items[0],
+            Value::Map([("x".into(), s("1")), ("y".into(), s("2"))].into())
+        );
+        assert_eq!(items[1], Value::Map([("x".into(), s("3"))].into()));
+    }
+
+    #[test]
+    fn indexes_sort_numerically_not_lexically() {
+        let wire: String = (0..12).map(|i| format!("e[{i}]=v{i}&")).collect();
+        let p = decode(&wire);
+        let mut f = Fields::root(&p);
+        let list = f.string_list("e").unwrap().unwrap();
+        assert_eq!(list[2], "v2");
+        assert_eq!(list[10], "v10");
+    }
+
+    #[test]
+    fn index_gap_is_an_error_naming_the_array() {
+        let p = decode("line_items[0][quantity]=1&line_items[2][quantity]=1");
+        let mut f = Fields::root(&p);
+        let err = f.list("line_items").err().unwrap();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.param.as_deref(), Some("line_items"));
+        assert!(
+            err.message.contains("index 1 is missing"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn unknown_nested_param_names_full_path() {
+        let p = decode("line_items[0][foo]=1&line_items[0][quantity]=1");
+        let mut f = Fields::root(&p);
+        let items = f.list("line_items").unwrap().unwrap();
+        let mut li = items[0].fields().unwrap();
+        li.int("quantity").unwrap();
+        let err = li.finish().unwrap_err();
+        assert_eq!(err.code, Some("parameter_unknown"));
+        assert_eq!(err.param.as_deref(), Some("line_items[0][foo]"));
+        assert_eq!(
+            err.message,
+            "Received unknown parameter: line_items[0][foo]"
+        );
+    }
+
+    #[test]
+    fn integer_errors_name_the_path() {
+        let p = decode("line_items[0][price_data][unit_amount]=12.5");
+        let mut f = Fields::root(&p);
+        let items = f.list("line_items").unwrap().unwrap();
+        let mut li = items[0].fields().unwrap();
+        let mut pd = li.object("price_data").unwrap().unwrap();
+        let err = pd.int("unit_amount").unwrap_err();
+        assert_eq!(err.code, Some("parameter_invalid_integer"));
+        assert_eq!(
+            err.param.as_deref(),
+            Some("line_items[0][price_data][unit_amount]")
+        );
+        assert_eq!(err.message, "Invalid integer: 12.5");
+    }
+
+    #[test]
+    fn empty_value_means_unset() {
+        let p = decode("description=&metadata=&count=");
+        let mut f = Fields::root(&p);
+        assert_eq!(f.string("description").unwrap(), None);
+        assert_eq!(f.int("count").unwrap(), None);
+        let md = f.string_map("metadata").unwrap().unwrap();
+        assert!(md.clear);
+        let mut existing = BTreeMap::from([("a".to_string(), "1".to_string())]);
+        md.apply(&mut existing);
+        assert!(existing.is_empty());
+    }
+
+    #[test]
+    fn digit_keys_stay_map_keys_for_maps() {
+        let p = decode("metadata[0]=zero");
+        let mut f = Fields::root(&p);
+        let md = f.string_map("metadata").unwrap().unwrap();
+        assert_eq!(md.to_map()["0"], "zero");
+    }
+
+    #[test]
+    fn malformed_brackets_and_shape_conflicts_are_400() {
+        for bad in ["a[b=1", "a]=1", "[a]=1", "a[b]c=1", "a[[b]]=1"] {
+            let err = Params::decode(&[bad.as_bytes()]).unwrap_err();
+            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+        let err = Params::decode(&[b"metadata[a]=1&metadata=2"]).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("metadata"));
+        let err = Params::decode(&[b"a[b]=1&a[b][c]=2"]).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("a[b]"));
+    }
+
+    #[test]
+    fn repeated_scalar_keeps_last() {
+        let p = decode("mode=setup&mode=payment");
+        assert_eq!(p.root["mode"], s("payment"));
+    }
+
+    #[test]
+    fn parse_int_is_strict() {
+        assert_eq!(parse_int("1999"), Some(1999));
+        assert_eq!(parse_int("-5"), Some(-5));
+        for bad in ["", "-", "1e3", "12.0", " 1", "abc", "99999999999999999999"] {
+            assert_eq!(parse_int(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The protocol layer every `/v1` resource goes through: form decoding, API keys, versions,
+//! errors, pagination, expansion and the JSON reply. Resource modules only say what their
+//! parameters are and what happens.
+
+pub(crate) mod auth;
+pub(crate) mod error;
+pub(crate) mod form;
+pub(crate) mod list;
+pub(crate) mod version;
+
+use http::StatusCode;
+use serde::Serialize;
+
+pub(crate) use error::{ApiError, ApiResult};
+pub(crate) use form::{Fields, Params};
+use version::ApiVersion;
+
+/// What is known about a request before any resource looks at it.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestCtx {
+    pub request_id: String,
+    /// The `Stripe-Version` header, if sent.
+    pub version: Option<ApiVersion>,
+    pub idempotency_key: Option<String>,
+}
+
+/// A successful JSON answer.
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> ApiResult<Reply> {
+        Ok(Reply {
+            status: StatusCode::OK,
+            body: to_json(value)?,
+        })
+    }
+}
+
+/// Pretty-printed like Stripe's own responses (2-space indent).
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> ApiResult<Vec<u8>> {
+    serde_json::to_vec_pretty(value)
+        .map_err(|e| ApiError::internal(format!("could not render JSON: {e}")))
+}
+
+/// Reads `expand[]`, allowing only the given paths.
+pub(crate) fn read_expand(
+    f: &mut Fields<'_>,
+    allowed: &[&'static str],
+) -> ApiResult<Vec<&'static str>> {
+    let Some(paths) = f.string_list("expand")? else {
+        return Ok(Vec::new());
+    };
+    paths
+        .iter()
+        .map(|p| {
+            allowed
+                .iter()
+                .find(|a| **a == p.as_str())
+                .copied()
+                .ok_or_else(|| {
+                    ApiError::invalid("expand", format!("This property cannot be expanded ({p})."))
+                })
+        })
+        .collect()
+}
+
+/// `created=<ts>` or `created[gt|gte|lt|lte]=<ts>`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RangeFilter {
+    gt: Option<i64>,
+    gte: Option<i64>,
+    lt: Option<i64>,
+    lte: Option<i64>,
+}
+
+impl RangeFilter {
+    pub fn read(f: &mut Fields<'_>, key: &str) -> ApiResult<RangeFilter> {
+        if !matches!(f.peek(key), Some(form::Value::Map(_))) {
+            let exact = f.int(key)?;
+            return Ok(RangeFilter {
+                gte: exact,
+                lte: exact,
+                ..Default::default()
+            });
+        }
+        let Some(mut o) = f.object(key)? else {
+            return Ok(RangeFilter::default());
+        };
+        let r = RangeFilter {
+            gt: o.int("gt")?,
+            gte: o.int("gte")?,
+            lt: o.int("lt")?,
+            lte: o.int("lte")?,
+        };
+        o.finish()?;
+        Ok(r)
+    }
+
+    pub fn matches(&self, t: i64) -> bool {
+        self.gt.is_none_or(|v| t > v)
+            && self.gte.is_none_or(|v| t >= v)
+            && self.lt.is_none_or(|v| t < v)
+            && self.lte.is_none_or(|v| t <= v)
+    }
+}

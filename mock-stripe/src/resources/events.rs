@@ -1,0 +1,291 @@
+//! Events (contract §3.1, §3.2): emitted under the account lock together with the state
+//! change that caused them, delivered after the lock is released (see `webhooks.rs`).
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::protocol::list::{ListJson, ListParams, paginate};
+use crate::protocol::{ApiError, ApiResult, Fields, Params, RangeFilter, Reply, to_json};
+use crate::store::{Account, Keyed};
+
+/// An event as stored: its payload is frozen JSON, rendered when the event happened.
+pub(crate) struct Event {
+    pub id: String,
+    pub created: i64,
+    pub kind: &'static str,
+    pub api_version: String,
+    pub object: Box<RawValue>,
+    /// Endpoints that have not yet answered 2xx.
+    pub pending_webhooks: i64,
+    pub request: EventRequest,
+}
+
+impl Keyed for Event {
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The API request that caused an event; both `None` for changes made on the payment page.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct EventRequest {
+    pub id: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EventJson<'a> {
+    id: &'a str,
+    object: &'static str,
+    api_version: &'a str,
+    created: i64,
+    data: DataJson<'a>,
+    livemode: bool,
+    pending_webhooks: i64,
+    request: RequestJson<'a>,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct DataJson<'a> {
+    object: &'a RawValue,
+}
+
+#[derive(Serialize)]
+struct RequestJson<'a> {
+    id: Option<&'a str>,
+    idempotency_key: Option<&'a str>,
+}
+
+impl Event {
+    fn json(&self) -> EventJson<'_> {
+        EventJson {
+            id: &self.id,
+            object: "event",
+            api_version: &self.api_version,
+            created: self.created,
+            data: DataJson {
+                object: &self.object,
+            },
+            livemode: false,
+            pending_webhooks: self.pending_webhooks,
+            request: RequestJson {
+                id: self.request.id.as_deref(),
+                idempotency_key: self.request.idempotency_key.as_deref(),
+            },
+            kind: self.kind,
+        }
+    }
+}
+
+/// Where one delivery goes.
+#[derive(Clone, Debug)]
+pub(crate) enum Target {
+    /// A `/v1/webhook_endpoints` endpoint of the account.
+    Endpoint {
+        id: String,
+        url: String,
+        secret: String,
+    },
+    /// A global "forward-to" target (config, CLI, `add_webhook`).
+    Forward { url: String, secret: String },
+}
+
+impl Target {
+    pub fn url(&self) -> &str {
+        match self {
+            Target::Endpoint { url, .. } | Target::Forward { url, .. } => url,
+        }
+    }
+
+    pub fn secret(&self) -> &str {
+        match self {
+            Target::Endpoint { secret, .. } | Target::Forward { secret, .. } => secret,
+        }
+    }
+
+    /// `we_…` for account endpoints, the URL for forward-to targets.
+    pub fn label(&self) -> &str {
+        match self {
+            Target::Endpoint { id, .. } => id,
+            Target::Forward { url, .. } => url,
+        }
+    }
+}
+
+/// One event to send to one target: the exact bytes that will be signed and posted.
+#[derive(Clone, Debug)]
+pub(crate) struct Delivery {
+    pub event_id: String,
+    pub event_type: &'static str,
+    pub body: Bytes,
+    pub target: Target,
+}
+
+/// The record of one delivery attempt.
+#[derive(Clone, Debug)]
+#[allow(dead_code)] // Read by tests now and by the delivery-inspection API later.
+pub(crate) struct DeliveryAttempt {
+    pub event_id: String,
+    /// `we_…` or the forward-to URL.
+    pub endpoint: String,
+    pub attempt: u32,
+    pub at: i64,
+    /// HTTP status, when the target answered.
+    pub status: Option<u16>,
+    /// Connection error or timeout, when it did not.
+    pub error: Option<String>,
+    pub succeeded: bool,
+}
+
+/// `*` matches any run of characters: `checkout.session.*`, `*`.
+pub(crate) fn type_matches(pattern: &str, kind: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == kind,
+        Some((head, tail)) => {
+            let Some(rest) = kind.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len())
+                .filter(|&i| rest.is_char_boundary(i))
+                .any(|i| type_matches(tail, &rest[i..]))
+        }
+    }
+}
+
+/// Renders an object for an event payload (done before [`emit`] borrows the account).
+pub(crate) fn snapshot(object: &impl Serialize) -> ApiResult<Box<RawValue>> {
+    serde_json::value::to_raw_value(object)
+        .map_err(|e| ApiError::internal(format!("could not render event object: {e}")))
+}
+
+/// Records an event and queues its deliveries in the account's outbox.
+///
+/// `object` was rendered by [`snapshot`] at `api_version` and never changes afterwards.
+pub(crate) fn emit(
+    account: &mut Account,
+    kind: &'static str,
+    object: Box<RawValue>,
+    api_version: &str,
+    request: &EventRequest,
+) -> ApiResult<()> {
+    let mut targets: Vec<Target> = account
+        .webhook_endpoints
+        .as_slice()
+        .iter()
+        .filter(|e| e.receives(kind))
+        .map(|e| Target::Endpoint {
+            id: e.id.clone(),
+            url: e.url.clone(),
+            secret: e.secret.clone(),
+        })
+        .collect();
+    targets.extend(
+        account
+            .globals
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|g| Target::Forward {
+                url: g.url.clone(),
+                secret: g.secret.clone(),
+            }),
+    );
+    let event = Event {
+        id: crate::ids::object_id(crate::ids::prefix::EVENT),
+        created: account.now(),
+        kind,
+        api_version: api_version.to_string(),
+        object,
+        pending_webhooks: targets.len() as i64,
+        request: request.clone(),
+    };
+    tracing::info!(event = %event.id, "--> {kind}");
+    let body = Bytes::from(to_json(&event.json())?);
+    for target in targets {
+        account.outbox.push(Delivery {
+            event_id: event.id.clone(),
+            event_type: kind,
+            body: body.clone(),
+            target,
+        });
+    }
+    account.events.insert(event);
+    Ok(())
+}
+
+/// `GET /v1/events`
+pub(crate) fn list(account: &mut Account, params: &Params) -> ApiResult<Reply> {
+    let mut f = Fields::root(params);
+    let page = ListParams::read(&mut f)?;
+    let kind = f.owned("type")?;
+    let types = f.string_list("types")?;
+    if kind.is_some() && types.is_some() {
+        return Err(ApiError::exclusive("type", "types"));
+    }
+    if types.as_ref().is_some_and(|t| t.len() > 20) {
+        return Err(ApiError::invalid(
+            "types",
+            "You may pass at most 20 event types.",
+        ));
+    }
+    let created = RangeFilter::read(&mut f, "created")?;
+    let delivery_success = f.bool("delivery_success")?;
+    crate::protocol::read_expand(&mut f, &[])?;
+    f.finish()?;
+
+    let keep = |e: &Event| {
+        kind.as_deref().is_none_or(|k| type_matches(k, e.kind))
+            && types
+                .as_ref()
+                .is_none_or(|ts| ts.iter().any(|t| type_matches(t, e.kind)))
+            && created.matches(e.created)
+            && delivery_success.is_none_or(|ok| (e.pending_webhooks == 0) == ok)
+    };
+    let events = &account.events;
+    let (data, has_more) = paginate(
+        events.as_slice(),
+        |id| events.position(id),
+        keep,
+        &page,
+        "event",
+    )?;
+    let data: Vec<_> = data.into_iter().map(Event::json).collect();
+    Reply::json(&ListJson::new(data, has_more, "/v1/events".into()))
+}
+
+/// `GET /v1/events/{id}`
+pub(crate) fn retrieve(account: &mut Account, id: &str, params: &Params) -> ApiResult<Reply> {
+    let mut f = Fields::root(params);
+    crate::protocol::read_expand(&mut f, &[])?;
+    f.finish()?;
+    let event = account
+        .events
+        .get(id)
+        .ok_or_else(|| ApiError::no_such("event", id, "id", true))?;
+    Reply::json(&event.json())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(type_matches("*", "checkout.session.completed"));
+        assert!(type_matches(
+            "checkout.session.*",
+            "checkout.session.completed"
+        ));
+        assert!(!type_matches("checkout.session.*", "charge.succeeded"));
+        assert!(type_matches("charge.succeeded", "charge.succeeded"));
+        assert!(!type_matches("charge", "charge.succeeded"));
+        assert!(type_matches("*.succeeded", "payment_intent.succeeded"));
+        assert!(!type_matches(
+            "*.succeeded",
+            "payment_intent.payment_failed"
+        ));
+    }
+}

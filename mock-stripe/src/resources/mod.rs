@@ -1,0 +1,92 @@
+//! One module per Stripe resource. Domain logic (create, validate, complete, expire) is in
+//! plain functions over an [`Account`](crate::store::Account) that unit tests call
+//! directly; the router only picks the function.
+
+pub(crate) mod checkout_sessions;
+pub(crate) mod events;
+pub(crate) mod payment_intents;
+pub(crate) mod webhook_endpoints;
+
+use std::collections::BTreeMap;
+
+use crate::protocol::{ApiError, ApiResult};
+
+/// An absolute `http`/`https` URL with a host, as Stripe requires for redirect and webhook
+/// URLs. `{CHECKOUT_SESSION_ID}` is allowed anywhere (it is substituted later).
+pub(crate) fn check_url(param: &str, value: &str) -> ApiResult<()> {
+    let candidate = value.replace("{CHECKOUT_SESSION_ID}", "cs_test_x");
+    match url::Url::parse(&candidate) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| !h.is_empty()) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::url_invalid(param)),
+    }
+}
+
+/// Stripe's metadata limits (contract §1.11): ≤ 50 keys, key ≤ 40 chars without brackets,
+/// value ≤ 500 chars.
+pub(crate) fn check_metadata(param: &str, metadata: &BTreeMap<String, String>) -> ApiResult<()> {
+    if metadata.len() > 50 {
+        return Err(ApiError::invalid(
+            param,
+            "Invalid metadata: metadata can have up to 50 keys.",
+        ));
+    }
+    for (k, v) in metadata {
+        let path = format!("{param}[{k}]");
+        if k.chars().count() > 40 || k.contains(['[', ']']) {
+            return Err(ApiError::invalid(
+                path,
+                "Invalid metadata: keys must be at most 40 characters and cannot contain '[' or ']'.",
+            ));
+        }
+        if v.chars().count() > 500 {
+            return Err(ApiError::invalid(
+                path,
+                "Invalid metadata: values must be at most 500 characters.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(
+            check_url(
+                "success_url",
+                "https://shop.test/ok?session_id={CHECKOUT_SESSION_ID}"
+            )
+            .is_ok()
+        );
+        assert!(check_url("success_url", "http://localhost:8000/ok").is_ok());
+        for bad in [
+            "shop.test/ok",
+            "ftp://shop.test/",
+            "https://",
+            "not a url",
+            "javascript:alert(1)",
+        ] {
+            let e = check_url("success_url", bad).unwrap_err();
+            assert_eq!(e.code, Some("url_invalid"), "{bad}");
+            assert_eq!(e.param.as_deref(), Some("success_url"));
+        }
+    }
+
+    #[test]
+    fn metadata_limits() {
+        let many: BTreeMap<_, _> = (0..51).map(|i| (i.to_string(), "v".to_string())).collect();
+        assert!(check_metadata("metadata", &many).is_err());
+        let bad_key = BTreeMap::from([("x".repeat(41), "v".to_string())]);
+        assert!(check_metadata("metadata", &bad_key).is_err());
+        let ok = BTreeMap::from([("order_id".to_string(), "42".to_string())]);
+        assert!(check_metadata("metadata", &ok).is_ok());
+    }
+}

@@ -1,0 +1,505 @@
+//! PaymentIntents and Charges (contract §2.7). Since API 2022-08-01 Checkout creates the
+//! PaymentIntent when the customer first submits payment, not when the session is created.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cards::{Card, CardError};
+use crate::ids::{object_id, prefix};
+use crate::protocol::{ApiError, ApiResult, Fields, Params, Reply, read_expand};
+use crate::store::{Account, Keyed};
+
+/// `payment_intent_data[...]` of a Checkout Session: what the PaymentIntent will carry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PaymentIntentData {
+    pub description: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub receipt_email: Option<String>,
+    pub setup_future_usage: Option<&'static str>,
+    pub statement_descriptor: Option<String>,
+    pub statement_descriptor_suffix: Option<String>,
+    pub transfer_group: Option<String>,
+}
+
+impl PaymentIntentData {
+    pub fn read(mut f: Fields<'_>) -> ApiResult<PaymentIntentData> {
+        let capture = f.one_of(
+            "capture_method",
+            &["automatic", "automatic_async", "manual"],
+        )?;
+        if capture == Some("manual") {
+            return Err(ApiError::invalid(
+                f.path_of("capture_method"),
+                "mock-stripe does not support capture_method=manual yet: use automatic.",
+            ));
+        }
+        let metadata = f
+            .string_map("metadata")?
+            .map(|m| m.to_map())
+            .unwrap_or_default();
+        super::check_metadata(&f.path_of("metadata"), &metadata)?;
+        let data = PaymentIntentData {
+            description: f.owned("description")?,
+            metadata,
+            receipt_email: f.owned("receipt_email")?,
+            setup_future_usage: f.one_of("setup_future_usage", &["on_session", "off_session"])?,
+            statement_descriptor: f.owned("statement_descriptor")?,
+            statement_descriptor_suffix: f.owned("statement_descriptor_suffix")?,
+            transfer_group: f.owned("transfer_group")?,
+        };
+        // Accepted, not modelled: they concern Connect and shipping labels.
+        for key in [
+            "shipping",
+            "transfer_data",
+            "application_fee_amount",
+            "on_behalf_of",
+        ] {
+            f.ignore(key);
+        }
+        f.finish()?;
+        Ok(data)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PiStatus {
+    RequiresPaymentMethod,
+    Succeeded,
+    Canceled,
+}
+
+/// A card error remembered as `last_payment_error`.
+#[derive(Clone, Debug)]
+pub(crate) struct LastError {
+    pub error: CardError,
+    pub charge: String,
+}
+
+pub(crate) struct PaymentIntent {
+    pub id: String,
+    pub created: i64,
+    pub amount: i64,
+    pub currency: String,
+    pub status: PiStatus,
+    pub client_secret: String,
+    pub data: PaymentIntentData,
+    pub latest_charge: Option<String>,
+    pub last_payment_error: Option<LastError>,
+    pub payment_method: Option<String>,
+    pub payment_method_types: Vec<String>,
+    pub canceled_at: Option<i64>,
+    pub cancellation_reason: Option<&'static str>,
+}
+
+impl Keyed for PaymentIntent {
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+
+impl PaymentIntent {
+    pub fn new(now: i64, amount: i64, currency: &str, data: &PaymentIntentData) -> PaymentIntent {
+        let id = object_id(prefix::PAYMENT_INTENT);
+        let client_secret = format!("{id}_secret_{}", crate::ids::new_id("", 25));
+        PaymentIntent {
+            id,
+            created: now,
+            amount,
+            currency: currency.to_string(),
+            status: PiStatus::RequiresPaymentMethod,
+            client_secret,
+            data: data.clone(),
+            latest_charge: None,
+            last_payment_error: None,
+            payment_method: None,
+            payment_method_types: vec!["card".into()],
+            canceled_at: None,
+            cancellation_reason: None,
+        }
+    }
+
+    pub fn json<'a>(&'a self, latest_charge: Option<&'a Charge>) -> PaymentIntentJson<'a> {
+        PaymentIntentJson {
+            id: &self.id,
+            object: "payment_intent",
+            amount: self.amount,
+            amount_capturable: 0,
+            amount_received: if self.status == PiStatus::Succeeded {
+                self.amount
+            } else {
+                0
+            },
+            application: (),
+            application_fee_amount: (),
+            automatic_payment_methods: (),
+            canceled_at: self.canceled_at,
+            cancellation_reason: self.cancellation_reason,
+            capture_method: "automatic",
+            client_secret: &self.client_secret,
+            confirmation_method: "automatic",
+            created: self.created,
+            currency: &self.currency,
+            customer: (),
+            description: self.data.description.as_deref(),
+            last_payment_error: self
+                .last_payment_error
+                .as_ref()
+                .map(|e| CardErrorJson::new(&e.error, &e.charge)),
+            latest_charge: match (latest_charge, &self.latest_charge) {
+                (Some(ch), _) => Some(ChargeRef::Object(Box::new(ch.json()))),
+                (None, Some(id)) => Some(ChargeRef::Id(id)),
+                (None, None) => None,
+            },
+            livemode: false,
+            metadata: &self.data.metadata,
+            next_action: (),
+            on_behalf_of: (),
+            payment_method: self.payment_method.as_deref(),
+            payment_method_types: &self.payment_method_types,
+            processing: (),
+            receipt_email: self.data.receipt_email.as_deref(),
+            review: (),
+            setup_future_usage: self.data.setup_future_usage,
+            shipping: (),
+            source: (),
+            statement_descriptor: self.data.statement_descriptor.as_deref(),
+            statement_descriptor_suffix: self.data.statement_descriptor_suffix.as_deref(),
+            status: self.status,
+            transfer_data: (),
+            transfer_group: self.data.transfer_group.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct PaymentIntentJson<'a> {
+    id: &'a str,
+    object: &'static str,
+    amount: i64,
+    amount_capturable: i64,
+    amount_received: i64,
+    application: (),
+    application_fee_amount: (),
+    automatic_payment_methods: (),
+    canceled_at: Option<i64>,
+    cancellation_reason: Option<&'static str>,
+    capture_method: &'static str,
+    client_secret: &'a str,
+    confirmation_method: &'static str,
+    created: i64,
+    currency: &'a str,
+    customer: (),
+    description: Option<&'a str>,
+    last_payment_error: Option<CardErrorJson<'a>>,
+    latest_charge: Option<ChargeRef<'a>>,
+    livemode: bool,
+    metadata: &'a BTreeMap<String, String>,
+    next_action: (),
+    on_behalf_of: (),
+    payment_method: Option<&'a str>,
+    payment_method_types: &'a [String],
+    processing: (),
+    receipt_email: Option<&'a str>,
+    review: (),
+    setup_future_usage: Option<&'static str>,
+    shipping: (),
+    source: (),
+    statement_descriptor: Option<&'a str>,
+    statement_descriptor_suffix: Option<&'a str>,
+    status: PiStatus,
+    transfer_data: (),
+    transfer_group: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum ChargeRef<'a> {
+    Id(&'a str),
+    Object(Box<ChargeJson<'a>>),
+}
+
+/// The card-error object of `last_payment_error` (contract §1.7).
+#[derive(Serialize)]
+pub(crate) struct CardErrorJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    charge: &'a str,
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decline_code: Option<&'static str>,
+    doc_url: String,
+    message: &'static str,
+    payment_method_type: &'static str,
+}
+
+impl<'a> CardErrorJson<'a> {
+    fn new(e: &CardError, charge: &'a str) -> Self {
+        CardErrorJson {
+            kind: "card_error",
+            charge,
+            code: e.code,
+            decline_code: e.decline_code,
+            doc_url: format!(
+                "https://stripe.com/docs/error-codes/{}",
+                e.code.replace('_', "-")
+            ),
+            message: e.message,
+            payment_method_type: "card",
+        }
+    }
+}
+
+/// The card and billing details a charge was made with.
+#[derive(Clone, Debug)]
+pub(crate) struct ChargeCard {
+    pub brand: &'static str,
+    pub last4: String,
+    pub exp_month: u32,
+    pub exp_year: i64,
+    pub funding: &'static str,
+}
+
+impl From<&Card> for ChargeCard {
+    fn from(c: &Card) -> Self {
+        ChargeCard {
+            brand: c.brand,
+            last4: c.last4().to_string(),
+            exp_month: c.exp_month,
+            exp_year: c.exp_year,
+            funding: c.funding,
+        }
+    }
+}
+
+pub(crate) struct Charge {
+    pub id: String,
+    pub created: i64,
+    pub amount: i64,
+    pub currency: String,
+    pub payment_intent: String,
+    pub payment_method: String,
+    pub card: ChargeCard,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// `None` when the charge succeeded.
+    pub failure: Option<CardError>,
+    pub description: Option<String>,
+}
+
+impl Keyed for Charge {
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Charge {
+    pub fn json(&self) -> ChargeJson<'_> {
+        let ok = self.failure.is_none();
+        let outcome = match &self.failure {
+            None => OutcomeJson {
+                network_status: "approved_by_network",
+                reason: None,
+                risk_level: "normal",
+                seller_message: "Payment complete.",
+                kind: "authorized",
+            },
+            Some(e) if e.decline_code == Some("fraudulent") => OutcomeJson {
+                network_status: "not_sent_to_network",
+                reason: Some("highest_risk_level"),
+                risk_level: "highest",
+                seller_message: "Stripe blocked this payment as too risky.",
+                kind: "blocked",
+            },
+            Some(e) => OutcomeJson {
+                network_status: "declined_by_network",
+                reason: Some(e.decline_code.unwrap_or(e.code)),
+                risk_level: "normal",
+                seller_message: "The bank did not return any further details with this decline.",
+                kind: "issuer_declined",
+            },
+        };
+        let cvc_check = match &self.failure {
+            Some(e) if e.code == "incorrect_cvc" => "fail",
+            _ => "pass",
+        };
+        ChargeJson {
+            id: &self.id,
+            object: "charge",
+            amount: self.amount,
+            amount_captured: if ok { self.amount } else { 0 },
+            amount_refunded: 0,
+            application: (),
+            application_fee: (),
+            application_fee_amount: (),
+            balance_transaction: (),
+            billing_details: BillingDetailsJson {
+                address: (),
+                email: self.email.as_deref(),
+                name: self.name.as_deref(),
+                phone: (),
+            },
+            calculated_statement_descriptor: ok.then_some("MOCK-STRIPE"),
+            captured: ok,
+            created: self.created,
+            currency: &self.currency,
+            customer: (),
+            description: self.description.as_deref(),
+            disputed: false,
+            failure_balance_transaction: (),
+            failure_code: self.failure.as_ref().map(|e| e.code),
+            failure_message: self.failure.as_ref().map(|e| e.message),
+            fraud_details: EmptyObject {},
+            livemode: false,
+            metadata: EmptyObject {},
+            on_behalf_of: (),
+            outcome,
+            paid: ok,
+            payment_intent: &self.payment_intent,
+            payment_method: &self.payment_method,
+            payment_method_details: PaymentMethodDetailsJson {
+                card: CardDetailsJson {
+                    brand: self.card.brand,
+                    checks: ChecksJson {
+                        address_line1_check: (),
+                        address_postal_code_check: (),
+                        cvc_check,
+                    },
+                    country: "US",
+                    exp_month: self.card.exp_month,
+                    exp_year: self.card.exp_year,
+                    funding: self.card.funding,
+                    last4: &self.card.last4,
+                    network: self.card.brand,
+                },
+                kind: "card",
+            },
+            receipt_email: (),
+            receipt_number: (),
+            receipt_url: (),
+            refunded: false,
+            review: (),
+            shipping: (),
+            source: (),
+            source_transfer: (),
+            statement_descriptor: (),
+            statement_descriptor_suffix: (),
+            status: if ok { "succeeded" } else { "failed" },
+            transfer_data: (),
+            transfer_group: (),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct EmptyObject {}
+
+#[derive(Serialize)]
+pub(crate) struct ChargeJson<'a> {
+    id: &'a str,
+    object: &'static str,
+    amount: i64,
+    amount_captured: i64,
+    amount_refunded: i64,
+    application: (),
+    application_fee: (),
+    application_fee_amount: (),
+    balance_transaction: (),
+    billing_details: BillingDetailsJson<'a>,
+    calculated_statement_descriptor: Option<&'static str>,
+    captured: bool,
+    created: i64,
+    currency: &'a str,
+    customer: (),
+    description: Option<&'a str>,
+    disputed: bool,
+    failure_balance_transaction: (),
+    failure_code: Option<&'static str>,
+    failure_message: Option<&'static str>,
+    fraud_details: EmptyObject,
+    livemode: bool,
+    metadata: EmptyObject,
+    on_behalf_of: (),
+    outcome: OutcomeJson,
+    paid: bool,
+    payment_intent: &'a str,
+    payment_method: &'a str,
+    payment_method_details: PaymentMethodDetailsJson<'a>,
+    receipt_email: (),
+    receipt_number: (),
+    receipt_url: (),
+    refunded: bool,
+    review: (),
+    shipping: (),
+    source: (),
+    source_transfer: (),
+    statement_descriptor: (),
+    statement_descriptor_suffix: (),
+    status: &'static str,
+    transfer_data: (),
+    transfer_group: (),
+}
+
+#[derive(Serialize)]
+struct BillingDetailsJson<'a> {
+    address: (),
+    email: Option<&'a str>,
+    name: Option<&'a str>,
+    phone: (),
+}
+
+#[derive(Serialize)]
+struct OutcomeJson {
+    network_status: &'static str,
+    reason: Option<&'static str>,
+    risk_level: &'static str,
+    seller_message: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct PaymentMethodDetailsJson<'a> {
+    card: CardDetailsJson<'a>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct CardDetailsJson<'a> {
+    brand: &'static str,
+    checks: ChecksJson,
+    country: &'static str,
+    exp_month: u32,
+    exp_year: i64,
+    funding: &'static str,
+    last4: &'a str,
+    network: &'static str,
+}
+
+#[derive(Serialize)]
+struct ChecksJson {
+    address_line1_check: (),
+    address_postal_code_check: (),
+    cvc_check: &'static str,
+}
+
+/// `GET /v1/payment_intents/{id}`
+pub(crate) fn retrieve(account: &mut Account, id: &str, params: &Params) -> ApiResult<Reply> {
+    let mut f = Fields::root(params);
+    let expand = read_expand(&mut f, &["latest_charge"])?;
+    f.finish()?;
+    let pi = account
+        .payment_intents
+        .get(id)
+        .ok_or_else(|| ApiError::no_such("payment_intent", id, "intent", true))?;
+    let charge = if expand.contains(&"latest_charge") {
+        pi.latest_charge
+            .as_deref()
+            .and_then(|c| account.charges.get(c))
+    } else {
+        None
+    };
+    Reply::json(&pi.json(charge))
+}

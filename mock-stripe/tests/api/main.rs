@@ -1,0 +1,8 @@
+//! End-to-end tests: a real `MockStripe` on port 0, driven over HTTP with reqwest, and a
+//! real webhook receiver. One test binary (modules below) to keep link time down.
+
+mod helpers;
+mod payment;
+mod protocol;
+mod sessions;
+mod webhooks;

@@ -1,0 +1,18 @@
+//! Schema history. Run at start-up; each migration runs once per database.
+
+use sea_orm_migration::prelude::*;
+
+mod m20250101_000001_create_products;
+mod m20250101_000002_create_orders;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20250101_000001_create_products::Migration),
+            Box::new(m20250101_000002_create_orders::Migration),
+        ]
+    }
+}

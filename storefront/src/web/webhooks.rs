@@ -1,0 +1,179 @@
+//! `POST /webhooks/stripe`: the only place a purchase is recorded.
+//!
+//! Order of work: raw body and signature → verify → parse → one database
+//! transaction → answer 2xx only after commit. Stripe retries anything but a
+//! 2xx, so every answer here is a decision about whether it should try again.
+
+use poem::error::ReadBodyError;
+use poem::http::StatusCode;
+use poem::web::{Data, Json};
+use poem::{Body, IntoResponse, Request, Response, error::ResponseError, handler};
+use serde_json::json;
+use stripe_webhook::WebhookError;
+
+use super::{SharedState, read_body};
+use crate::mail::MailError;
+use crate::orders::{self, MarkPaid, ReceiptError, ReceiptOutcome};
+use crate::payments::{self, CheckoutEvent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookHandlerError {
+    #[error("missing Stripe-Signature header")]
+    MissingSignature,
+    #[error("the body is not UTF-8")]
+    NotUtf8,
+    #[error("the body could not be read: {0}")]
+    BadBody(#[source] ReadBodyError),
+    #[error("invalid signature")]
+    BadSignature,
+    #[error("signature timestamp outside the tolerance")]
+    StaleTimestamp,
+    #[error("signed event could not be parsed: {0}")]
+    Unparseable(String),
+    /// After commit: the order is recorded but its receipt wasn't written;
+    /// a 5xx makes Stripe redeliver, which retries the mail.
+    #[error("receipt not sent")]
+    Receipt(#[source] ReceiptError),
+    #[error("unexpected error")]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ResponseError for WebhookHandlerError {
+    fn status(&self) -> StatusCode {
+        match self {
+            WebhookHandlerError::MissingSignature
+            | WebhookHandlerError::NotUtf8
+            | WebhookHandlerError::BadSignature
+            | WebhookHandlerError::StaleTimestamp
+            | WebhookHandlerError::Unparseable(_) => StatusCode::BAD_REQUEST,
+            WebhookHandlerError::BadBody(ReadBodyError::PayloadTooLarge) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            WebhookHandlerError::BadBody(_) => StatusCode::BAD_REQUEST,
+            WebhookHandlerError::Receipt(_) | WebhookHandlerError::Unexpected(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    fn as_response(&self) -> Response {
+        let message = match self {
+            WebhookHandlerError::Receipt(cause) => {
+                tracing::error!(error = ?cause, "webhook: order recorded, receipt failed; asking Stripe to retry");
+                "internal error".to_owned()
+            }
+            WebhookHandlerError::Unexpected(cause) => {
+                tracing::error!(error = ?cause, "webhook failed");
+                "internal error".to_owned()
+            }
+            WebhookHandlerError::Unparseable(detail) => {
+                tracing::error!(detail, "webhook: signed event could not be parsed");
+                self.to_string()
+            }
+            other => {
+                tracing::warn!(reason = %other, "webhook rejected");
+                other.to_string()
+            }
+        };
+        Json(json!({ "error": message }))
+            .with_status(self.status())
+            .into_response()
+    }
+}
+
+impl From<WebhookError> for WebhookHandlerError {
+    fn from(err: WebhookError) -> Self {
+        match err {
+            WebhookError::BadTimestamp(_) => WebhookHandlerError::StaleTimestamp,
+            WebhookError::BadParse(detail) => WebhookHandlerError::Unparseable(detail),
+            WebhookError::BadKey | WebhookError::BadHeader(_) | WebhookError::BadSignature => {
+                WebhookHandlerError::BadSignature
+            }
+        }
+    }
+}
+
+fn received(outcome: &str) -> Response {
+    Json(json!({ "received": true, "outcome": outcome })).into_response()
+}
+
+#[handler]
+#[tracing::instrument(name = "stripe_webhook", skip_all, fields(event_id, event_type))]
+pub async fn stripe(
+    state: Data<&SharedState>,
+    req: &Request,
+    body: Body,
+) -> Result<Response, WebhookHandlerError> {
+    let signature = req
+        .header("Stripe-Signature")
+        .ok_or(WebhookHandlerError::MissingSignature)?;
+    let body = read_body(body)
+        .await
+        .map_err(WebhookHandlerError::BadBody)?;
+    // The signature covers the exact bytes: verify those, not a re-serialisation.
+    let payload = std::str::from_utf8(&body).map_err(|_| WebhookHandlerError::NotUtf8)?;
+    let event = state.payments.verify_webhook(payload, signature)?;
+    let span = tracing::Span::current();
+    span.record("event_id", event.id.as_str());
+    span.record("event_type", event.type_.as_str());
+
+    let checkout = match payments::checkout_event(&event) {
+        CheckoutEvent::Paid(checkout) => checkout,
+        CheckoutEvent::CompletedUnpaid {
+            session_id,
+            payment_status,
+        } => {
+            // Delayed payment methods: the money isn't there yet. Not handled yet.
+            tracing::info!(
+                session_id,
+                payment_status,
+                "checkout completed but not paid; nothing recorded"
+            );
+            return Ok(received("not_paid"));
+        }
+        CheckoutEvent::Other { .. } => return Ok(received("ignored")),
+    };
+
+    let outcome = orders::mark_paid(&state.db, &checkout)
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("recording the payment"))?;
+    let order = match &outcome {
+        MarkPaid::Recorded(order) => {
+            tracing::info!(order_id = order.id, session_id = %checkout.session_id, "order paid");
+            order
+        }
+        MarkPaid::AlreadyPaid(order) => {
+            tracing::info!(order_id = order.id, session_id = %checkout.session_id, "order already paid; redelivery");
+            order
+        }
+        MarkPaid::UnknownOrder => {
+            // Answer 2xx: Stripe would retry a 4xx/5xx for days, and a session
+            // we never created (another shop on the account, a test trigger)
+            // won't become ours by retrying.
+            tracing::warn!(session_id = %checkout.session_id, order_id = ?checkout.order_id, "no order matches this Checkout Session");
+            return Ok(received("unknown_order"));
+        }
+    };
+
+    // After commit: the order is paid whatever happens to the mail.
+    match orders::send_receipt_if_due(&state.db, &state.mailer, order.id).await {
+        Ok(ReceiptOutcome::Sent(message_id)) => {
+            tracing::info!(order_id = order.id, message_id, "receipt written");
+            Ok(received("paid"))
+        }
+        Ok(ReceiptOutcome::AlreadySent | ReceiptOutcome::NotPaid) => Ok(received("paid")),
+        Ok(ReceiptOutcome::NoBuyerEmail) => {
+            tracing::warn!(
+                order_id = order.id,
+                "paid without a buyer email; no receipt"
+            );
+            Ok(received("paid"))
+        }
+        // Retrying can't fix an address Stripe sent us: don't ask for redelivery.
+        Err(ReceiptError::Mail(err @ MailError::BadRecipient(_))) => {
+            tracing::warn!(order_id = order.id, error = %err, "no receipt");
+            Ok(received("paid"))
+        }
+        Err(err) => Err(WebhookHandlerError::Receipt(err)),
+    }
+}

@@ -1,0 +1,229 @@
+use reqwest::StatusCode;
+use storefront::orders::{self, OrderStatus};
+
+use crate::helpers::{
+    BUYER_EMAIL, WEBHOOK_SECRET, completed_event, event_json, session_json, spawn_app,
+};
+
+#[tokio::test]
+async fn a_signed_completed_event_marks_the_order_paid_and_sends_one_receipt() {
+    let app = spawn_app().await;
+    let order = app.pending_order(1, "cs_test_paid_1").await;
+    let event = completed_event("evt_1", "cs_test_paid_1", order.id, 2900);
+
+    let response = app.deliver(&event).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+
+    let paid = orders::paid_orders(&app.db).await.unwrap();
+    assert_eq!(paid.len(), 1);
+    assert_eq!(paid[0].id, order.id);
+    assert_eq!(paid[0].buyer_email.as_deref(), Some(BUYER_EMAIL));
+    assert_eq!(paid[0].amount_cents, 2900);
+    assert!(paid[0].paid_at.is_some());
+    assert!(paid[0].receipt_sent_at.is_some());
+    let by_session = orders::find_by_checkout_session(&app.db, "cs_test_paid_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_session.status, "paid");
+
+    let emails = app.emails();
+    assert_eq!(emails.len(), 1);
+    let email = &emails[0];
+    assert!(email.contains("Sourdough Masterclass"), "{email}");
+    assert!(email.contains(&format!("To: {BUYER_EMAIL}")), "{email}");
+    assert!(email.contains("$29.00"), "{email}");
+    assert!(
+        email.contains(&format!("Order number: {}", order.id)),
+        "{email}"
+    );
+    assert!(
+        email.contains("Subject: Your receipt for Sourdough Masterclass"),
+        "{email}"
+    );
+
+    // Stripe delivers again (same event), then another event for the same session.
+    assert_eq!(app.deliver(&event).await.status(), StatusCode::OK);
+    let other = completed_event("evt_2", "cs_test_paid_1", order.id, 2900);
+    assert_eq!(app.deliver(&other).await.status(), StatusCode::OK);
+    let paid_again = orders::paid_orders(&app.db).await.unwrap();
+    assert_eq!(paid_again.len(), 1);
+    assert_eq!(
+        paid_again[0].paid_at, paid[0].paid_at,
+        "a redelivery changes nothing"
+    );
+    assert_eq!(app.emails().len(), 1, "one purchase, one email");
+}
+
+#[tokio::test]
+async fn concurrent_duplicate_deliveries_record_once_and_mail_once() {
+    let app = spawn_app().await;
+    let order = app.pending_order(2, "cs_test_race").await;
+    let event = completed_event("evt_race", "cs_test_race", order.id, 1299);
+    // Polled together on one task, so the requests overlap on the server.
+    let (a, b, c, d) = tokio::join!(
+        app.deliver(&event),
+        app.deliver(&event),
+        app.deliver(&event),
+        app.deliver(&event)
+    );
+    for response in [a, b, c, d] {
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(orders::paid_orders(&app.db).await.unwrap().len(), 1);
+    assert_eq!(app.emails().len(), 1);
+}
+
+#[tokio::test]
+async fn a_bad_signature_is_rejected_and_changes_nothing() {
+    let app = spawn_app().await;
+    let order = app.pending_order(1, "cs_test_forged").await;
+    let event = completed_event("evt_forged", "cs_test_forged", order.id, 2900);
+
+    let wrong_secret =
+        stripe_webhook::Webhook::generate_test_header(&event, "whsec_not_the_shops", None);
+    let stale = stripe_webhook::Webhook::generate_test_header(
+        &event,
+        WEBHOOK_SECRET,
+        Some(chrono::Utc::now().timestamp() - 3600),
+    );
+    let other_body = stripe_webhook::Webhook::generate_test_header("{}", WEBHOOK_SECRET, None);
+    for signature in [
+        Some(wrong_secret.as_str()),
+        Some(stale.as_str()),
+        Some(other_body.as_str()),
+        Some("garbage"),
+        Some(""),
+        None,
+    ] {
+        let response = app.post_webhook(&event, signature).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "signature {signature:?}"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["error"].is_string(), "{body}");
+    }
+    assert!(
+        app.orders()
+            .await
+            .iter()
+            .all(|o| o.status == OrderStatus::Pending)
+    );
+    assert!(app.emails().is_empty());
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_rejected() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/webhooks/stripe"))
+        .header("Stripe-Signature", "t=1,v1=00")
+        .body(vec![0xff, 0xfe, 0x00])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_event_for_a_session_we_never_created_is_acknowledged_and_ignored() {
+    let app = spawn_app().await;
+    let order = app.pending_order(1, "cs_test_mine").await;
+    let foreign = completed_event("evt_foreign", "cs_test_someone_elses", 987_654, 2900);
+    assert_eq!(app.deliver(&foreign).await.status(), StatusCode::OK);
+    let order_now = orders::find(&app.db, order.id).await.unwrap().unwrap();
+    assert_eq!(order_now.status, "pending");
+    assert!(app.emails().is_empty());
+}
+
+#[tokio::test]
+async fn the_order_is_found_by_metadata_if_the_session_id_was_never_stored() {
+    let app = spawn_app().await;
+    let product = app.product(3).await;
+    let order = orders::create_pending(&app.db, &product).await.unwrap();
+    let event = completed_event("evt_meta", "cs_test_meta", order.id, 500);
+    assert_eq!(app.deliver(&event).await.status(), StatusCode::OK);
+    let order_now = orders::find(&app.db, order.id).await.unwrap().unwrap();
+    assert_eq!(order_now.status, "paid");
+    assert_eq!(
+        order_now.checkout_session_id.as_deref(),
+        Some("cs_test_meta")
+    );
+    assert_eq!(app.emails().len(), 1);
+}
+
+#[tokio::test]
+async fn completed_but_unpaid_changes_nothing() {
+    let app = spawn_app().await;
+    let order = app.pending_order(1, "cs_test_async").await;
+    let event = event_json(
+        "evt_unpaid",
+        "checkout.session.completed",
+        session_json("cs_test_async", order.id, "unpaid", 2900),
+    );
+    assert_eq!(app.deliver(&event).await.status(), StatusCode::OK);
+    assert_eq!(
+        orders::find(&app.db, order.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "pending"
+    );
+    assert!(app.emails().is_empty());
+}
+
+#[tokio::test]
+async fn other_event_types_are_acknowledged_and_ignored() {
+    let app = spawn_app().await;
+    let order = app.pending_order(1, "cs_test_expired").await;
+    let mut session = session_json("cs_test_expired", order.id, "unpaid", 2900);
+    session["status"] = "expired".into();
+    let expired = event_json("evt_exp", "checkout.session.expired", session);
+    assert_eq!(app.deliver(&expired).await.status(), StatusCode::OK);
+    let unknown = event_json(
+        "evt_x",
+        "some.future.event",
+        serde_json::json!({"id": "x_1", "object": "thing"}),
+    );
+    assert_eq!(app.deliver(&unknown).await.status(), StatusCode::OK);
+    assert_eq!(
+        orders::find(&app.db, order.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "pending"
+    );
+}
+
+#[tokio::test]
+async fn the_webhook_needs_no_csrf_token_or_cookie() {
+    // A fresh client with no cookies at all, as Stripe is.
+    let app = spawn_app().await;
+    let order = app.pending_order(4, "cs_test_nocookie").await;
+    let event = completed_event("evt_nc", "cs_test_nocookie", order.id, 750);
+    let signature = stripe_webhook::Webhook::generate_test_header(&event, WEBHOOK_SECRET, None);
+    let response = reqwest::Client::new()
+        .post(app.url("/webhooks/stripe"))
+        .header("Stripe-Signature", signature)
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers().get("set-cookie").is_none(),
+        "the webhook sets no cookies"
+    );
+    let email = app.emails().pop().unwrap();
+    assert!(email.contains("Café Crème Brûlée Guide"), "{email}");
+}
