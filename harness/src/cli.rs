@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use tracing_subscriber::EnvFilter;
 
 use crate::flows::{self, Flow, FlowReport};
-use crate::stack::{Stack, StackOptions};
+use crate::stack::{Stack, StackDatabase, StackOptions};
 
 #[derive(Debug, Parser)]
 #[command(name = "harness", version, about = "Stripe Checkout purchase flows, offline: mock-stripe + storefront")]
@@ -41,6 +41,25 @@ pub struct UpArgs {
     /// Keep the database and the mail outbox in this folder (default: a temporary folder removed on exit).
     #[arg(long, env = "HARNESS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// Give the storefront a fresh PostgreSQL database on this server instead of a SQLite file
+    /// (a URL whose user may create databases, e.g. postgres://postgres:postgres@127.0.0.1/postgres).
+    #[arg(long = "postgres", value_name = "ADMIN_URL", env = "HARNESS_POSTGRES_URL")]
+    pub postgres_admin_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    fn stack_database(&self) -> StackDatabase {
+        match &self.postgres_admin_url {
+            Some(admin_url) => StackDatabase::Postgres { admin_url: admin_url.clone() },
+            None => StackDatabase::Sqlite,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -48,6 +67,8 @@ pub struct RunArgs {
     /// Run only these flows (repeatable); default: all of them.
     #[arg(long = "flow", value_enum)]
     pub flows: Vec<Flow>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 pub async fn main(cli: Cli) -> ExitCode {
@@ -70,6 +91,7 @@ async fn up(args: UpArgs) -> ExitCode {
         shop_port: args.shop_port,
         mock_port: args.mock_port,
         data_dir: args.data_dir,
+        database: args.database.stack_database(),
         mock_signing_secret: None,
     };
     let stack = match Stack::start(options).await {
@@ -81,7 +103,7 @@ async fn up(args: UpArgs) -> ExitCode {
     };
     println!("storefront   {}", stack.shop_url);
     println!("mock-stripe  {}", stack.mock_url);
-    println!("database     {}", stack.database_url);
+    println!("database     {}", stack.database_description());
     println!("receipts     {}", stack.outbox.display());
     println!();
     println!("Open the storefront and buy something. On the payment page use the test card");
@@ -97,7 +119,8 @@ async fn run(args: RunArgs) -> ExitCode {
     // Every flow has its own stack, so they run side by side.
     let mut running = JoinSet::new();
     for flow in selected.iter().copied() {
-        running.spawn(flows::run_isolated(flow));
+        let options = StackOptions { database: args.database.stack_database(), ..StackOptions::default() };
+        running.spawn(flows::run_isolated_with(flow, options));
     }
     let mut reports: Vec<FlowReport> = Vec::new();
     while let Some(joined) = running.join_next().await {

@@ -10,10 +10,22 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use mock_stripe::{MockStripe, WebhookTarget};
 use rand::distr::{Alphanumeric, SampleString};
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use storefront::{Application, Settings};
 use tokio::task::JoinHandle;
 use url::Url;
+
+/// The storefront's database for one stack.
+#[derive(Clone, Debug, Default)]
+pub enum StackDatabase {
+    /// A SQLite file in the stack's data folder (the storefront's default).
+    #[default]
+    Sqlite,
+    /// A new database, made for this stack and dropped with it, on the
+    /// PostgreSQL server this URL reaches (its user must be allowed to
+    /// create databases), e.g. `postgres://postgres:postgres@127.0.0.1/postgres`.
+    Postgres { admin_url: String },
+}
 
 /// Where and how to start a stack. Ports 0 pick free ones.
 #[derive(Clone, Debug)]
@@ -24,6 +36,8 @@ pub struct StackOptions {
     /// Keeps the database and outbox here; `None` uses a temporary folder
     /// removed when the stack is dropped.
     pub data_dir: Option<PathBuf>,
+    /// Where the storefront keeps its data.
+    pub database: StackDatabase,
     /// The secret mock-stripe signs webhooks with; `None` uses the one the
     /// storefront expects. Another value stands for a misconfigured shop,
     /// which the flows must notice.
@@ -32,7 +46,14 @@ pub struct StackOptions {
 
 impl Default for StackOptions {
     fn default() -> Self {
-        StackOptions { host: IpAddr::V4(Ipv4Addr::LOCALHOST), mock_port: 0, shop_port: 0, data_dir: None, mock_signing_secret: None }
+        StackOptions {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            mock_port: 0,
+            shop_port: 0,
+            data_dir: None,
+            database: StackDatabase::Sqlite,
+            mock_signing_secret: None,
+        }
     }
 }
 
@@ -46,6 +67,7 @@ pub struct Stack {
     pub secret_key: String,
     pub webhook_secret: String,
     db: DatabaseConnection,
+    postgres: Option<ScratchPostgres>,
     shop: JoinHandle<std::io::Result<()>>,
     _temp: Option<tempfile::TempDir>,
 }
@@ -78,7 +100,13 @@ impl Stack {
 
         let secret_key = format!("sk_test_harness{}", random_token(24));
         let webhook_secret = format!("whsec_{}", random_token(32));
-        let database_url = format!("sqlite://{}?mode=rwc", dir.join("storefront.sqlite").display());
+        let (database_url, postgres) = match &options.database {
+            StackDatabase::Sqlite => (format!("sqlite://{}?mode=rwc", dir.join("storefront.sqlite").display()), None),
+            StackDatabase::Postgres { admin_url } => {
+                let scratch = ScratchPostgres::create(admin_url).await?;
+                (scratch.url.clone(), Some(scratch))
+            }
+        };
         let outbox = dir.join("outbox");
         let settings = Settings {
             database_url: database_url.clone(),
@@ -90,7 +118,9 @@ impl Stack {
             host: options.host,
             port: options.shop_port,
             mail_outbox: outbox.clone(),
-            session_key: None,
+            // A key of our own: the stack never restarts, and the shop's
+            // warning about a random key would only be noise here.
+            session_key: Some(rand::random::<[u8; 64]>().to_vec()),
         };
         let app = Application::build(settings).await.context("starting the storefront")?;
         let shop_url = Url::parse(&app.base_url()).context("the storefront's base URL")?;
@@ -102,7 +132,15 @@ impl Stack {
             secret: options.mock_signing_secret.clone().unwrap_or_else(|| webhook_secret.clone()),
         });
 
-        Ok(Stack { mock, mock_url, shop_url, database_url, outbox, secret_key, webhook_secret, db, shop, _temp: temp })
+        Ok(Stack { mock, mock_url, shop_url, database_url, outbox, secret_key, webhook_secret, db, postgres, shop, _temp: temp })
+    }
+
+    /// The database URL with any password masked, for people to read.
+    pub fn database_description(&self) -> String {
+        match Url::parse(&self.database_url) {
+            Ok(url) if url.scheme().starts_with("postgres") => redact_password(&url),
+            _ => self.database_url.clone(),
+        }
     }
 
     /// The storefront's database, to check what was recorded.
@@ -117,7 +155,13 @@ impl Stack {
 
     pub async fn shutdown(self) {
         self.shop.abort();
+        // The shop's pool must be closed before its database can be dropped.
+        let _ = self.shop.await;
+        let _ = self.db.close().await;
         self.mock.shutdown().await;
+        if let Some(postgres) = self.postgres {
+            postgres.drop_database().await;
+        }
     }
 }
 
@@ -139,6 +183,49 @@ fn read_outbox(outbox: &Path) -> anyhow::Result<Vec<String>> {
     }
     mails.sort_by_key(|(modified, _)| *modified);
     Ok(mails.into_iter().map(|(_, text)| text).collect())
+}
+
+/// A PostgreSQL database made for one stack, so stacks never share rows.
+struct ScratchPostgres {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchPostgres {
+    async fn create(admin_url: &str) -> anyhow::Result<ScratchPostgres> {
+        let mut url = Url::parse(admin_url).with_context(|| "the PostgreSQL URL is not a URL".to_string())?;
+        // Lowercase letters and digits only: a safe unquoted identifier.
+        let name = format!("harness_{}", random_token(16).to_ascii_lowercase());
+        let admin = sea_orm::Database::connect(admin_url)
+            .await
+            .with_context(|| format!("connecting to PostgreSQL at {}", redact_password(&url)))?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .with_context(|| format!("creating database {name}"))?;
+        let _ = admin.close().await;
+        url.set_path(&format!("/{name}"));
+        Ok(ScratchPostgres { admin_url: admin_url.to_owned(), name, url: url.to_string() })
+    }
+
+    /// Best effort: a leftover database costs disk, not correctness.
+    async fn drop_database(self) {
+        if let Ok(admin) = sea_orm::Database::connect(&self.admin_url).await {
+            if let Err(e) = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await {
+                tracing::warn!(database = %self.name, error = %e, "could not drop the stack's database");
+            }
+            let _ = admin.close().await;
+        }
+    }
+}
+
+fn redact_password(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("****"));
+    }
+    shown.to_string()
 }
 
 fn random_token(len: usize) -> String {
