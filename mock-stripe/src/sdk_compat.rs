@@ -1,6 +1,11 @@
 //! The events this crate emits, signed by `signature::sign`, must be accepted and parsed by
 //! async-stripe's webhook verifier (1.0.0-rc.10): it checks the signature and deserialises
 //! `data.object` into the typed Stripe object, failing on any missing required field.
+//!
+//! The objects must also carry every field the official SDKs (Python `stripe` 16.1.0, Node
+//! `stripe` 23.1.0, both generated for API 2026-10-28.endive) type as always present: the
+//! Python SDK raises `AttributeError` on reading a field the response left out, where real
+//! Stripe would have sent `null`.
 
 use stripe_webhook::{EventObject, Webhook};
 
@@ -13,6 +18,7 @@ use crate::resources::events::{Delivery, EventRequest};
 use crate::signature::sign;
 use crate::store::Account;
 use crate::{WebhookTarget, store::GlobalTargets};
+use serde_json::Value;
 
 const NOW: i64 = 1_700_000_000;
 const SECRET: &str = "whsec_test_secret_for_fake_stripe_0123456789";
@@ -164,4 +170,179 @@ fn tampered_body_or_wrong_secret_is_rejected() {
     assert!(Webhook::construct_event_with_timestamp(&tampered, &header, SECRET, NOW).is_err());
     // Older than the SDK's 300 s tolerance.
     assert!(Webhook::construct_event_with_timestamp(body, &header, SECRET, NOW + 301).is_err());
+}
+
+// Fields not marked optional (`?`) in stripe-node 23.1.0's types (the same OpenAPI spec as
+// stripe-python 16.1.0), per object.
+#[rustfmt::skip]
+const SESSION_FIELDS: &[&str] = &[
+    "id", "object", "adaptive_pricing", "after_expiration", "allow_promotion_codes",
+    "allowed_payment_method_types", "amount_subtotal", "amount_total", "automatic_tax",
+    "billing_address_collection", "cancel_url", "client_reference_id", "client_secret",
+    "collected_information", "consent", "consent_collection", "created", "currency",
+    "currency_conversion", "custom_fields", "custom_text", "customer", "customer_account",
+    "customer_creation", "customer_details", "customer_email", "discounts", "expires_at",
+    "integration_identifier", "invoice", "invoice_creation", "livemode", "locale",
+    "managed_payments", "metadata", "mode", "origin_context", "payment_intent", "payment_link",
+    "payment_method_collection", "payment_method_configuration_details",
+    "payment_method_options", "payment_method_types", "payment_status", "permissions",
+    "recovered_from", "saved_payment_method_options", "setup_intent",
+    "shipping_address_collection", "shipping_cost", "shipping_options", "status",
+    "submit_type", "subscription", "success_url", "total_details", "ui_mode", "url",
+    "wallet_options",
+];
+#[rustfmt::skip]
+const AUTOMATIC_TAX_FIELDS: &[&str] = &["enabled", "liability", "provider", "status"];
+#[rustfmt::skip]
+const CUSTOMER_DETAILS_FIELDS: &[&str] = &[
+    "address", "business_name", "email", "individual_name", "name", "phone", "tax_exempt",
+    "tax_ids",
+];
+#[rustfmt::skip]
+const PAYMENT_INTENT_FIELDS: &[&str] = &[
+    "id", "object", "allowed_payment_method_types", "amount", "amount_capturable",
+    "amount_received", "application", "application_fee_amount", "automatic_payment_methods",
+    "canceled_at", "cancellation_reason", "capture_method", "client_secret",
+    "confirmation_method", "created", "currency", "customer", "customer_account", "description",
+    "excluded_payment_method_types", "last_payment_error", "latest_charge", "livemode",
+    "managed_payments", "metadata", "next_action", "on_behalf_of", "payment_method",
+    "payment_method_configuration_details", "payment_method_options", "payment_method_types",
+    "payment_record", "processing", "receipt_email", "review", "setup_future_usage", "shipping",
+    "source", "statement_descriptor", "statement_descriptor_suffix", "status", "transfer_group",
+];
+#[rustfmt::skip]
+const CHARGE_FIELDS: &[&str] = &[
+    "id", "object", "amount", "amount_captured", "amount_refunded", "application",
+    "application_fee", "application_fee_amount", "balance_transaction", "billing_details",
+    "calculated_statement_descriptor", "captured", "created", "currency", "customer",
+    "description", "disputed", "failure_balance_transaction", "failure_code", "failure_message",
+    "fraud_details", "livemode", "metadata", "on_behalf_of", "outcome", "paid", "payment_intent",
+    "payment_method", "payment_method_details", "receipt_email", "receipt_number", "receipt_url",
+    "refunded", "review", "shipping", "source", "source_transfer", "statement_descriptor",
+    "statement_descriptor_suffix", "status", "transfer_data", "transfer_group",
+];
+#[rustfmt::skip]
+const BILLING_DETAILS_FIELDS: &[&str] = &["address", "email", "name", "phone", "tax_id"];
+#[rustfmt::skip]
+const OUTCOME_FIELDS: &[&str] = &[
+    "advice_code", "network_advice_code", "network_decline_code", "network_status", "reason",
+    "risk_level", "seller_message", "type",
+];
+#[rustfmt::skip]
+const CARD_DETAILS_FIELDS: &[&str] = &[
+    "amount_authorized", "authorization_code", "brand", "checks", "country",
+    "electronic_commerce_indicator", "exp_month", "exp_year", "funding", "installments", "last4",
+    "mandate", "network", "network_transaction_id", "regulated_status", "three_d_secure",
+    "transaction_link_id", "wallet",
+];
+#[rustfmt::skip]
+const LINE_ITEM_FIELDS: &[&str] = &[
+    "id", "object", "adjustable_quantity", "amount_discount", "amount_subtotal", "amount_tax",
+    "amount_total", "currency", "description", "metadata", "price", "quantity",
+];
+#[rustfmt::skip]
+const PRICE_FIELDS: &[&str] = &[
+    "id", "object", "active", "billing_scheme", "created", "currency", "custom_unit_amount",
+    "livemode", "lookup_key", "metadata", "nickname", "product", "recurring", "tax_behavior",
+    "tiers_mode", "transform_quantity", "type", "unit_amount", "unit_amount_decimal",
+];
+#[rustfmt::skip]
+const PRODUCT_FIELDS: &[&str] = &[
+    "id", "object", "active", "created", "description", "images", "livemode",
+    "marketing_features", "metadata", "name", "package_dimensions", "shippable", "tax_details",
+    "type", "updated", "url",
+];
+
+fn assert_fields(what: &str, v: &Value, fields: &[&str]) {
+    let obj = v
+        .as_object()
+        .unwrap_or_else(|| panic!("{what} is not an object: {v}"));
+    let missing: Vec<_> = fields.iter().filter(|f| !obj.contains_key(**f)).collect();
+    assert!(missing.is_empty(), "{what} lacks {missing:?}");
+}
+
+fn assert_session(what: &str, s: &Value) {
+    assert_fields(what, s, SESSION_FIELDS);
+    assert_fields(
+        &format!("{what}.automatic_tax"),
+        &s["automatic_tax"],
+        AUTOMATIC_TAX_FIELDS,
+    );
+    if !s["customer_details"].is_null() {
+        let d = &s["customer_details"];
+        assert_fields(
+            &format!("{what}.customer_details"),
+            d,
+            CUSTOMER_DETAILS_FIELDS,
+        );
+    }
+}
+
+fn assert_charge(what: &str, ch: &Value) {
+    assert_fields(what, ch, CHARGE_FIELDS);
+    assert_fields(
+        &format!("{what}.billing_details"),
+        &ch["billing_details"],
+        BILLING_DETAILS_FIELDS,
+    );
+    assert_fields(&format!("{what}.outcome"), &ch["outcome"], OUTCOME_FIELDS);
+    let card = &ch["payment_method_details"]["card"];
+    assert_fields(
+        &format!("{what}.payment_method_details.card"),
+        card,
+        CARD_DETAILS_FIELDS,
+    );
+}
+
+fn json_of(reply: crate::protocol::Reply) -> Value {
+    serde_json::from_slice(&reply.body).unwrap()
+}
+
+#[test]
+fn objects_carry_every_field_the_official_sdks_always_get() {
+    let mut a = account();
+    let ctx = RequestCtx {
+        request_id: "req_1".into(),
+        version: Some(ApiVersion::parse("2026-10-28.endive").unwrap()),
+        idempotency_key: None,
+    };
+    let params = |q: &str| Params::decode(&[q.as_bytes()]).unwrap();
+    let declined = new_session(&mut a, Some("2026-10-28.endive"));
+    pay(&mut a, &declined, "4000000000000002");
+    checkout_sessions::expire(&mut a, &declined, &EventRequest::default()).unwrap();
+    let id = new_session(&mut a, Some("2026-10-28.endive"));
+    let open = json_of(checkout_sessions::retrieve(&mut a, &id, &params(""), &ctx).unwrap());
+    assert_session("open session", &open);
+    pay(&mut a, &id, "4242424242424242");
+
+    let expand = params("expand[]=payment_intent.latest_charge");
+    let done = json_of(checkout_sessions::retrieve(&mut a, &id, &expand, &ctx).unwrap());
+    assert_session("completed session", &done);
+    assert_fields(
+        "payment intent",
+        &done["payment_intent"],
+        PAYMENT_INTENT_FIELDS,
+    );
+    assert_charge("charge", &done["payment_intent"]["latest_charge"]);
+
+    let items = params("expand[]=data.price.product");
+    let items = json_of(checkout_sessions::line_items(&mut a, &id, &items).unwrap());
+    let item = &items["data"][0];
+    assert_fields("line item", item, LINE_ITEM_FIELDS);
+    assert_fields("price", &item["price"], PRICE_FIELDS);
+    assert_fields("product", &item["price"]["product"], PRODUCT_FIELDS);
+
+    // Event payloads are rendered separately (frozen at emission): check them too.
+    let outbox = a.take_outbox();
+    for d in &outbox {
+        let event: Value = serde_json::from_slice(&d.body).unwrap();
+        let object = &event["data"]["object"];
+        match object["object"].as_str() {
+            Some("checkout.session") => assert_session(d.event_type, object),
+            Some("payment_intent") => assert_fields(d.event_type, object, PAYMENT_INTENT_FIELDS),
+            Some("charge") => assert_charge(d.event_type, object),
+            other => panic!("{}: unexpected object {other:?}", d.event_type),
+        }
+    }
+    assert!(outbox.iter().any(|d| d.event_type == "charge.failed"));
 }

@@ -187,6 +187,10 @@ pub(crate) struct Session {
     pub automatic_tax: bool,
     pub shipping_countries: Option<Vec<String>>,
     pub custom_text: CustomText,
+    pub allowed_payment_method_types: Option<Vec<String>>,
+    pub integration_identifier: Option<String>,
+    pub managed_payments: Option<bool>,
+    pub origin_context: Option<&'static str>,
 }
 
 impl Keyed for Session {
@@ -228,7 +232,6 @@ const LOCALES: &[&str] = &[
 const ACCEPTED_NOT_MODELLED: &[&str] = &[
     "adaptive_pricing",
     "after_expiration",
-    "allowed_payment_method_types",
     "branding_settings",
     "consent_collection",
     "custom_fields",
@@ -237,9 +240,9 @@ const ACCEPTED_NOT_MODELLED: &[&str] = &[
     "invoice_creation",
     "name_collection",
     "optional_items",
-    "origin_context",
     "payment_method_collection",
     "payment_method_configuration",
+    "payment_method_data",
     "payment_method_options",
     "permissions",
     "saved_payment_method_options",
@@ -320,7 +323,12 @@ struct CreateIn {
     shipping_countries: Option<Vec<String>>,
     custom_text: CustomText,
     payment_method_types: Option<Vec<String>>,
+    allowed_payment_method_types: Option<Vec<String>>,
     currency: Option<String>,
+    customer_account: Option<String>,
+    integration_identifier: Option<String>,
+    managed_payments: Option<bool>,
+    origin_context: Option<&'static str>,
     expand: Vec<&'static str>,
 }
 
@@ -328,6 +336,7 @@ const SESSION_EXPANDABLE: &[&str] = &[
     "line_items",
     "line_items.data.price.product",
     "payment_intent",
+    "payment_intent.latest_charge",
     "customer",
     "invoice",
     "payment_link",
@@ -518,7 +527,12 @@ fn read_create(params: &Params, version: Option<&ApiVersion>) -> ApiResult<Creat
         o.finish()?;
     }
     c.payment_method_types = f.string_list("payment_method_types")?;
+    c.allowed_payment_method_types = f.string_list("allowed_payment_method_types")?;
     c.currency = f.owned("currency")?;
+    c.customer_account = f.owned("customer_account")?;
+    c.integration_identifier = f.owned("integration_identifier")?;
+    c.managed_payments = read_enabled(&mut f, "managed_payments")?;
+    c.origin_context = f.one_of("origin_context", &["mobile_app", "web"])?;
     c.expand = read_expand(&mut f, SESSION_EXPANDABLE)?;
     for key in ACCEPTED_NOT_MODELLED {
         f.ignore(key);
@@ -788,6 +802,10 @@ pub(crate) fn create_session(
         // There is no /v1/customers yet, so no customer id can exist.
         return Err(ApiError::no_such("customer", id, "customer", false));
     }
+    if let Some(id) = &c.customer_account {
+        // Nor any Account (v2) to stand for a customer.
+        return Err(ApiError::no_such("account", id, "customer_account", false));
+    }
     if let Some(email) = &c.customer_email {
         check_email("customer_email", email)?;
     }
@@ -964,6 +982,10 @@ pub(crate) fn create_session(
         automatic_tax: c.automatic_tax.unwrap_or(false),
         shipping_countries: c.shipping_countries,
         custom_text: c.custom_text,
+        allowed_payment_method_types: c.allowed_payment_method_types.filter(|t| !t.is_empty()),
+        integration_identifier: c.integration_identifier,
+        managed_payments: c.managed_payments,
+        origin_context: c.origin_context,
     };
     account.sessions.insert(session);
     Ok((id, c.expand))
@@ -1208,6 +1230,8 @@ pub(crate) struct Expansion<'a> {
     pub line_items: bool,
     pub products: bool,
     pub payment_intent: Option<&'a PaymentIntent>,
+    /// `payment_intent.latest_charge`: the expanded PaymentIntent's charge, expanded too.
+    pub latest_charge: Option<&'a Charge>,
 }
 
 #[derive(Serialize)]
@@ -1219,6 +1243,7 @@ struct Enabled {
 struct AutomaticTaxJson {
     enabled: bool,
     liability: (),
+    provider: (),
     status: Option<&'static str>,
 }
 
@@ -1290,6 +1315,7 @@ pub(crate) struct SessionJson<'a> {
     adaptive_pricing: Enabled,
     after_expiration: (),
     allow_promotion_codes: Option<bool>,
+    allowed_payment_method_types: Option<&'a [String]>,
     amount_subtotal: Option<i64>,
     amount_total: Option<i64>,
     automatic_tax: AutomaticTaxJson,
@@ -1306,19 +1332,23 @@ pub(crate) struct SessionJson<'a> {
     custom_fields: [(); 0],
     custom_text: CustomTextJson<'a>,
     customer: (),
+    customer_account: (),
     customer_creation: Option<&'static str>,
     customer_details: Option<CustomerDetailsJson<'a>>,
     customer_email: Option<&'a str>,
     discounts: [(); 0],
     expires_at: i64,
+    integration_identifier: Option<&'a str>,
     invoice: (),
     invoice_creation: (),
     #[serde(skip_serializing_if = "Option::is_none")]
     line_items: Option<ListJson<ItemJson<'a>>>,
     livemode: bool,
     locale: Option<&'static str>,
+    managed_payments: Option<Enabled>,
     metadata: &'a BTreeMap<String, String>,
     mode: Mode,
+    origin_context: Option<&'static str>,
     payment_intent: Option<PaymentIntentRef<'a>>,
     payment_link: (),
     payment_method_collection: Option<&'static str>,
@@ -1326,6 +1356,7 @@ pub(crate) struct SessionJson<'a> {
     payment_method_options: Option<PaymentMethodOptionsJson>,
     payment_method_types: &'a [String],
     payment_status: PaymentStatus,
+    permissions: (),
     phone_number_collection: Enabled,
     recovered_from: (),
     redirect_on_completion: Option<&'static str>,
@@ -1346,6 +1377,7 @@ pub(crate) struct SessionJson<'a> {
     total_details: Option<TotalDetailsJson>,
     ui_mode: &'static str,
     url: Option<&'a str>,
+    wallet_options: (),
 }
 
 /// A line item (`object: "item"`, contract §2.6) with its embedded Price.
@@ -1353,6 +1385,8 @@ pub(crate) struct SessionJson<'a> {
 pub(crate) struct ItemJson<'a> {
     id: &'a str,
     object: &'static str,
+    /// Accepted on create, not modelled (the page has no quantity picker).
+    adjustable_quantity: (),
     amount_discount: i64,
     amount_subtotal: i64,
     amount_tax: i64,
@@ -1413,6 +1447,7 @@ struct ProductJson<'a> {
     shippable: (),
     statement_descriptor: (),
     tax_code: (),
+    tax_details: (),
     #[serde(rename = "type")]
     kind: &'static str,
     unit_label: (),
@@ -1426,6 +1461,7 @@ impl LineItem {
         ItemJson {
             id: &self.id,
             object: "item",
+            adjustable_quantity: (),
             amount_discount: 0,
             amount_subtotal: self.amount,
             amount_tax: 0,
@@ -1464,6 +1500,7 @@ impl LineItem {
                         shippable: (),
                         statement_descriptor: (),
                         tax_code: (),
+                        tax_details: (),
                         kind: "service",
                         unit_label: (),
                         updated: created,
@@ -1503,11 +1540,13 @@ impl Session {
             adaptive_pricing: Enabled { enabled: false },
             after_expiration: (),
             allow_promotion_codes: self.allow_promotion_codes,
+            allowed_payment_method_types: self.allowed_payment_method_types.as_deref(),
             amount_subtotal: self.amount_total,
             amount_total: self.amount_total,
             automatic_tax: AutomaticTaxJson {
                 enabled: self.automatic_tax,
                 liability: (),
+                provider: (),
                 status: self.automatic_tax.then_some("complete"),
             },
             billing_address_collection: self.billing_address_collection,
@@ -1531,6 +1570,7 @@ impl Session {
                 terms_of_service_acceptance: message(&self.custom_text.terms_of_service_acceptance),
             },
             customer: (),
+            customer_account: (),
             customer_creation: self.customer_creation,
             customer_details: self.customer_details.as_ref().map(|d| CustomerDetailsJson {
                 address: (),
@@ -1545,6 +1585,7 @@ impl Session {
             customer_email: self.customer_email.as_deref(),
             discounts: [],
             expires_at: self.expires_at,
+            integration_identifier: self.integration_identifier.as_deref(),
             invoice: (),
             invoice_creation: (),
             line_items: expand.line_items.then(|| {
@@ -1557,10 +1598,14 @@ impl Session {
             }),
             livemode: false,
             locale: self.locale,
+            managed_payments: self.managed_payments.map(|enabled| Enabled { enabled }),
             metadata: &self.metadata,
             mode: self.mode,
+            origin_context: self.origin_context,
             payment_intent: match (expand.payment_intent, &self.payment_intent) {
-                (Some(pi), _) => Some(PaymentIntentRef::Object(Box::new(pi.json(None)))),
+                (Some(pi), _) => Some(PaymentIntentRef::Object(Box::new(
+                    pi.json(expand.latest_charge),
+                ))),
                 (None, Some(id)) => Some(PaymentIntentRef::Id(id)),
                 (None, None) => None,
             },
@@ -1574,6 +1619,7 @@ impl Session {
             }),
             payment_method_types: &self.payment_method_types,
             payment_status: self.payment_status,
+            permissions: (),
             phone_number_collection: Enabled {
                 enabled: self.phone_number_collection,
             },
@@ -1606,6 +1652,7 @@ impl Session {
             ui_mode: self.ui_mode.render(v),
             url: (self.status == Status::Open && self.ui_mode == UiMode::Hosted)
                 .then_some(self.page_url.as_str()),
+            wallet_options: (),
         }
     }
 }
@@ -1618,24 +1665,45 @@ fn render_version(ctx: &RequestCtx, session: &Session) -> ApiVersion {
     ctx.version.clone().unwrap_or_else(|| session.version())
 }
 
+/// The objects behind `expand[]=payment_intent` and `expand[]=payment_intent.latest_charge`
+/// (the nested path expands the PaymentIntent as well, as in Stripe).
+fn expand_payment_intent<'a>(
+    account: &'a Account,
+    session: &Session,
+    intent: bool,
+    charge: bool,
+) -> (Option<&'a PaymentIntent>, Option<&'a Charge>) {
+    if !(intent || charge) {
+        return (None, None);
+    }
+    let pi = session
+        .payment_intent
+        .as_deref()
+        .and_then(|p| account.payment_intents.get(p));
+    let ch = pi
+        .filter(|_| charge)
+        .and_then(|pi| pi.latest_charge.as_deref())
+        .and_then(|c| account.charges.get(c));
+    (pi, ch)
+}
+
 fn render(account: &Account, id: &str, ctx: &RequestCtx, expand: &[&str]) -> ApiResult<Reply> {
     let session = account
         .sessions
         .get(id)
         .ok_or_else(|| ApiError::no_such("checkout.session", id, "session", true))?;
-    let pi = if expand.contains(&"payment_intent") {
-        session
-            .payment_intent
-            .as_deref()
-            .and_then(|p| account.payment_intents.get(p))
-    } else {
-        None
-    };
+    let (payment_intent, latest_charge) = expand_payment_intent(
+        account,
+        session,
+        expand.contains(&"payment_intent"),
+        expand.contains(&"payment_intent.latest_charge"),
+    );
     let products = expand.contains(&"line_items.data.price.product");
     let x = Expansion {
         line_items: products || expand.contains(&"line_items"),
         products,
-        payment_intent: pi,
+        payment_intent,
+        latest_charge,
     };
     Reply::json(&session.json(&render_version(ctx, session), &x))
 }
@@ -1734,7 +1802,14 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
     ] {
         matches_nothing |= f.string(key)?.is_some();
     }
-    let expand = read_expand(&mut f, &["data.line_items", "data.payment_intent"])?;
+    let expand = read_expand(
+        &mut f,
+        &[
+            "data.line_items",
+            "data.payment_intent",
+            "data.payment_intent.latest_charge",
+        ],
+    )?;
     f.finish()?;
     expire_due(account)?;
 
@@ -1760,17 +1835,17 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
     let data: Vec<_> = data
         .into_iter()
         .map(|s| {
-            let pi = if expand.contains(&"data.payment_intent") {
-                s.payment_intent
-                    .as_deref()
-                    .and_then(|p| account.payment_intents.get(p))
-            } else {
-                None
-            };
+            let (payment_intent, latest_charge) = expand_payment_intent(
+                account,
+                s,
+                expand.contains(&"data.payment_intent"),
+                expand.contains(&"data.payment_intent.latest_charge"),
+            );
             let x = Expansion {
                 line_items: expand.contains(&"data.line_items"),
                 products: false,
-                payment_intent: pi,
+                payment_intent,
+                latest_charge,
             };
             s.json(&render_version(ctx, s), &x)
         })
@@ -1915,7 +1990,8 @@ mod tests {
         );
         assert_eq!(
             v["automatic_tax"],
-            serde_json::json!({"enabled": false, "liability": null, "status": null})
+            // `provider` is required (nullable) in the official SDKs' types for 2026-10-28.
+            serde_json::json!({"enabled": false, "liability": null, "provider": null, "status": null})
         );
         assert_eq!(v["custom_fields"], serde_json::json!([]));
         assert_eq!(v["shipping_options"], serde_json::json!([]));
@@ -2353,5 +2429,98 @@ mod tests {
         assert_eq!(v["data"][1]["description"], "Item1");
         assert_eq!(v["has_more"], true);
         assert_eq!(v["url"], format!("/v1/checkout/sessions/{id}/line_items"));
+    }
+
+    /// Parameters typed in the official SDKs (Python `stripe` 16.1.0, API 2026-10-28) that
+    /// used to be `parameter_unknown` here: a drop-in must accept what the SDK sends.
+    #[test]
+    fn accepts_the_newer_create_params_of_the_official_sdks() {
+        let v = try_create(
+            &mut account(),
+            &with(
+                "integration_identifier=shop-v2&origin_context=web&managed_payments[enabled]=false\
+                 &payment_method_data[allow_redisplay]=always\
+                 &allowed_payment_method_types[0]=card",
+            ),
+            Some("2026-10-28.endive"),
+        )
+        .unwrap();
+        assert_eq!(v["integration_identifier"], "shop-v2");
+        assert_eq!(v["origin_context"], "web");
+        assert_eq!(v["managed_payments"], serde_json::json!({"enabled": false}));
+        assert_eq!(
+            v["allowed_payment_method_types"],
+            serde_json::json!(["card"])
+        );
+
+        // Not given: present and null, as Stripe always sends them.
+        let v = try_create(&mut account(), BASIC, Some("2026-10-28.endive")).unwrap();
+        for key in [
+            "integration_identifier",
+            "origin_context",
+            "managed_payments",
+            "allowed_payment_method_types",
+            "customer_account",
+            "permissions",
+            "wallet_options",
+        ] {
+            assert_eq!(v.get(key), Some(&serde_json::Value::Null), "{key}");
+        }
+        assert_eq!(v["automatic_tax"]["provider"], serde_json::Value::Null);
+
+        let e = create_err(&with("origin_context=tv"), None);
+        assert_eq!(e.param.as_deref(), Some("origin_context"));
+        // No Account (v2) exists in the mock, like `customer`.
+        let e = create_err(&with("customer_account=acct_1Nope"), None);
+        assert_eq!(
+            (e.code, e.param.as_deref(), e.message.as_str()),
+            (
+                Some("resource_missing"),
+                Some("customer_account"),
+                "No such account: 'acct_1Nope'"
+            )
+        );
+    }
+
+    #[test]
+    fn expands_the_payment_intent_and_its_latest_charge() {
+        let mut a = account();
+        let id = new_session(&mut a);
+        pay(
+            &mut a,
+            &id,
+            &Payer {
+                card: &card("4242424242424242"),
+                email: "buyer@example.com",
+                name: Some("Jenny Rosen"),
+            },
+        )
+        .unwrap();
+        let get = |a: &mut Account, q: &str| -> serde_json::Value {
+            let p = Params::decode(&[q.as_bytes()]).unwrap();
+            serde_json::from_slice(&retrieve(a, &id, &p, &ctx(None)).unwrap().body).unwrap()
+        };
+        let v = get(&mut a, "expand[]=payment_intent.latest_charge");
+        assert_eq!(v["payment_intent"]["object"], "payment_intent");
+        let charge = &v["payment_intent"]["latest_charge"];
+        assert_eq!(charge["object"], "charge");
+        assert_eq!(charge["amount"], 3998);
+        assert_eq!(charge["billing_details"]["name"], "Jenny Rosen");
+        let v = get(&mut a, "expand[]=payment_intent");
+        assert!(
+            v["payment_intent"]["latest_charge"]
+                .as_str()
+                .unwrap()
+                .starts_with("ch_")
+        );
+
+        let p =
+            Params::decode(&[b"expand[]=data.payment_intent.latest_charge".as_slice()]).unwrap();
+        let listed: serde_json::Value =
+            serde_json::from_slice(&list(&mut a, &p, &ctx(None)).unwrap().body).unwrap();
+        assert_eq!(
+            listed["data"][0]["payment_intent"]["latest_charge"]["object"],
+            "charge"
+        );
     }
 }

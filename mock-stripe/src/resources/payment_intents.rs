@@ -124,6 +124,7 @@ impl PaymentIntent {
         PaymentIntentJson {
             id: &self.id,
             object: "payment_intent",
+            allowed_payment_method_types: (),
             amount: self.amount,
             amount_capturable: 0,
             amount_received: if self.status == PiStatus::Succeeded {
@@ -142,7 +143,9 @@ impl PaymentIntent {
             created: self.created,
             currency: &self.currency,
             customer: (),
+            customer_account: (),
             description: self.data.description.as_deref(),
+            excluded_payment_method_types: (),
             last_payment_error: self
                 .last_payment_error
                 .as_ref()
@@ -153,11 +156,15 @@ impl PaymentIntent {
                 (None, None) => None,
             },
             livemode: false,
+            managed_payments: (),
             metadata: &self.data.metadata,
             next_action: (),
             on_behalf_of: (),
             payment_method: self.payment_method.as_deref(),
+            payment_method_configuration_details: (),
+            payment_method_options: (),
             payment_method_types: &self.payment_method_types,
+            payment_record: (),
             processing: (),
             receipt_email: self.data.receipt_email.as_deref(),
             review: (),
@@ -177,6 +184,7 @@ impl PaymentIntent {
 pub(crate) struct PaymentIntentJson<'a> {
     id: &'a str,
     object: &'static str,
+    allowed_payment_method_types: (),
     amount: i64,
     amount_capturable: i64,
     amount_received: i64,
@@ -191,15 +199,21 @@ pub(crate) struct PaymentIntentJson<'a> {
     created: i64,
     currency: &'a str,
     customer: (),
+    customer_account: (),
     description: Option<&'a str>,
+    excluded_payment_method_types: (),
     last_payment_error: Option<CardErrorJson<'a>>,
     latest_charge: Option<ChargeRef<'a>>,
     livemode: bool,
+    managed_payments: (),
     metadata: &'a BTreeMap<String, String>,
     next_action: (),
     on_behalf_of: (),
     payment_method: Option<&'a str>,
+    payment_method_configuration_details: (),
+    payment_method_options: (),
     payment_method_types: &'a [String],
+    payment_record: (),
     processing: (),
     receipt_email: Option<&'a str>,
     review: (),
@@ -299,6 +313,9 @@ impl Charge {
         let ok = self.failure.is_none();
         let outcome = match &self.failure {
             None => OutcomeJson {
+                advice_code: (),
+                network_advice_code: (),
+                network_decline_code: (),
                 network_status: "approved_by_network",
                 reason: None,
                 risk_level: "normal",
@@ -306,6 +323,9 @@ impl Charge {
                 kind: "authorized",
             },
             Some(e) if e.decline_code == Some("fraudulent") => OutcomeJson {
+                advice_code: (),
+                network_advice_code: (),
+                network_decline_code: (),
                 network_status: "not_sent_to_network",
                 reason: Some("highest_risk_level"),
                 risk_level: "highest",
@@ -313,6 +333,9 @@ impl Charge {
                 kind: "blocked",
             },
             Some(e) => OutcomeJson {
+                advice_code: (),
+                network_advice_code: (),
+                network_decline_code: (),
                 network_status: "declined_by_network",
                 reason: Some(e.decline_code.unwrap_or(e.code)),
                 risk_level: "normal",
@@ -339,6 +362,7 @@ impl Charge {
                 email: self.email.as_deref(),
                 name: self.name.as_deref(),
                 phone: (),
+                tax_id: (),
             },
             calculated_statement_descriptor: ok.then_some("MOCK-STRIPE"),
             captured: ok,
@@ -360,6 +384,8 @@ impl Charge {
             payment_method: &self.payment_method,
             payment_method_details: PaymentMethodDetailsJson {
                 card: CardDetailsJson {
+                    amount_authorized: ok.then_some(self.amount),
+                    authorization_code: (),
                     brand: self.card.brand,
                     checks: ChecksJson {
                         address_line1_check: (),
@@ -367,11 +393,19 @@ impl Charge {
                         cvc_check,
                     },
                     country: "US",
+                    electronic_commerce_indicator: (),
                     exp_month: self.card.exp_month,
                     exp_year: self.card.exp_year,
                     funding: self.card.funding,
+                    installments: (),
                     last4: &self.card.last4,
+                    mandate: (),
                     network: self.card.brand,
+                    network_transaction_id: (),
+                    regulated_status: "unregulated",
+                    three_d_secure: (),
+                    transaction_link_id: (),
+                    wallet: (),
                 },
                 kind: "card",
             },
@@ -447,10 +481,14 @@ struct BillingDetailsJson<'a> {
     email: Option<&'a str>,
     name: Option<&'a str>,
     phone: (),
+    tax_id: (),
 }
 
 #[derive(Serialize)]
 struct OutcomeJson {
+    advice_code: (),
+    network_advice_code: (),
+    network_decline_code: (),
     network_status: &'static str,
     reason: Option<&'static str>,
     risk_level: &'static str,
@@ -468,14 +506,24 @@ struct PaymentMethodDetailsJson<'a> {
 
 #[derive(Serialize)]
 struct CardDetailsJson<'a> {
+    amount_authorized: Option<i64>,
+    authorization_code: (),
     brand: &'static str,
     checks: ChecksJson,
     country: &'static str,
+    electronic_commerce_indicator: (),
     exp_month: u32,
     exp_year: i64,
     funding: &'static str,
+    installments: (),
     last4: &'a str,
+    mandate: (),
     network: &'static str,
+    network_transaction_id: (),
+    regulated_status: &'static str,
+    three_d_secure: (),
+    transaction_link_id: (),
+    wallet: (),
 }
 
 #[derive(Serialize)]
@@ -486,14 +534,25 @@ struct ChecksJson {
 }
 
 /// `GET /v1/payment_intents/{id}`
+///
+/// `client_secret` is optional with a secret key (Stripe.js sends it with a publishable one);
+/// when given it must be the PaymentIntent's own.
 pub(crate) fn retrieve(account: &mut Account, id: &str, params: &Params) -> ApiResult<Reply> {
     let mut f = Fields::root(params);
+    let client_secret = f.owned("client_secret")?;
     let expand = read_expand(&mut f, &["latest_charge"])?;
     f.finish()?;
     let pi = account
         .payment_intents
         .get(id)
         .ok_or_else(|| ApiError::no_such("payment_intent", id, "intent", true))?;
+    if client_secret.is_some_and(|s| s != pi.client_secret) {
+        return Err(ApiError::invalid(
+            "client_secret",
+            "The client_secret provided does not match the client_secret associated with the \
+             PaymentIntent.",
+        ));
+    }
     let charge = if expand.contains(&"latest_charge") {
         pi.latest_charge
             .as_deref()
@@ -502,4 +561,46 @@ pub(crate) fn retrieve(account: &mut Account, id: &str, params: &Params) -> ApiR
         None
     };
     Reply::json(&pi.json(charge))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+
+    /// `client_secret` is a typed retrieve parameter in the official SDKs: accepted when it
+    /// is the intent's own, refused otherwise.
+    #[test]
+    fn retrieve_accepts_the_intents_own_client_secret() {
+        let mut a = Account::new(Clock::Fixed(1_700_000_000), Default::default());
+        let pi = PaymentIntent::new(1_700_000_000, 3998, "usd", &PaymentIntentData::default());
+        let (id, secret) = (pi.id.clone(), pi.client_secret.clone());
+        a.payment_intents.insert(pi);
+        let get =
+            |a: &mut Account, q: &str| retrieve(a, &id, &Params::decode(&[q.as_bytes()]).unwrap());
+        let v: serde_json::Value = serde_json::from_slice(
+            &get(&mut a, &format!("client_secret={secret}"))
+                .unwrap()
+                .body,
+        )
+        .unwrap();
+        assert_eq!(v["id"], id.as_str());
+        let Err(e) = get(&mut a, "client_secret=pi_other_secret_x") else {
+            panic!("a foreign client_secret must be refused");
+        };
+        assert_eq!(e.status, http::StatusCode::BAD_REQUEST);
+        assert_eq!(e.param.as_deref(), Some("client_secret"));
+        // Fields Stripe always sends at 2026-10-28 are present, null when not modelled.
+        for key in [
+            "allowed_payment_method_types",
+            "customer_account",
+            "excluded_payment_method_types",
+            "managed_payments",
+            "payment_method_configuration_details",
+            "payment_method_options",
+            "payment_record",
+        ] {
+            assert_eq!(v.get(key), Some(&serde_json::Value::Null), "{key}");
+        }
+    }
 }

@@ -4,5 +4,6 @@
 mod helpers;
 mod payment;
 mod protocol;
+mod python_sdk;
 mod sessions;
 mod webhooks;
