@@ -1,0 +1,617 @@
+//! Phase 2 of create: check the meaning of the decoded parameters (missing, ranges,
+//! cross-field rules, contract §2.4), build the line items and store the new session.
+
+use std::collections::BTreeMap;
+
+use super::object::{LineItem, Mode, PaymentStatus, Price, Product, Session, Status, UiMode};
+use super::params::{LineItemIn, PriceDataIn, ProductDataIn, read_create};
+use crate::ids::{object_id, prefix};
+use crate::money;
+use crate::protocol::{ApiError, ApiResult, Params, RequestCtx};
+use crate::resources::{check_metadata, check_url};
+use crate::store::Account;
+
+/// Session lifetime bounds (contract §2.4): default 24 h, allowed 30 min … 24 h.
+const MIN_LIFETIME: i64 = 30 * 60;
+const MAX_LIFETIME: i64 = 24 * 60 * 60;
+/// Payment mode accepts at most 100 line items.
+const MAX_LINE_ITEMS: usize = 100;
+/// Stripe's per-item bounds; they also keep totals far from overflowing.
+const MAX_UNIT_AMOUNT: i64 = 99_999_999;
+const MAX_QUANTITY: i64 = 999_999;
+/// $999,999.99 in minor units: the largest total a session may carry.
+const MAX_TOTAL: i64 = 99_999_999;
+
+fn check_email(param: &str, email: &str) -> ApiResult<()> {
+    let plausible = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+    }) && !email.contains(char::is_whitespace)
+        && email.len() <= 512;
+    if plausible {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            http::StatusCode::BAD_REQUEST,
+            Some("email_invalid"),
+            format!("Invalid email address: {email}"),
+        )
+        .with_param(param))
+    }
+}
+
+/// `unit_amount_decimal` × quantity, rounded half up to the minor unit.
+fn decimal_total(path: &str, decimal: &str, quantity: i64) -> ApiResult<i64> {
+    let bad = || ApiError::invalid(path, format!("Invalid decimal: {decimal}"));
+    let (int, frac) = decimal.split_once('.').unwrap_or((decimal, ""));
+    if int.is_empty() && frac.is_empty()
+        || frac.len() > 12
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        || int.len() > 12
+    {
+        return Err(bad());
+    }
+    let scale = 10i128.pow(frac.len() as u32);
+    let numerator: i128 = format!("{int}{frac}").parse().map_err(|_| bad())?;
+    let total = (numerator * i128::from(quantity) * 2 + scale) / (2 * scale);
+    i64::try_from(total).map_err(|_| bad())
+}
+
+fn build_line_item(li: LineItemIn) -> ApiResult<LineItem> {
+    let p = |k: &str| format!("{}[{k}]", li.path);
+    let legacy = li.legacy;
+    let price_data = if legacy.used {
+        if li.price.is_some() {
+            return Err(ApiError::exclusive(&p("price"), &p("name")));
+        }
+        if li.price_data.is_some() {
+            return Err(ApiError::exclusive(&p("price_data"), &p("name")));
+        }
+        // The inline form maps onto price_data/product_data (contract §2.4).
+        PriceDataIn {
+            path: li.path.clone(),
+            currency: Some(
+                legacy
+                    .currency
+                    .ok_or_else(|| ApiError::missing(&p("currency")))?,
+            ),
+            unit_amount: Some(
+                legacy
+                    .amount
+                    .ok_or_else(|| ApiError::missing(&p("amount")))?,
+            ),
+            unit_amount_decimal: None,
+            product: None,
+            product_data: Some(ProductDataIn {
+                path: li.path.clone(),
+                name: Some(legacy.name.ok_or_else(|| ApiError::missing(&p("name")))?),
+                description: legacy.description,
+                images: legacy.images,
+                metadata: BTreeMap::new(),
+            }),
+            tax_behavior: None,
+            recurring: false,
+        }
+    } else {
+        match (li.price, li.price_data) {
+            (Some(_), Some(_)) => return Err(ApiError::exclusive(&p("price"), &p("price_data"))),
+            // There is no /v1/prices yet, so no price id can exist.
+            (Some(id), None) => return Err(ApiError::no_such("price", &id, &p("price"), false)),
+            (None, None) => return Err(ApiError::missing(&p("price_data"))),
+            (None, Some(pd)) => pd,
+        }
+    };
+    let amount_param = if legacy.used {
+        p("amount")
+    } else {
+        format!("{}[unit_amount]", price_data.path)
+    };
+    let pp = |k: &str| format!("{}[{k}]", price_data.path);
+    if price_data.recurring {
+        return Err(ApiError::invalid(
+            pp("recurring"),
+            "mock-stripe does not support recurring prices (mode=subscription) yet.",
+        ));
+    }
+    let currency_param = if legacy.used {
+        p("currency")
+    } else {
+        pp("currency")
+    };
+    let raw_currency = price_data
+        .currency
+        .ok_or_else(|| ApiError::missing(&currency_param))?;
+    let currency = money::normalize(&raw_currency).ok_or_else(|| {
+        ApiError::invalid(
+            &currency_param,
+            format!("Invalid currency: {raw_currency}. See https://stripe.com/docs/currencies for supported currencies."),
+        )
+    })?;
+    let quantity = li
+        .quantity
+        .ok_or_else(|| ApiError::missing(&p("quantity")))?;
+    if quantity < 1 {
+        return Err(ApiError::too_small(&p("quantity"), 1));
+    }
+    if quantity > MAX_QUANTITY {
+        return Err(ApiError::too_large(&p("quantity"), MAX_QUANTITY));
+    }
+    let (unit_amount, unit_amount_decimal, amount) =
+        match (price_data.unit_amount, price_data.unit_amount_decimal) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::exclusive(
+                    &amount_param,
+                    &pp("unit_amount_decimal"),
+                ));
+            }
+            (None, None) => return Err(ApiError::missing(&amount_param)),
+            (Some(u), None) => {
+                if u < 0 {
+                    return Err(ApiError::too_small(&amount_param, 0));
+                }
+                if u > MAX_UNIT_AMOUNT {
+                    return Err(ApiError::too_large(&amount_param, MAX_UNIT_AMOUNT));
+                }
+                (Some(u), u.to_string(), u * quantity)
+            }
+            (None, Some(d)) => {
+                let path = pp("unit_amount_decimal");
+                let one = decimal_total(&path, &d, 1)?;
+                if one > MAX_UNIT_AMOUNT {
+                    return Err(ApiError::too_large(&path, MAX_UNIT_AMOUNT));
+                }
+                (None, d.clone(), decimal_total(&path, &d, quantity)?)
+            }
+        };
+    let product = match (price_data.product, price_data.product_data) {
+        (Some(_), Some(_)) => return Err(ApiError::exclusive(&pp("product"), &pp("product_data"))),
+        (Some(id), None) => return Err(ApiError::no_such("product", &id, &pp("product"), false)),
+        (None, None) => return Err(ApiError::missing(&pp("product_data"))),
+        (None, Some(pd)) => {
+            let name_param = if legacy.used {
+                p("name")
+            } else {
+                format!("{}[name]", pd.path)
+            };
+            let name = pd.name.ok_or_else(|| ApiError::missing(&name_param))?;
+            if pd.images.len() > 8 {
+                return Err(ApiError::invalid(
+                    format!("{}[images]", pd.path),
+                    "You may only specify up to 8 images.",
+                ));
+            }
+            check_metadata(&format!("{}[metadata]", pd.path), &pd.metadata)?;
+            Product {
+                id: object_id(prefix::PRODUCT),
+                name,
+                description: pd.description,
+                images: pd.images,
+                metadata: pd.metadata,
+            }
+        }
+    };
+    check_metadata(&p("metadata"), &li.metadata)?;
+    Ok(LineItem {
+        id: object_id(prefix::LINE_ITEM),
+        description: product.name.clone(),
+        quantity,
+        amount,
+        metadata: li.metadata,
+        price: Price {
+            id: object_id(prefix::PRICE),
+            currency,
+            unit_amount,
+            unit_amount_decimal,
+            tax_behavior: price_data.tax_behavior.unwrap_or("unspecified"),
+            product,
+        },
+    })
+}
+
+/// Validates a create request and stores the new session. Returns its id.
+pub(crate) fn create_session(
+    account: &mut Account,
+    params: &Params,
+    ctx: &RequestCtx,
+    base_url: &str,
+) -> ApiResult<(String, Vec<&'static str>)> {
+    let c = read_create(params, ctx.version.as_ref())?;
+    let now = account.now();
+
+    let mode = match c.mode {
+        None => return Err(ApiError::missing("mode")),
+        Some("payment") => Mode::Payment,
+        Some("setup") => Mode::Setup,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "mode",
+                "mock-stripe does not support mode=subscription yet: use payment or setup.",
+            ));
+        }
+    };
+    let ui_mode = c.ui_mode.unwrap_or(UiMode::Hosted);
+    if ui_mode == UiMode::Hosted {
+        if c.return_url.is_some() {
+            return Err(ApiError::invalid(
+                "return_url",
+                "return_url can only be used with an embedded or custom ui_mode.",
+            ));
+        }
+        let success = c
+            .success_url
+            .as_deref()
+            .ok_or_else(|| ApiError::missing("success_url"))?;
+        check_url("success_url", success)?;
+        if let Some(u) = &c.cancel_url {
+            check_url("cancel_url", u)?;
+        }
+    } else {
+        if c.success_url.is_some() {
+            return Err(ApiError::invalid(
+                "success_url",
+                "success_url cannot be used with this ui_mode: use return_url.",
+            ));
+        }
+        if c.cancel_url.is_some() {
+            return Err(ApiError::invalid(
+                "cancel_url",
+                "cancel_url cannot be used with this ui_mode.",
+            ));
+        }
+        match (&c.return_url, c.redirect_on_completion) {
+            (Some(u), _) => check_url("return_url", u)?,
+            (None, Some("never")) => {}
+            (None, _) => return Err(ApiError::missing("return_url")),
+        }
+    }
+    if let Some(id) = &c.client_reference_id
+        && id.chars().count() > 200
+    {
+        return Err(ApiError::invalid(
+            "client_reference_id",
+            "This value must be at most 200 characters.",
+        ));
+    }
+    if c.customer.is_some() && c.customer_email.is_some() {
+        return Err(ApiError::exclusive("customer", "customer_email"));
+    }
+    if let Some(id) = &c.customer {
+        // There is no /v1/customers yet, so no customer id can exist.
+        return Err(ApiError::no_such("customer", id, "customer", false));
+    }
+    if let Some(id) = &c.customer_account {
+        // Nor any Account (v2) to stand for a customer.
+        return Err(ApiError::no_such("account", id, "customer_account", false));
+    }
+    if let Some(email) = &c.customer_email {
+        check_email("customer_email", email)?;
+    }
+    check_metadata("metadata", &c.metadata)?;
+    if c.allow_promotion_codes.is_some() && !c.discounts.is_empty() {
+        return Err(ApiError::exclusive("allow_promotion_codes", "discounts"));
+    }
+    if c.discounts.len() > 1 {
+        return Err(ApiError::invalid(
+            "discounts",
+            "You may only specify one discount.",
+        ));
+    }
+    if let Some(d) = c.discounts.first() {
+        // No coupons or promotion codes exist in the mock.
+        match (&d.coupon, &d.promotion_code) {
+            (Some(id), _) => {
+                return Err(ApiError::no_such(
+                    "coupon",
+                    id,
+                    &format!("{}[coupon]", d.path),
+                    false,
+                ));
+            }
+            (None, Some(id)) => {
+                return Err(ApiError::no_such(
+                    "promotion code",
+                    id,
+                    &format!("{}[promotion_code]", d.path),
+                    false,
+                ));
+            }
+            (None, None) => {}
+        }
+    }
+    let expires_at = match c.expires_at {
+        None => now + MAX_LIFETIME,
+        Some(t) if t < now + MIN_LIFETIME => {
+            return Err(ApiError::invalid(
+                "expires_at",
+                "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.",
+            ));
+        }
+        Some(t) if t > now + MAX_LIFETIME => {
+            return Err(ApiError::invalid(
+                "expires_at",
+                "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
+            ));
+        }
+        Some(t) => t,
+    };
+
+    let inputs = c.line_items.unwrap_or_default();
+    let (line_items, currency, amount_total) = match mode {
+        Mode::Payment => {
+            if inputs.is_empty() {
+                return Err(ApiError::missing("line_items"));
+            }
+            if inputs.len() > MAX_LINE_ITEMS {
+                return Err(ApiError::invalid(
+                    "line_items",
+                    "You may only specify up to 100 line items.",
+                ));
+            }
+            let items = inputs
+                .into_iter()
+                .map(build_line_item)
+                .collect::<ApiResult<Vec<_>>>()?;
+            let currency = items[0].price.currency.clone();
+            if let Some((i, other)) = items
+                .iter()
+                .enumerate()
+                .find(|(_, li)| li.price.currency != currency)
+            {
+                return Err(ApiError::invalid(
+                    format!("line_items[{i}]"),
+                    format!(
+                        "All line items must have the same currency: line_items[0] is in {currency}, line_items[{i}] in {}.",
+                        other.price.currency
+                    ),
+                ));
+            }
+            let total: i64 = items.iter().map(|li| li.amount).sum();
+            let minimum = money::minimum_charge(&currency);
+            if total < minimum {
+                return Err(ApiError::new(
+                    http::StatusCode::BAD_REQUEST,
+                    Some("amount_too_small"),
+                    format!(
+                        "The Checkout Session's total amount due must add up to at least {} {currency}",
+                        money::format_amount(minimum, &currency)
+                    ),
+                ));
+            }
+            if total > MAX_TOTAL {
+                return Err(ApiError::new(
+                    http::StatusCode::BAD_REQUEST,
+                    Some("amount_too_large"),
+                    format!(
+                        "The Checkout Session's total amount due must be no more than {} {currency}",
+                        money::format_amount(MAX_TOTAL, &currency)
+                    ),
+                ));
+            }
+            (items, Some(currency), Some(total))
+        }
+        Mode::Setup => {
+            if !inputs.is_empty() {
+                return Err(ApiError::invalid(
+                    "line_items",
+                    "You can not pass `line_items` in `setup` mode.",
+                ));
+            }
+            let currency = match &c.currency {
+                Some(raw) => Some(money::normalize(raw).ok_or_else(|| {
+                    ApiError::invalid("currency", format!("Invalid currency: {raw}."))
+                })?),
+                None => None,
+            };
+            (Vec::new(), currency, None)
+        }
+    };
+    if mode == Mode::Setup && c.payment_intent_data.is_some() {
+        return Err(ApiError::invalid(
+            "payment_intent_data",
+            "You can not pass `payment_intent_data` in `setup` mode.",
+        ));
+    }
+
+    let id = crate::ids::session_id();
+    let client_secret =
+        (ui_mode != UiMode::Hosted).then(|| format!("{id}_secret_{}", crate::ids::new_id("", 24)));
+    let session = Session {
+        page_url: format!("{base_url}/c/pay/{id}"),
+        id: id.clone(),
+        created: now,
+        expires_at,
+        api_version: ctx.version.clone(),
+        mode,
+        ui_mode,
+        status: Status::Open,
+        payment_status: if mode == Mode::Payment {
+            PaymentStatus::Unpaid
+        } else {
+            PaymentStatus::NoPaymentRequired
+        },
+        currency,
+        line_items,
+        amount_total,
+        success_url: c.success_url,
+        cancel_url: c.cancel_url,
+        return_url: c.return_url,
+        redirect_on_completion: c
+            .redirect_on_completion
+            .or((ui_mode != UiMode::Hosted).then_some("always")),
+        client_secret,
+        client_reference_id: c.client_reference_id,
+        customer_email: c.customer_email,
+        customer_creation: Some(c.customer_creation.unwrap_or("if_required")),
+        customer_details: None,
+        metadata: c.metadata,
+        payment_intent: None,
+        payment_intent_data: c.payment_intent_data.unwrap_or_default(),
+        payment_method_types: c
+            .payment_method_types
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| vec!["card".into()]),
+        allow_promotion_codes: c.allow_promotion_codes,
+        billing_address_collection: c.billing_address_collection,
+        locale: c.locale,
+        submit_type: c.submit_type,
+        phone_number_collection: c.phone_number_collection.unwrap_or(false),
+        tax_id_collection: c.tax_id_collection.unwrap_or(false),
+        automatic_tax: c.automatic_tax.unwrap_or(false),
+        shipping_countries: c.shipping_countries,
+        custom_text: c.custom_text,
+        allowed_payment_method_types: c.allowed_payment_method_types.filter(|t| !t.is_empty()),
+        integration_identifier: c.integration_identifier,
+        managed_payments: c.managed_payments,
+        origin_context: c.origin_context,
+    };
+    account.sessions.insert(session);
+    Ok((id, c.expand))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+
+    #[test]
+    fn validation_errors_name_param_and_code() {
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            (
+                "success_url=https://shop.test/ok&line_items[0][price]=price_x&line_items[0][quantity]=1",
+                Some("parameter_missing"),
+                "mode",
+            ),
+            (
+                "mode=payment&line_items[0][price]=price_x&line_items[0][quantity]=1",
+                Some("parameter_missing"),
+                "success_url",
+            ),
+            (
+                "mode=payment&success_url=shop.test/ok",
+                Some("url_invalid"),
+                "success_url",
+            ),
+            (
+                "mode=payment&success_url=https://shop.test/ok",
+                Some("parameter_missing"),
+                "line_items",
+            ),
+            (
+                "mode=payment&success_url=https://shop.test/ok&line_items[0][price]=price_nope&line_items[0][quantity]=1",
+                Some("resource_missing"),
+                "line_items[0][price]",
+            ),
+            (
+                "mode=payment&success_url=https://shop.test/ok&foo=bar",
+                Some("parameter_unknown"),
+                "foo",
+            ),
+            ("mode=bogus&success_url=https://shop.test/ok", None, "mode"),
+        ];
+        for (wire, code, param) in cases {
+            let e = create_err(wire, Some("2026-09-30.endive"));
+            assert_eq!(
+                (e.code, e.param.as_deref()),
+                (*code, Some(*param)),
+                "{wire}: {}",
+                e.message
+            );
+            assert_eq!(e.status, http::StatusCode::BAD_REQUEST);
+        }
+        let e = create_err(&BASIC.replace("[quantity]=2", "[quantity]=0"), None);
+        assert_eq!(e.param.as_deref(), Some("line_items[0][quantity]"));
+        assert_eq!(e.message, "This value must be greater than or equal to 1.");
+        let e = create_err(&BASIC.replace("unit_amount]=1999", "unit_amount]=-5"), None);
+        assert_eq!(
+            e.param.as_deref(),
+            Some("line_items[0][price_data][unit_amount]")
+        );
+        assert_eq!(e.message, "This value must be greater than or equal to 0.");
+        let e = create_err(
+            &BASIC.replace("unit_amount]=1999", "unit_amount]=abc"),
+            None,
+        );
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (Some("parameter_invalid_integer"), "Invalid integer: abc")
+        );
+        let e = create_err(
+            &BASIC
+                .replace("unit_amount]=1999", "unit_amount]=20")
+                .replace("[quantity]=2", "[quantity]=1"),
+            None,
+        );
+        assert_eq!(e.code, Some("amount_too_small"));
+        assert_eq!(
+            e.message,
+            "The Checkout Session's total amount due must add up to at least $0.50 usd"
+        );
+        let e = create_err(&with("customer=cus_1&customer_email=a@b.test"), None);
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                Some("parameters_exclusive"),
+                "You may only specify one of these parameters: customer, customer_email."
+            )
+        );
+        let e = create_err(&with("customer_email=not-an-email"), None);
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            (Some("email_invalid"), Some("customer_email"))
+        );
+        let e = create_err(&with(&format!("expires_at={}", NOW + 60)), None);
+        assert_eq!(e.param.as_deref(), Some("expires_at"));
+        let e = create_err(&with(&format!("expires_at={}", NOW + 90_000)), None);
+        assert_eq!(e.param.as_deref(), Some("expires_at"));
+        let e = create_err(
+            &with(
+                "line_items[1][price_data][currency]=eur&line_items[1][price_data][unit_amount]=100&line_items[1][price_data][product_data][name]=X&line_items[1][quantity]=1",
+            ),
+            None,
+        );
+        assert_eq!(e.param.as_deref(), Some("line_items[1]"));
+        assert!(e.message.contains("same currency"), "{}", e.message);
+        let e = create_err(
+            &with("line_items[0][price_data][product_data][colour]=red"),
+            None,
+        );
+        assert_eq!(
+            e.param.as_deref(),
+            Some("line_items[0][price_data][product_data][colour]")
+        );
+        let e = create_err(
+            &BASIC.replace(
+                "[product_data][name]=T-shirt",
+                "[product_data][description]=x",
+            ),
+            None,
+        );
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            (
+                Some("parameter_missing"),
+                Some("line_items[0][price_data][product_data][name]")
+            )
+        );
+        let e = create_err(&BASIC.replace("currency]=usd", "currency]=xyz"), None);
+        assert_eq!(
+            e.param.as_deref(),
+            Some("line_items[0][price_data][currency]")
+        );
+    }
+
+    #[test]
+    fn custom_expiry_and_decimal_amounts() {
+        let v = try_create(
+            &mut account(),
+            &with(&format!("expires_at={}", NOW + 3600)),
+            None,
+        )
+        .unwrap();
+        assert_eq!(v["expires_at"], NOW + 3600);
+        let wire = BASIC.replace("[unit_amount]=1999", "[unit_amount_decimal]=33.335");
+        let v = try_create(&mut account(), &wire, None).unwrap();
+        assert_eq!(v["amount_total"], 67); // 33.335 × 2 = 66.67 → 67
+    }
+}

@@ -1,0 +1,318 @@
+//! Checkout Sessions (contract §2). This file is the crate-facing surface: the thin HTTP
+//! functions the router calls (parse, call the domain function, render) and the hosted
+//! page's view. The work is in plain functions the tests call directly:
+//!
+//! - `params`: request parameters → typed inputs (phase 1: types, unknown keys);
+//! - `create`: create's meaning checks and the new session (phase 2);
+//! - `object`: the stored session and line items, and their JSON per API version;
+//! - `lifecycle`: pay, decline, expire, and the events they emit.
+//!
+//! Domain functions take `&mut Account` and are called under the account lock; events
+//! they emit land in the account's outbox and are delivered after the lock is released.
+
+mod create;
+#[cfg(test)]
+mod fixtures;
+mod lifecycle;
+mod object;
+mod params;
+
+pub(crate) use create::create_session;
+pub(crate) use lifecycle::{PayResult, Payer, expire, expire_due, pay};
+pub(crate) use object::{Mode, Session, Status};
+
+use lifecycle::refresh;
+use object::{Expansion, LineItem};
+use params::{read_expand_only, read_line_items, read_list, read_update};
+
+use crate::protocol::list::{ListJson, paginate};
+use crate::protocol::version::ApiVersion;
+use crate::protocol::{ApiError, ApiResult, Params, Reply, RequestCtx};
+use crate::resources::check_metadata;
+use crate::resources::events::EventRequest;
+use crate::resources::payment_intents::{Charge, PaymentIntent};
+use crate::store::Account;
+
+fn render_version(ctx: &RequestCtx, session: &Session) -> ApiVersion {
+    ctx.version.clone().unwrap_or_else(|| session.version())
+}
+
+/// The objects behind `expand[]=payment_intent` and `expand[]=payment_intent.latest_charge`
+/// (the nested path expands the PaymentIntent as well, as in Stripe).
+fn expand_payment_intent<'a>(
+    account: &'a Account,
+    session: &Session,
+    intent: bool,
+    charge: bool,
+) -> (Option<&'a PaymentIntent>, Option<&'a Charge>) {
+    if !(intent || charge) {
+        return (None, None);
+    }
+    let pi = session
+        .payment_intent
+        .as_deref()
+        .and_then(|p| account.payment_intents.get(p));
+    let ch = pi
+        .filter(|_| charge)
+        .and_then(|pi| pi.latest_charge.as_deref())
+        .and_then(|c| account.charges.get(c));
+    (pi, ch)
+}
+
+fn render(account: &Account, id: &str, ctx: &RequestCtx, expand: &[&str]) -> ApiResult<Reply> {
+    let session = account
+        .sessions
+        .get(id)
+        .ok_or_else(|| ApiError::no_such("checkout.session", id, "session", true))?;
+    let (payment_intent, latest_charge) = expand_payment_intent(
+        account,
+        session,
+        expand.contains(&"payment_intent"),
+        expand.contains(&"payment_intent.latest_charge"),
+    );
+    let products = expand.contains(&"line_items.data.price.product");
+    let x = Expansion {
+        line_items: products || expand.contains(&"line_items"),
+        products,
+        payment_intent,
+        latest_charge,
+    };
+    Reply::json(&session.json(&render_version(ctx, session), &x))
+}
+
+/// `POST /v1/checkout/sessions`. Returns the new id too (the router indexes it).
+pub(crate) fn create(
+    account: &mut Account,
+    params: &Params,
+    ctx: &RequestCtx,
+    base_url: &str,
+) -> ApiResult<(String, Reply)> {
+    let (id, expand) = create_session(account, params, ctx, base_url)?;
+    let reply = render(account, &id, ctx, &expand)?;
+    Ok((id, reply))
+}
+
+/// `GET /v1/checkout/sessions/{id}`
+pub(crate) fn retrieve(
+    account: &mut Account,
+    id: &str,
+    params: &Params,
+    ctx: &RequestCtx,
+) -> ApiResult<Reply> {
+    let expand = read_expand_only(params)?;
+    refresh(account, id)?;
+    render(account, id, ctx, &expand)
+}
+
+/// `POST /v1/checkout/sessions/{id}`: hosted sessions can only change `metadata`.
+pub(crate) fn update(
+    account: &mut Account,
+    id: &str,
+    params: &Params,
+    ctx: &RequestCtx,
+) -> ApiResult<Reply> {
+    let input = read_update(params)?;
+    refresh(account, id)?;
+    let session = account
+        .sessions
+        .get_mut(id)
+        .ok_or_else(|| ApiError::no_such("checkout.session", id, "session", true))?;
+    if let Some(m) = input.metadata {
+        let mut updated = session.metadata.clone();
+        m.apply(&mut updated);
+        check_metadata("metadata", &updated)?;
+        session.metadata = updated;
+    }
+    render(account, id, ctx, &input.expand)
+}
+
+/// `POST /v1/checkout/sessions/{id}/expire`
+pub(crate) fn expire_handler(
+    account: &mut Account,
+    id: &str,
+    params: &Params,
+    ctx: &RequestCtx,
+) -> ApiResult<Reply> {
+    let expand = read_expand_only(params)?;
+    let request = EventRequest {
+        id: Some(ctx.request_id.clone()),
+        idempotency_key: ctx.idempotency_key.clone(),
+    };
+    expire(account, id, &request)?;
+    render(account, id, ctx, &expand)
+}
+
+/// `GET /v1/checkout/sessions`
+pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> ApiResult<Reply> {
+    let query = read_list(params)?;
+    let expand = &query.expand;
+    expire_due(account)?;
+
+    let sessions = &account.sessions;
+    let (data, has_more) = paginate(
+        sessions.as_slice(),
+        |id| sessions.position(id),
+        |s| query.matches(s),
+        &query.page,
+        "checkout.session",
+    )?;
+    let data: Vec<_> = data
+        .into_iter()
+        .map(|s| {
+            let (payment_intent, latest_charge) = expand_payment_intent(
+                account,
+                s,
+                expand.contains(&"data.payment_intent"),
+                expand.contains(&"data.payment_intent.latest_charge"),
+            );
+            let x = Expansion {
+                line_items: expand.contains(&"data.line_items"),
+                products: false,
+                payment_intent,
+                latest_charge,
+            };
+            s.json(&render_version(ctx, s), &x)
+        })
+        .collect();
+    Reply::json(&ListJson::new(
+        data,
+        has_more,
+        "/v1/checkout/sessions".into(),
+    ))
+}
+
+/// `GET /v1/checkout/sessions/{id}/line_items`
+pub(crate) fn line_items(account: &mut Account, id: &str, params: &Params) -> ApiResult<Reply> {
+    let (page, expand) = read_line_items(params)?;
+    let session = account
+        .sessions
+        .get(id)
+        .ok_or_else(|| ApiError::no_such("checkout.session", id, "session", true))?;
+    // Line items are listed in the order given at creation, so page over the reversed list.
+    let items: Vec<&LineItem> = session.line_items.iter().rev().collect();
+    let (data, has_more) = paginate(
+        &items,
+        |lid| items.iter().position(|li| li.id == lid),
+        |_| true,
+        &page,
+        "line item",
+    )?;
+    let data: Vec<_> = data
+        .into_iter()
+        .map(|li| li.json(session.created, expand.contains(&"data.price.product")))
+        .collect();
+    Reply::json(&ListJson::new(data, has_more, session.line_items_url()))
+}
+
+/// What the hosted page shows, copied out so the page renders without the lock.
+#[derive(Clone, Debug)]
+pub(crate) struct PageView {
+    pub id: String,
+    pub status: Status,
+    pub mode: Mode,
+    pub currency: String,
+    pub items: Vec<(String, Option<String>, i64, i64)>,
+    pub total: i64,
+    pub customer_email: Option<String>,
+    pub cancel_url: Option<String>,
+    pub submit_type: Option<&'static str>,
+    pub redirect: Option<String>,
+}
+
+pub(crate) fn page_view(account: &mut Account, id: &str) -> ApiResult<Option<PageView>> {
+    refresh(account, id)?;
+    Ok(account.sessions.get(id).map(|s| PageView {
+        id: s.id.clone(),
+        status: s.status,
+        mode: s.mode,
+        currency: s.currency.clone().unwrap_or_else(|| "usd".into()),
+        items: s
+            .line_items
+            .iter()
+            .map(|li| {
+                (
+                    li.description.clone(),
+                    li.price.product.description.clone(),
+                    li.quantity,
+                    li.amount,
+                )
+            })
+            .collect(),
+        total: s.amount_total.unwrap_or(0),
+        customer_email: s.customer_email.clone(),
+        cancel_url: s.cancel_url.clone(),
+        submit_type: s.submit_type,
+        redirect: s.redirect_url(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    #[test]
+    fn line_items_endpoint_pages_in_creation_order() {
+        let mut a = account();
+        let mut wire = String::from("mode=payment&success_url=https://shop.test/ok");
+        for i in 0..3 {
+            wire.push_str(&format!(
+                "&line_items[{i}][price_data][currency]=usd&line_items[{i}][price_data][unit_amount]=100\
+                 &line_items[{i}][price_data][product_data][name]=Item{i}&line_items[{i}][quantity]=1"
+            ));
+        }
+        let id = try_create(&mut a, &wire, None).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let p = Params::decode(&[b"limit=2"]).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&line_items(&mut a, &id, &p).unwrap().body).unwrap();
+        assert_eq!(v["data"][0]["description"], "Item0");
+        assert_eq!(v["data"][1]["description"], "Item1");
+        assert_eq!(v["has_more"], true);
+        assert_eq!(v["url"], format!("/v1/checkout/sessions/{id}/line_items"));
+    }
+
+    #[test]
+    fn expands_the_payment_intent_and_its_latest_charge() {
+        let mut a = account();
+        let id = new_session(&mut a);
+        pay(
+            &mut a,
+            &id,
+            &Payer {
+                card: &card("4242424242424242"),
+                email: "buyer@example.com",
+                name: Some("Jenny Rosen"),
+            },
+        )
+        .unwrap();
+        let get = |a: &mut Account, q: &str| -> serde_json::Value {
+            let p = Params::decode(&[q.as_bytes()]).unwrap();
+            serde_json::from_slice(&retrieve(a, &id, &p, &ctx(None)).unwrap().body).unwrap()
+        };
+        let v = get(&mut a, "expand[]=payment_intent.latest_charge");
+        assert_eq!(v["payment_intent"]["object"], "payment_intent");
+        let charge = &v["payment_intent"]["latest_charge"];
+        assert_eq!(charge["object"], "charge");
+        assert_eq!(charge["amount"], 3998);
+        assert_eq!(charge["billing_details"]["name"], "Jenny Rosen");
+        let v = get(&mut a, "expand[]=payment_intent");
+        assert!(
+            v["payment_intent"]["latest_charge"]
+                .as_str()
+                .unwrap()
+                .starts_with("ch_")
+        );
+
+        let p =
+            Params::decode(&[b"expand[]=data.payment_intent.latest_charge".as_slice()]).unwrap();
+        let listed: serde_json::Value =
+            serde_json::from_slice(&list(&mut a, &p, &ctx(None)).unwrap().body).unwrap();
+        assert_eq!(
+            listed["data"][0]["payment_intent"]["latest_charge"]["object"],
+            "charge"
+        );
+    }
+}
