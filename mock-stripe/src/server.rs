@@ -115,7 +115,15 @@ pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Resp {
 }
 
 pub(crate) fn json_error(e: &ApiError) -> Resp {
-    json_response(e.status, e.body())
+    let mut resp = json_response(e.status, e.body());
+    if e.status.is_server_error() {
+        // The mock's 5xx come from its own bugs, and it does not replay
+        // idempotency keys yet: an SDK retrying (Node retries 5xx twice by
+        // default) could apply a POST twice. The SDKs obey this header first.
+        resp.headers_mut()
+            .insert("stripe-should-retry", HeaderValue::from_static("false"));
+    }
+    resp
 }
 
 pub(crate) fn html_response(status: StatusCode, body: String, location: Option<&str>) -> Resp {
@@ -138,4 +146,21 @@ pub(crate) fn html_response(status: StatusCode, body: String, location: Option<&
         h.insert(http::header::LOCATION, loc);
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_tell_sdks_not_to_retry_and_client_errors_say_nothing() {
+        let internal = json_error(&ApiError::internal("boom"));
+        assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            internal.headers().get("stripe-should-retry").unwrap(),
+            "false"
+        );
+        let missing = json_error(&ApiError::missing("success_url"));
+        assert!(missing.headers().get("stripe-should-retry").is_none());
+    }
 }

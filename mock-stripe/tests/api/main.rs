@@ -2,6 +2,7 @@
 //! real webhook receiver. One test binary (modules below) to keep link time down.
 
 mod helpers;
+mod node_sdk;
 mod payment;
 mod protocol;
 mod python_sdk;

@@ -1,0 +1,598 @@
+#!/usr/bin/env node
+// Drives mock-stripe with Stripe's official Node SDK (npm `stripe` 23.1.0).
+//
+// Usage: node checkout.mjs http://127.0.0.1:PORT
+//
+// The app code below is what a shop would write against the real Stripe; the only
+// mock-specific thing is `new Stripe(key, {host, port, protocol: 'http'})`. (The hosted payment
+// form is posted directly, as a browser would on the mock's page.) Prints one `ok N - …` line
+// per check; exits 1 with a `FAIL: …` line on the first check that does not hold.
+//
+// Node's standard library + `stripe` only. Install with: npm ci --prefix mock-stripe/tests/sdk/node
+//
+// What the Node SDK does differently from the Python one (contract §1.4, §1.8, §1.9, §3.4):
+// spaces go out as %20, `null` and '' both as `key=`; every POST carries an
+// `Idempotency-Key: stripe-node-retry-<uuid>` and failed requests are retried twice; the
+// auto-pager re-requests the same path with `starting_after` (or walks backwards with
+// `ending_before` when the first request had one); constructEvent takes the raw body Buffer.
+
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { once } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
+
+import Stripe from 'stripe';
+
+const EXPECTED_SDK = '23.1.0';
+const EXPECTED_API_VERSION = '2026-10-28.endive';
+// Each key is its own account on the mock: a fresh one per run keeps the lists to this run.
+const KEY = `sk_test_nodeSdk${randomUUID().replaceAll('-', '')}`;
+const SUCCESS_URL = 'https://shop.test/ok?session_id={CHECKOUT_SESSION_ID}&via=node';
+const CANCEL_URL = 'https://shop.test/cart';
+const EMAIL = 'buyer+node@example.com';
+// What the session keeps: `coupon: null` and `gift: ''` go out as `metadata[coupon]=` and
+// `metadata[gift]=`, which mean "unset", so they are not stored.
+// The greeting is not ASCII: the webhook body is signed over its UTF-8 bytes.
+const METADATA = { order_id: '42', note: 'two shirts & a cap', greeting: 'merci, café ☕' };
+const METADATA_SENT = { ...METADATA, coupon: null, gift: '' };
+// A space and `&` (sent as `T-shirt%20%26%20cap`), and brackets, which Node leaves raw in values.
+const SHIRT = 'T-shirt & cap';
+const WRAP = 'Gift wrap [red]';
+
+const { errors } = Stripe;
+
+class CheckFailed extends Error {}
+
+let count = 0;
+
+function check(name, cond, detail = '') {
+  if (!cond) {
+    throw new CheckFailed(detail === '' ? name : `${name}: ${detail}`);
+  }
+  count += 1;
+  console.log(`ok ${String(count).padStart(2)} - ${name}`);
+}
+
+const show = (v) => {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+};
+
+function eq(name, actual, expected) {
+  check(name, isDeepStrictEqual(actual, expected), `expected ${show(expected)}, got ${show(actual)}`);
+}
+
+function startsWith(name, value, prefix) {
+  check(name, typeof value === 'string' && value.startsWith(prefix), show(value));
+}
+
+/** Awaits fn(), which must reject with exactly the SDK error class `cls`; returns the error. */
+async function expectError(name, cls, fn) {
+  let result;
+  try {
+    result = await fn();
+  } catch (e) {
+    if (e instanceof cls && e.constructor === cls) {
+      check(`${name}: throws ${cls.name}`, true);
+      return e;
+    }
+    throw new CheckFailed(
+      `${name}: expected ${cls.name}, got ${e?.constructor?.name} ` +
+        `(HTTP ${e?.statusCode}, code ${e?.code}): ${e?.message}`,
+    );
+  }
+  throw new CheckFailed(`${name}: expected ${cls.name}, got a result: ${show(result)}`);
+}
+
+/** Runs fn(), which must throw StripeSignatureVerificationError (webhook helpers are sync). */
+async function expectSignatureError(name, fn) {
+  return expectError(name, errors.StripeSignatureVerificationError, async () => fn());
+}
+
+// --- a webhook receiver, as a shop would run --------------------------------------------------
+
+class Receiver {
+  constructor() {
+    this.got = [];
+    this.waiters = [];
+    this.server = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const delivery = {
+          method: req.method,
+          path: req.url,
+          body: Buffer.concat(chunks),
+          signature: req.headers['stripe-signature'],
+          contentType: req.headers['content-type'],
+        };
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end('{}');
+        const waiter = this.waiters.shift();
+        if (waiter) {
+          waiter(delivery);
+        } else {
+          this.got.push(delivery);
+        }
+      });
+    });
+  }
+
+  async start() {
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    this.url = `http://127.0.0.1:${this.server.address().port}/stripe/webhook`;
+  }
+
+  /** The next delivery, or null after `ms`. */
+  take(ms) {
+    if (this.got.length > 0) {
+      return Promise.resolve(this.got.shift());
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(null);
+      }, ms);
+      const waiter = (d) => {
+        clearTimeout(timer);
+        resolve(d);
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  async stop() {
+    this.server.closeAllConnections?.();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+// --- the flow ---------------------------------------------------------------------------------
+
+function sessionParams(overrides = {}) {
+  return {
+    mode: 'payment',
+    success_url: SUCCESS_URL,
+    cancel_url: CANCEL_URL,
+    customer_email: EMAIL,
+    client_reference_id: 'order_42',
+    line_items: [
+      {
+        price_data: {
+          currency: 'usd',
+          unit_amount: 1999,
+          product_data: { name: SHIRT, description: 'Blue, size M' },
+        },
+        quantity: 2,
+      },
+      {
+        price_data: { currency: 'usd', unit_amount: 500, product_data: { name: 'Sticker' } },
+        quantity: 1,
+      },
+      {
+        price_data: { currency: 'usd', unit_amount: 300, product_data: { name: WRAP } },
+        quantity: 1,
+      },
+    ],
+    metadata: METADATA_SENT,
+    ...overrides,
+  };
+}
+
+const TOTAL = 2 * 1999 + 500 + 300;
+
+async function collect(iterable) {
+  const out = [];
+  for await (const item of iterable) {
+    out.push(item);
+  }
+  return out;
+}
+
+/** Counts the HTTP attempts and answers the SDK reports: a retry is an attempt without an answer. */
+function watch(client) {
+  const seen = { attempts: 0, answers: 0, keys: [] };
+  client.on('request', (r) => {
+    seen.attempts += 1;
+    if (r.method === 'POST') {
+      seen.keys.push(r.idempotency_key);
+    }
+  });
+  client.on('response', () => {
+    seen.answers += 1;
+  });
+  return seen;
+}
+
+async function run(base) {
+  const url = new URL(base);
+  const config = { host: url.hostname, port: url.port || '80', protocol: 'http' };
+  const stripe = new Stripe(KEY, config);
+  const traffic = watch(stripe);
+  eq('SDK version', Stripe.PACKAGE_VERSION, EXPECTED_SDK);
+
+  // Create.
+  const cs = await stripe.checkout.sessions.create(sessionParams());
+  startsWith('id starts with cs_test_', cs.id, 'cs_test_');
+  eq('object', cs.object, 'checkout.session');
+  eq('livemode', cs.livemode, false);
+  eq('mode', cs.mode, 'payment');
+  eq('status', cs.status, 'open');
+  eq('payment_status', cs.payment_status, 'unpaid');
+  eq('currency', cs.currency, 'usd');
+  eq('amount_subtotal', cs.amount_subtotal, TOTAL);
+  eq('amount_total', cs.amount_total, TOTAL);
+  startsWith('url points at the mock', cs.url, `${base}/`);
+  eq('payment_intent is null before payment', cs.payment_intent, null);
+  eq('success_url verbatim (placeholder kept)', cs.success_url, SUCCESS_URL);
+  eq('cancel_url', cs.cancel_url, CANCEL_URL);
+  eq('client_reference_id', cs.client_reference_id, 'order_42');
+  eq('customer_email with + (%2B)', cs.customer_email, EMAIL);
+  eq('metadata: null and empty values (key=) are not stored', cs.metadata, METADATA);
+  check('created is a unix timestamp', Number.isInteger(cs.created) && cs.created > 1.6e9, cs.created);
+  check('expires_at after created', Number.isInteger(cs.expires_at) && cs.expires_at > cs.created, cs.expires_at);
+  startsWith('lastResponse.requestId', cs.lastResponse.requestId, 'req_');
+  eq('lastResponse.statusCode', cs.lastResponse.statusCode, 200);
+  eq('lastResponse.apiVersion (the pinned version)', cs.lastResponse.apiVersion, EXPECTED_API_VERSION);
+  startsWith('automatic Idempotency-Key echoed', cs.lastResponse.idempotencyKey, 'stripe-node-retry-');
+  eq('line_items not included by default', 'line_items' in cs, false);
+
+  // API versions: the SDK pins one; a client or a single request may ask for another.
+  eq('ui_mode at the pinned version', cs.ui_mode, 'hosted_page');
+  const basil = new Stripe(KEY, { ...config, apiVersion: '2025-03-31.basil' });
+  const old = await basil.checkout.sessions.retrieve(cs.id);
+  eq('client apiVersion option: sent and echoed', old.lastResponse.apiVersion, '2025-03-31.basil');
+  eq('ui_mode rendered at 2025-03-31.basil', old.ui_mode, 'hosted');
+  const perRequest = await stripe.checkout.sessions.retrieve(cs.id, {}, { apiVersion: '2025-03-31.basil' });
+  eq('per-request apiVersion option', perRequest.ui_mode, 'hosted');
+
+  // Retrieve.
+  const got = await stripe.checkout.sessions.retrieve(cs.id);
+  eq('retrieve: same id', got.id, cs.id);
+  eq('retrieve: status', got.status, 'open');
+  eq('retrieve: amount_total', got.amount_total, TOTAL);
+  eq('retrieve: metadata', got.metadata, METADATA);
+  eq('retrieve: no Idempotency-Key on GET', got.lastResponse.idempotencyKey, undefined);
+  const expanded = await stripe.checkout.sessions.retrieve(cs.id, { expand: ['line_items'] });
+  eq('expand[0]=line_items: a list', expanded.line_items?.object, 'list');
+  eq('expanded line_items url', expanded.line_items.url, `/v1/checkout/sessions/${cs.id}/line_items`);
+  eq('expanded line_items count', expanded.line_items.data.length, 3);
+
+  // Line items, one per page, so the auto-pager has to turn pages.
+  const page = await stripe.checkout.sessions.listLineItems(cs.id, { limit: 1 });
+  eq('listLineItems: object', page.object, 'list');
+  eq('listLineItems: page size', page.data.length, 1);
+  eq('listLineItems: has_more', page.has_more, true);
+  eq('listLineItems: url is relative, no query', page.url, `/v1/checkout/sessions/${cs.id}/line_items`);
+  const items = await collect(stripe.checkout.sessions.listLineItems(cs.id, { limit: 1 }));
+  eq('for await walks every line item', items.length, 3);
+  check(
+    'line item ids are li_ and distinct',
+    items.every((i) => i.id.startsWith('li_')) && new Set(items.map((i) => i.id)).size === 3,
+    show(items.map((i) => i.id)),
+  );
+  eq(
+    'line items in creation order; names decoded (%20, %26, raw brackets)',
+    items.map((i) => i.description),
+    [SHIRT, 'Sticker', WRAP],
+  );
+  const arr = await stripe.checkout.sessions.listLineItems(cs.id, { limit: 1 }).autoPagingToArray({ limit: 10 });
+  eq('autoPagingToArray gives the same items', arr.map((i) => i.id), items.map((i) => i.id));
+  const capped = await stripe.checkout.sessions.listLineItems(cs.id, { limit: 1 }).autoPagingToArray({ limit: 2 });
+  eq('autoPagingToArray stops at its limit', capped.map((i) => i.id), items.slice(0, 2).map((i) => i.id));
+  const back = await collect(
+    stripe.checkout.sessions.listLineItems(cs.id, { limit: 1, ending_before: items[2].id }),
+  );
+  eq(
+    'ending_before: the auto-pager walks backwards one page at a time',
+    back.map((i) => i.id),
+    [items[1].id, items[0].id],
+  );
+  const [shirt] = items;
+  eq('shirt object', shirt.object, 'item');
+  eq('shirt quantity', shirt.quantity, 2);
+  eq('shirt amount_total', shirt.amount_total, 3998);
+  eq('shirt price.unit_amount', shirt.price.unit_amount, 1999);
+  startsWith('shirt price id', shirt.price.id, 'price_');
+  startsWith('shirt price.product is a prod_ id', shirt.price.product, 'prod_');
+  const withProducts = await stripe.checkout.sessions.listLineItems(cs.id, { expand: ['data.price.product'] });
+  eq('expand data.price.product: product name', withProducts.data[0].price.product.name, SHIRT);
+
+  // List sessions: three, one per page, both directions.
+  const cs2 = await stripe.checkout.sessions.create(sessionParams({ metadata: { order_id: '43' } }));
+  // A Date goes out as unix seconds; `expand` works on create too.
+  const expiresAt = new Date(Date.now() + 2 * 3600 * 1000);
+  const cs3 = await stripe.checkout.sessions.create(
+    sessionParams({ metadata: { order_id: '44' }, expires_at: expiresAt, expand: ['line_items'] }),
+  );
+  eq('expires_at from a Date', cs3.expires_at, Math.floor(expiresAt.getTime() / 1000));
+  eq('create with expand line_items', cs3.line_items?.data?.length, 3);
+  const listed = await stripe.checkout.sessions.list({ limit: 1 });
+  eq('sessions list url', listed.url, '/v1/checkout/sessions');
+  eq('sessions list newest first', listed.data[0].id, cs3.id);
+  eq('sessions list has_more', listed.has_more, true);
+  const allIds = (await collect(stripe.checkout.sessions.list({ limit: 1 }))).map((s) => s.id);
+  eq('sessions for await: all three, newest first', allIds, [cs3.id, cs2.id, cs.id]);
+  const arrIds = (await stripe.checkout.sessions.list({ limit: 1 }).autoPagingToArray({ limit: 100 })).map(
+    (s) => s.id,
+  );
+  eq('sessions autoPagingToArray', arrIds, allIds);
+  const newer = (await collect(stripe.checkout.sessions.list({ limit: 1, ending_before: cs.id }))).map(
+    (s) => s.id,
+  );
+  eq('sessions ending_before: walks backwards to the newest', newer, [cs2.id, cs3.id]);
+  const open = (await stripe.checkout.sessions.list({ status: 'open', limit: 100 })).data.map((s) => s.id);
+  check('sessions list filter status=open', [cs.id, cs2.id, cs3.id].every((id) => open.includes(id)), show(open));
+
+  // Errors.
+  const badKey = new Stripe('sk_test_not-a-valid-key', config);
+  let e = await expectError('bad API key', errors.StripeAuthenticationError, () =>
+    badKey.checkout.sessions.list(),
+  );
+  eq('bad API key: statusCode', e.statusCode, 401);
+  check(
+    'bad API key: message masks the key',
+    e.message.includes('Invalid API Key provided') && !e.message.includes('not-a-valid'),
+    e.message,
+  );
+  const pk = new Stripe('pk_test_publishable123', config);
+  e = await expectError('publishable key', errors.StripeAuthenticationError, () =>
+    pk.checkout.sessions.create(sessionParams()),
+  );
+  eq('publishable key: code', e.code, 'secret_key_required');
+
+  const noSuccess = sessionParams();
+  delete noSuccess.success_url;
+  e = await expectError('missing success_url', errors.StripeInvalidRequestError, () =>
+    stripe.checkout.sessions.create(noSuccess),
+  );
+  eq('missing success_url: param', e.param, 'success_url');
+  eq('missing success_url: code', e.code, 'parameter_missing');
+  eq('missing success_url: statusCode', e.statusCode, 400);
+  eq('missing success_url: type', e.type, 'StripeInvalidRequestError');
+  eq('missing success_url: rawType', e.rawType, 'invalid_request_error');
+  startsWith('missing success_url: requestId', e.requestId, 'req_');
+  startsWith('missing success_url: doc_url', e.doc_url, 'https://stripe.com/docs/error-codes/');
+
+  e = await expectError('unknown parameter', errors.StripeInvalidRequestError, () =>
+    stripe.checkout.sessions.create(sessionParams({ colour: 'blue' })),
+  );
+  eq('unknown parameter: param', e.param, 'colour');
+  eq('unknown parameter: code', e.code, 'parameter_unknown');
+  const badItems = sessionParams();
+  badItems.line_items[1].price_data.flavour = 'mint';
+  e = await expectError('unknown nested parameter', errors.StripeInvalidRequestError, () =>
+    stripe.checkout.sessions.create(badItems),
+  );
+  eq('unknown nested parameter: full bracket path', e.param, 'line_items[1][price_data][flavour]');
+
+  e = await expectError('retrieve unknown session', errors.StripeInvalidRequestError, () =>
+    stripe.checkout.sessions.retrieve('cs_test_doesNotExist'),
+  );
+  eq('unknown session: statusCode', e.statusCode, 404);
+  eq('unknown session: code', e.code, 'resource_missing');
+  eq('unknown session: param', e.param, 'session');
+
+  // An explicit idempotency key is accepted and echoed (replay is not modelled by the mock).
+  const idemKey = `node-sdk-explicit-${randomUUID()}`;
+  const keyed = await stripe.checkout.sessions.create(sessionParams({ metadata: { order_id: '45' } }), {
+    idempotencyKey: idemKey,
+  });
+  startsWith('create with idempotencyKey option', keyed.id, 'cs_test_');
+  eq('explicit Idempotency-Key echoed', keyed.lastResponse.idempotencyKey, idemKey);
+
+  // Webhook endpoint + payment.
+  const receiver = new Receiver();
+  await receiver.start();
+  let event;
+  try {
+    const endpoint = await stripe.webhookEndpoints.create({
+      url: receiver.url,
+      enabled_events: ['checkout.session.completed'],
+      description: 'node sdk check',
+    });
+    startsWith('webhook endpoint id', endpoint.id, 'we_');
+    eq('webhook endpoint object', endpoint.object, 'webhook_endpoint');
+    const secret = endpoint.secret;
+    startsWith('webhook endpoint secret', secret, 'whsec_');
+    eq('webhook endpoint enabled_events', endpoint.enabled_events, ['checkout.session.completed']);
+    eq('webhook endpoint url', endpoint.url, receiver.url);
+
+    const pageResp = await fetch(cs.url);
+    const pageHtml = await pageResp.text();
+    eq('hosted page GET', pageResp.status, 200);
+    check('hosted page has the card form', pageHtml.includes('name="cardNumber"'), pageHtml.slice(0, 200));
+
+    const payResp = await fetch(cs.url, {
+      method: 'POST',
+      redirect: 'manual',
+      body: new URLSearchParams({
+        email: EMAIL,
+        cardNumber: '4242 4242 4242 4242',
+        cardExpiry: '12 / 34',
+        cardCvc: '123',
+        billingName: 'Jenny Rosen',
+      }),
+    });
+    await payResp.arrayBuffer();
+    eq('pay with 4242: HTTP 303', payResp.status, 303);
+    eq(
+      '303 Location is success_url with the id substituted',
+      payResp.headers.get('location'),
+      SUCCESS_URL.replace('{CHECKOUT_SESSION_ID}', cs.id),
+    );
+
+    // The mock waits for the first delivery attempt before redirecting; allow slack anyway.
+    const delivery = await receiver.take(10_000);
+    check('webhook delivered', delivery !== null, 'nothing received within 10 s');
+    eq('webhook method', delivery.method, 'POST');
+    eq('webhook path', delivery.path, '/stripe/webhook');
+    startsWith('webhook content type is JSON', delivery.contentType, 'application/json');
+    const header = delivery.signature;
+    check('Stripe-Signature header present', typeof header === 'string' && /^t=\d+,/.test(header), header);
+    check('webhook body is a Buffer', Buffer.isBuffer(delivery.body), typeof delivery.body);
+
+    event = stripe.webhooks.constructEvent(delivery.body, header, secret);
+    check('webhooks.constructEvent(raw Buffer) verifies', true);
+    eq('event object', event.object, 'event');
+    eq('event type', event.type, 'checkout.session.completed');
+    startsWith('event id', event.id, 'evt_');
+    eq('event livemode', event.livemode, false);
+    eq('event.request: none for a payment on the hosted page', event.request, { id: null, idempotency_key: null });
+    const obj = event.data.object;
+    eq('event data.object.id', obj.id, cs.id);
+    eq('event data.object.status', obj.status, 'complete');
+    eq('event data.object.payment_status', obj.payment_status, 'paid');
+    eq('event data.object.amount_total', obj.amount_total, TOTAL);
+    eq('event data.object.metadata', obj.metadata, METADATA);
+    startsWith('event data.object.payment_intent', obj.payment_intent, 'pi_');
+
+    const fetched = await stripe.events.retrieve(event.id);
+    const { pending_webhooks: pendingThen, ...deliveredRest } = event;
+    const { pending_webhooks: pendingNow, ...fetchedRest } = fetched;
+    eq('events.retrieve gives the delivered event', fetchedRest, deliveredRest);
+    eq('pending_webhooks: 1 in the delivery, 0 once delivered', [pendingThen, pendingNow], [1, 0]);
+
+    const asyncEvent = await stripe.webhooks.constructEventAsync(delivery.body, header, secret);
+    eq('webhooks.constructEventAsync verifies', asyncEvent.id, event.id);
+    const fromString = stripe.webhooks.constructEvent(delivery.body.toString('utf8'), header, secret);
+    eq('constructEvent(raw string) verifies', fromString.id, event.id);
+
+    await expectSignatureError('wrong webhook secret', () =>
+      stripe.webhooks.constructEvent(delivery.body, header, 'whsec_wrong'),
+    );
+    await expectSignatureError('tampered webhook body', () =>
+      stripe.webhooks.constructEvent(
+        Buffer.from(delivery.body.toString('utf8').replace('"paid"', '"unpaid"')),
+        header,
+        secret,
+      ),
+    );
+    await expectSignatureError('re-serialized JSON body', () =>
+      stripe.webhooks.constructEvent(JSON.stringify(JSON.parse(delivery.body)), header, secret),
+    );
+
+    // The SDK's own test-header generator, given the mock's `t`, signs exactly as the mock did.
+    const parts = header.split(',').map((p) => p.split('='));
+    const t = Number(parts.find(([k]) => k === 't')[1]);
+    const v1s = parts.filter(([k]) => k === 'v1').map(([, v]) => v);
+    check('mock t is current wall time', Math.abs(Date.now() / 1000 - t) < 60, `t=${t}`);
+    const generated = stripe.webhooks.generateTestHeaderString({
+      payload: delivery.body.toString('utf8'),
+      secret,
+      timestamp: t,
+    });
+    eq('generateTestHeaderString for the mock t', generated.split(',')[0], `t=${t}`);
+    const generatedV1 = generated.split(',')[1].replace(/^v1=/, '');
+    check('generateTestHeaderString v1 equals the mock v1', v1s.includes(generatedV1), `${generated} vs ${header}`);
+    eq('mock header is exactly t and v1 (no spaces)', header, generated);
+
+    // Only the enabled event type reaches the endpoint.
+    await new Promise((r) => setTimeout(r, 300));
+    const extra = [];
+    for (let d = await receiver.take(10); d !== null; d = await receiver.take(10)) {
+      extra.push(JSON.parse(d.body).type);
+    }
+    check(
+      'no events beyond enabled_events delivered',
+      extra.every((type) => type === 'checkout.session.completed'),
+      show(extra),
+    );
+
+    const deleted = await stripe.webhookEndpoints.del(endpoint.id);
+    eq('webhookEndpoints.del', [deleted.id, deleted.deleted], [endpoint.id, true]);
+  } finally {
+    await receiver.stop();
+  }
+
+  const paid = await stripe.checkout.sessions.retrieve(cs.id);
+  eq('after payment: status', paid.status, 'complete');
+  eq('after payment: payment_status', paid.payment_status, 'paid');
+  startsWith('after payment: payment_intent', paid.payment_intent, 'pi_');
+  eq('after payment: payment_intent matches the event', paid.payment_intent, event.data.object.payment_intent);
+  eq('after payment: url cleared', paid.url, null);
+  eq('after payment: customer_details.email', paid.customer_details?.email, EMAIL);
+
+  const pi = await stripe.paymentIntents.retrieve(paid.payment_intent);
+  eq('paymentIntents.retrieve: object', pi.object, 'payment_intent');
+  eq('payment intent id', pi.id, paid.payment_intent);
+  eq('payment intent status', pi.status, 'succeeded');
+  eq('payment intent amount', pi.amount, TOTAL);
+  eq('payment intent amount_received', pi.amount_received, TOTAL);
+  eq('payment intent currency', pi.currency, 'usd');
+  startsWith('payment intent latest_charge', pi.latest_charge, 'ch_');
+  const withPi = await stripe.checkout.sessions.retrieve(cs.id, { expand: ['payment_intent.latest_charge'] });
+  eq('expand payment_intent.latest_charge', withPi.payment_intent?.latest_charge?.id, pi.latest_charge);
+
+  // Expire the second session, twice.
+  const expired = await stripe.checkout.sessions.expire(cs2.id);
+  eq('expire: same id', expired.id, cs2.id);
+  eq('expire: status', expired.status, 'expired');
+  eq('expire: url cleared', expired.url, null);
+  e = await expectError('expire an expired session', errors.StripeInvalidRequestError, () =>
+    stripe.checkout.sessions.expire(cs2.id),
+  );
+  eq('expire twice: statusCode', e.statusCode, 400);
+  check('expire twice: message names the status', e.message.includes('expired'), e.message);
+  const [expiredEvent] = (await stripe.events.list({ type: 'checkout.session.expired', limit: 1 })).data;
+  eq('checkout.session.expired event for the session', expiredEvent?.data?.object?.id, cs2.id);
+  eq(
+    'event.request: the expire call and its automatic Idempotency-Key',
+    expiredEvent.request,
+    { id: expired.lastResponse.requestId, idempotency_key: expired.lastResponse.idempotencyKey },
+  );
+  await expectError('expire a completed session', errors.StripeInvalidRequestError, () =>
+    stripe.checkout.sessions.expire(cs.id),
+  );
+
+  // Update metadata: `null` unsets a key (sent as `metadata[note]=`).
+  const updated = await stripe.checkout.sessions.update(cs.id, { metadata: { shipped: 'yes', note: null } });
+  eq('update metadata: null unsets, new key added', updated.metadata, {
+    order_id: '42',
+    greeting: METADATA.greeting,
+    shipped: 'yes',
+  });
+
+  // Node retries connection errors, 409 and 5xx with the same key; against a healthy mock no
+  // request should have needed one (the mock does not replay keys, so a retry would repeat a POST).
+  eq('every SDK request answered on its first attempt', traffic.attempts, traffic.answers);
+  check(
+    'every POST carried its own stripe-node-retry- key',
+    traffic.keys.every((k) => k.startsWith('stripe-node-retry-') || k === idemKey) &&
+      new Set(traffic.keys).size === traffic.keys.length,
+    show(traffic.keys),
+  );
+}
+
+async function main() {
+  if (process.argv.length !== 3) {
+    console.error('usage: node checkout.mjs BASE_URL');
+    return 2;
+  }
+  const base = process.argv[2].replace(/\/+$/, '');
+  try {
+    await run(base);
+  } catch (e) {
+    if (e instanceof CheckFailed) {
+      console.log(`FAIL: ${e.message}`);
+    } else if (e instanceof errors.StripeError) {
+      console.log(
+        `FAIL: unexpected ${e.constructor.name} (HTTP ${e.statusCode}, code ${e.code}, ` +
+          `param ${e.param}): ${e.message}`,
+      );
+      console.error(e.stack);
+    } else {
+      console.log(`FAIL: unexpected ${e?.constructor?.name}: ${e?.message}`);
+      console.error(e?.stack);
+    }
+    return 1;
+  }
+  console.log(`all ${count} checks passed`);
+  return 0;
+}
+
+process.exitCode = await main();
