@@ -33,17 +33,26 @@ impl CatalogueProduct {
 /// Every product that has a price, in catalogue order.
 pub fn for_sale() -> Vec<CatalogueProduct> {
     // The fixture is compiled in; a malformed one fails the harness's own tests.
-    let catalogue: Catalogue = serde_json::from_str(CATALOGUE_JSON).expect("fixtures/catalogue.json is valid");
+    let catalogue: Catalogue =
+        serde_json::from_str(CATALOGUE_JSON).expect("fixtures/catalogue.json is valid");
     catalogue
         .products
         .into_iter()
-        .filter_map(|p| p.price_cents.map(|price_cents| CatalogueProduct { name: p.name, price_cents }))
+        .filter_map(|p| {
+            p.price_cents.map(|price_cents| CatalogueProduct {
+                name: p.name,
+                price_cents,
+            })
+        })
         .collect()
 }
 
 /// The first product for sale: what the flows buy.
 pub fn first_for_sale() -> CatalogueProduct {
-    for_sale().into_iter().next().expect("fixtures/catalogue.json has a product with a price")
+    for_sale()
+        .into_iter()
+        .next()
+        .expect("fixtures/catalogue.json has a product with a price")
 }
 
 #[cfg(test)]
@@ -54,8 +63,18 @@ mod tests {
     fn catalogue_has_products_for_sale_and_formats_prices() {
         let products = for_sale();
         assert!(products.len() >= 2);
-        let p = CatalogueProduct { name: "x".into(), price_cents: 2905 };
+        let p = CatalogueProduct {
+            name: "x".into(),
+            price_cents: 2905,
+        };
         assert_eq!(p.price_label(), "$29.05");
-        assert_eq!(CatalogueProduct { name: "x".into(), price_cents: 500 }.price_label(), "$5.00");
+        assert_eq!(
+            CatalogueProduct {
+                name: "x".into(),
+                price_cents: 500
+            }
+            .price_label(),
+            "$5.00"
+        );
     }
 }

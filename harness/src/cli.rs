@@ -13,7 +13,11 @@ use crate::flows::{self, Flow, FlowReport};
 use crate::stack::{Stack, StackDatabase, StackOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "harness", version, about = "Stripe Checkout purchase flows, offline: mock-stripe + storefront")]
+#[command(
+    name = "harness",
+    version,
+    about = "Stripe Checkout purchase flows, offline: mock-stripe + storefront"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -49,14 +53,20 @@ pub struct UpArgs {
 pub struct DatabaseArgs {
     /// Give the storefront a fresh PostgreSQL database on this server instead of a SQLite file
     /// (a URL whose user may create databases, e.g. postgres://postgres:postgres@127.0.0.1/postgres).
-    #[arg(long = "postgres", value_name = "ADMIN_URL", env = "HARNESS_POSTGRES_URL")]
+    #[arg(
+        long = "postgres",
+        value_name = "ADMIN_URL",
+        env = "HARNESS_POSTGRES_URL"
+    )]
     pub postgres_admin_url: Option<String>,
 }
 
 impl DatabaseArgs {
     fn stack_database(&self) -> StackDatabase {
         match &self.postgres_admin_url {
-            Some(admin_url) => StackDatabase::Postgres { admin_url: admin_url.clone() },
+            Some(admin_url) => StackDatabase::Postgres {
+                admin_url: admin_url.clone(),
+            },
             None => StackDatabase::Sqlite,
         }
     }
@@ -77,7 +87,10 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Run(_) => "warn",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 
     match cli.command {
         Command::Up(args) => up(args).await,
@@ -107,19 +120,32 @@ async fn up(args: UpArgs) -> ExitCode {
     println!("receipts     {}", stack.outbox.display());
     println!();
     println!("Open the storefront and buy something. On the payment page use the test card");
-    println!("{}, any future expiry (12 / 34) and any CVC;", flows::CARD_SUCCESS);
-    println!("{} is declined. Press Ctrl-C to stop.", flows::CARD_DECLINED);
+    println!(
+        "{}, any future expiry (12 / 34) and any CVC;",
+        flows::CARD_SUCCESS
+    );
+    println!(
+        "{} is declined. Press Ctrl-C to stop.",
+        flows::CARD_DECLINED
+    );
     wait_for_stop().await;
     stack.shutdown().await;
     ExitCode::SUCCESS
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    let selected = if args.flows.is_empty() { Flow::ALL.to_vec() } else { args.flows };
+    let selected = if args.flows.is_empty() {
+        Flow::ALL.to_vec()
+    } else {
+        args.flows
+    };
     // Every flow has its own stack, so they run side by side.
     let mut running = JoinSet::new();
     for flow in selected.iter().copied() {
-        let options = StackOptions { database: args.database.stack_database(), ..StackOptions::default() };
+        let options = StackOptions {
+            database: args.database.stack_database(),
+            ..StackOptions::default()
+        };
         running.spawn(flows::run_isolated_with(flow, options));
     }
     let mut reports: Vec<FlowReport> = Vec::new();
@@ -134,7 +160,11 @@ async fn run(args: RunArgs) -> ExitCode {
     }
     reports.sort_by_key(|r| selected.iter().position(|f| *f == r.flow));
 
-    let width = reports.iter().map(|r| r.flow.name().len()).max().unwrap_or(0);
+    let width = reports
+        .iter()
+        .map(|r| r.flow.name().len())
+        .max()
+        .unwrap_or(0);
     let mut failed = 0;
     for report in &reports {
         let seconds = report.elapsed.as_secs_f64();
@@ -148,20 +178,25 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     }
     println!("flows: {} passed, {failed} failed", reports.len() - failed);
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 async fn wait_for_stop() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

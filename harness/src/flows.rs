@@ -21,7 +21,8 @@ pub const CARD_SUCCESS: &str = "4242 4242 4242 4242";
 pub const CARD_DECLINED: &str = "4000 0000 0000 0002";
 
 const FLASH_SUCCESS_PREFIX: &str = "Thanks for purchasing";
-const FLASH_CANCEL: &str = "There was an error while attempting to purchase this product. Try again";
+const FLASH_CANCEL: &str =
+    "There was an error while attempting to purchase this product. Try again";
 
 /// The flows `harness run` knows, in the order it reports them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -35,7 +36,11 @@ pub enum Flow {
 }
 
 impl Flow {
-    pub const ALL: [Flow; 3] = [Flow::PayWithTestCard, Flow::CancelAtPaymentPage, Flow::DeclineThenPay];
+    pub const ALL: [Flow; 3] = [
+        Flow::PayWithTestCard,
+        Flow::CancelAtPaymentPage,
+        Flow::DeclineThenPay,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -78,14 +83,25 @@ pub async fn run_isolated_with(flow: Flow, options: StackOptions) -> FlowReport 
         result
     }
     .await;
-    FlowReport { flow, elapsed: started.elapsed(), result }
+    FlowReport {
+        flow,
+        elapsed: started.elapsed(),
+        result,
+    }
 }
 
 async fn pay_with_test_card(stack: &Stack, product: &CatalogueProduct) -> anyhow::Result<()> {
     let shopper = Shopper::new()?;
     let checkout = open_payment_page(stack, &shopper, product).await?;
     let (payment_page, session_id) = (&checkout.payment_page, &checkout.session_id);
-    let landing = pay(stack, &shopper, payment_page, CARD_SUCCESS, "jenny@example.com").await?;
+    let landing = pay(
+        stack,
+        &shopper,
+        payment_page,
+        CARD_SUCCESS,
+        "jenny@example.com",
+    )
+    .await?;
     expect_thank_you(&landing, &checkout, product)?;
     expect_one_paid_order(stack, session_id, product, "jenny@example.com").await?;
     expect_one_receipt(stack, product, "jenny@example.com")
@@ -98,9 +114,20 @@ async fn cancel_at_payment_page(stack: &Stack, product: &CatalogueProduct) -> an
     let cancel_link = payment_page
         .links()
         .into_iter()
-        .find(|l| l.origin() == stack.shop_url.origin() && query_value(l, "status").as_deref() == Some("cancel"))
-        .with_context(|| format!("no link back to the shop's cancel URL on the payment page: {}", excerpt(&payment_page.text())))?;
-    let visit = shopper.open(&cancel_link).await?.expect_status(StatusCode::OK)?;
+        .find(|l| {
+            l.origin() == stack.shop_url.origin()
+                && query_value(l, "status").as_deref() == Some("cancel")
+        })
+        .with_context(|| {
+            format!(
+                "no link back to the shop's cancel URL on the payment page: {}",
+                excerpt(&payment_page.text())
+            )
+        })?;
+    let visit = shopper
+        .open(&cancel_link)
+        .await?
+        .expect_status(StatusCode::OK)?;
     ensure!(
         visit.page.url == checkout.product_url,
         "cancelling should end on the product page {}, ended on {}",
@@ -113,12 +140,24 @@ async fn cancel_at_payment_page(stack: &Stack, product: &CatalogueProduct) -> an
         excerpt(&visit.page.text())
     );
     let paid = storefront::orders::paid_orders(stack.database()).await?;
-    ensure!(paid.is_empty(), "cancelling recorded {} paid order(s)", paid.len());
+    ensure!(
+        paid.is_empty(),
+        "cancelling recorded {} paid order(s)",
+        paid.len()
+    );
     let order = storefront::orders::find_by_checkout_session(stack.database(), session_id).await?;
     let order = order.with_context(|| format!("the pending order for {session_id} is missing"))?;
-    ensure!(order.status == "pending", "a cancelled checkout left the order {:?}, not pending", order.status);
+    ensure!(
+        order.status == "pending",
+        "a cancelled checkout left the order {:?}, not pending",
+        order.status
+    );
     let receipts = stack.receipts()?;
-    ensure!(receipts.is_empty(), "cancelling sent {} email(s)", receipts.len());
+    ensure!(
+        receipts.is_empty(),
+        "cancelling sent {} email(s)",
+        receipts.len()
+    );
     Ok(())
 }
 
@@ -141,11 +180,25 @@ async fn decline_then_pay(stack: &Stack, product: &CatalogueProduct) -> anyhow::
         excerpt(&declined.page.text())
     );
     let paid = storefront::orders::paid_orders(stack.database()).await?;
-    ensure!(paid.is_empty(), "a declined card recorded {} paid order(s)", paid.len());
-    ensure!(stack.receipts()?.is_empty(), "a declined card sent an email");
+    ensure!(
+        paid.is_empty(),
+        "a declined card recorded {} paid order(s)",
+        paid.len()
+    );
+    ensure!(
+        stack.receipts()?.is_empty(),
+        "a declined card sent an email"
+    );
 
     // The shopper tries again on the page they were left on, as people do.
-    let landing = pay(stack, &shopper, &declined.page, CARD_SUCCESS, "sam@example.com").await?;
+    let landing = pay(
+        stack,
+        &shopper,
+        &declined.page,
+        CARD_SUCCESS,
+        "sam@example.com",
+    )
+    .await?;
     expect_thank_you(&landing, &checkout, product)?;
     expect_one_paid_order(stack, session_id, product, "sam@example.com").await?;
     expect_one_receipt(stack, product, "sam@example.com")
@@ -159,16 +212,37 @@ struct Checkout {
 }
 
 /// From the shop's front page to Stripe's (the mock's) payment page for `product`.
-async fn open_payment_page(stack: &Stack, shopper: &Shopper, product: &CatalogueProduct) -> anyhow::Result<Checkout> {
-    let home = shopper.open(&stack.shop_url).await?.expect_status(StatusCode::OK)?.page;
+async fn open_payment_page(
+    stack: &Stack,
+    shopper: &Shopper,
+    product: &CatalogueProduct,
+) -> anyhow::Result<Checkout> {
+    let home = shopper
+        .open(&stack.shop_url)
+        .await?
+        .expect_status(StatusCode::OK)?
+        .page;
     let link = home
         .links_labelled(&product.name)
         .into_iter()
         .next()
-        .with_context(|| format!("no link to {:?} on the shop's front page: {}", product.name, excerpt(&home.text())))?;
-    let product_page = shopper.open(&link).await?.expect_status(StatusCode::OK)?.page;
+        .with_context(|| {
+            format!(
+                "no link to {:?} on the shop's front page: {}",
+                product.name,
+                excerpt(&home.text())
+            )
+        })?;
+    let product_page = shopper
+        .open(&link)
+        .await?
+        .expect_status(StatusCode::OK)?
+        .page;
     let price = product.price_label();
-    ensure!(product_page.contains_text(&price), "the product page does not show the price {price}");
+    ensure!(
+        product_page.contains_text(&price),
+        "the product page does not show the price {price}"
+    );
     let buy = product_page
         .form_posting_to("/buy")
         .with_context(|| format!("no Buy form on {}", product_page.url))?;
@@ -187,17 +261,30 @@ async fn open_payment_page(stack: &Stack, shopper: &Shopper, product: &Catalogue
         excerpt(&payment_page.text())
     );
     let session_id = session_id_of(&payment_page.url)?;
-    Ok(Checkout { product_url: product_page.url, payment_page, session_id })
+    Ok(Checkout {
+        product_url: product_page.url,
+        payment_page,
+        session_id,
+    })
 }
 
 /// Fills the payment form on `page` with `card` and submits it; the payment
 /// must succeed and send the shopper back to the shop.
-async fn pay(stack: &Stack, shopper: &Shopper, page: &Page, card: &str, email: &str) -> anyhow::Result<crate::shopper::Visit> {
+async fn pay(
+    stack: &Stack,
+    shopper: &Shopper,
+    page: &Page,
+    card: &str,
+    email: &str,
+) -> anyhow::Result<crate::shopper::Visit> {
     let mut form = payment_form(page)?;
     fill_card(&mut form, card, email);
     let visit = shopper.submit(&form).await?.expect_status(StatusCode::OK)?;
     let first_hop = visit.redirects.first().with_context(|| {
-        format!("paying with {card} did not redirect; the page says: {}", excerpt(&visit.page.text()))
+        format!(
+            "paying with {card} did not redirect; the page says: {}",
+            excerpt(&visit.page.text())
+        )
     })?;
     ensure!(
         first_hop.origin() == stack.shop_url.origin(),
@@ -210,8 +297,17 @@ fn payment_form(page: &Page) -> anyhow::Result<crate::html::Form> {
     let form = page
         .form_with_input("cardNumber")
         .with_context(|| format!("no payment form (input cardNumber) on {}", page.url))?;
-    for input in ["email", "cardNumber", "cardExpiry", "cardCvc", "billingName"] {
-        ensure!(form.has_field(input), "the payment form has no {input:?} input, as Stripe's page does");
+    for input in [
+        "email",
+        "cardNumber",
+        "cardExpiry",
+        "cardCvc",
+        "billingName",
+    ] {
+        ensure!(
+            form.has_field(input),
+            "the payment form has no {input:?} input, as Stripe's page does"
+        );
     }
     Ok(form)
 }
@@ -224,11 +320,16 @@ fn fill_card(form: &mut crate::html::Form, card: &str, email: &str) {
         .set("billingName", "Jenny Rosen");
 }
 
-fn expect_thank_you(landing: &crate::shopper::Visit, checkout: &Checkout, product: &CatalogueProduct) -> anyhow::Result<()> {
+fn expect_thank_you(
+    landing: &crate::shopper::Visit,
+    checkout: &Checkout,
+    product: &CatalogueProduct,
+) -> anyhow::Result<()> {
     let session_id = checkout.session_id.as_str();
     let success_url = &landing.redirects[0];
     ensure!(
-        success_url.path().ends_with("/post_checkout") && query_value(success_url, "status").as_deref() == Some("success"),
+        success_url.path().ends_with("/post_checkout")
+            && query_value(success_url, "status").as_deref() == Some("success"),
         "payment should return to the shop's post_checkout?status=success, returned to {success_url}"
     );
     let returned_id = query_value(success_url, "session_id");
@@ -242,7 +343,10 @@ fn expect_thank_you(landing: &crate::shopper::Visit, checkout: &Checkout, produc
         checkout.product_url,
         landing.page.url
     );
-    let flash = format!("{FLASH_SUCCESS_PREFIX} {}. You will receive an email shortly", product.name);
+    let flash = format!(
+        "{FLASH_SUCCESS_PREFIX} {}. You will receive an email shortly",
+        product.name
+    );
     ensure!(
         landing.page.contains_text(&flash),
         "the page after paying should say {flash:?}; it says: {}",
@@ -251,9 +355,18 @@ fn expect_thank_you(landing: &crate::shopper::Visit, checkout: &Checkout, produc
     Ok(())
 }
 
-async fn expect_one_paid_order(stack: &Stack, session_id: &str, product: &CatalogueProduct, email: &str) -> anyhow::Result<()> {
+async fn expect_one_paid_order(
+    stack: &Stack,
+    session_id: &str,
+    product: &CatalogueProduct,
+    email: &str,
+) -> anyhow::Result<()> {
     let paid = storefront::orders::paid_orders(stack.database()).await?;
-    ensure!(paid.len() == 1, "expected exactly one paid order, found {}", paid.len());
+    ensure!(
+        paid.len() == 1,
+        "expected exactly one paid order, found {}",
+        paid.len()
+    );
     let order = &paid[0];
     ensure!(
         order.checkout_session_id.as_deref() == Some(session_id),
@@ -266,22 +379,45 @@ async fn expect_one_paid_order(stack: &Stack, session_id: &str, product: &Catalo
         order.amount_cents,
         product.price_cents
     );
-    ensure!(order.buyer_email.as_deref() == Some(email), "the order's buyer is {:?}, not {email}", order.buyer_email);
+    ensure!(
+        order.buyer_email.as_deref() == Some(email),
+        "the order's buyer is {:?}, not {email}",
+        order.buyer_email
+    );
     Ok(())
 }
 
-fn expect_one_receipt(stack: &Stack, product: &CatalogueProduct, email: &str) -> anyhow::Result<()> {
+fn expect_one_receipt(
+    stack: &Stack,
+    product: &CatalogueProduct,
+    email: &str,
+) -> anyhow::Result<()> {
     let receipts = stack.receipts()?;
-    ensure!(receipts.len() == 1, "expected exactly one receipt in {}, found {}", stack.outbox.display(), receipts.len());
+    ensure!(
+        receipts.len() == 1,
+        "expected exactly one receipt in {}, found {}",
+        stack.outbox.display(),
+        receipts.len()
+    );
     let receipt = &receipts[0];
-    for (what, needle) in [("buyer", email), ("product", product.name.as_str()), ("amount", &product.price_label())] {
-        ensure!(receipt.contains(needle), "the receipt does not name the {what} ({needle:?}):\n{receipt}");
+    for (what, needle) in [
+        ("buyer", email),
+        ("product", product.name.as_str()),
+        ("amount", &product.price_label()),
+    ] {
+        ensure!(
+            receipt.contains(needle),
+            "the receipt does not name the {what} ({needle:?}):\n{receipt}"
+        );
     }
     Ok(())
 }
 
 fn session_id_of(payment_url: &Url) -> anyhow::Result<String> {
-    let id = payment_url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default();
+    let id = payment_url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or_default();
     if !id.starts_with("cs_test_") {
         bail!("the payment page URL {payment_url} does not end in a cs_test_ session id");
     }
@@ -289,5 +425,7 @@ fn session_id_of(payment_url: &Url) -> anyhow::Result<String> {
 }
 
 fn query_value(url: &Url, key: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+    url.query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }

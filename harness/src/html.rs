@@ -50,7 +50,11 @@ fn selector(css: &str) -> Selector {
 
 impl Page {
     pub fn parse(url: Url, status: u16, body: &str) -> Page {
-        Page { url, status, body: body.to_owned() }
+        Page {
+            url,
+            status,
+            body: body.to_owned(),
+        }
     }
 
     fn document(&self) -> Html {
@@ -61,7 +65,10 @@ impl Page {
     pub fn text(&self) -> String {
         let body = selector("body");
         let document = self.document();
-        let root = document.select(&body).next().unwrap_or_else(|| document.root_element());
+        let root = document
+            .select(&body)
+            .next()
+            .unwrap_or_else(|| document.root_element());
         collapse_whitespace(&root.text().collect::<Vec<_>>().join(" "))
     }
 
@@ -91,7 +98,10 @@ impl Page {
     /// The forms on the page, in document order.
     pub fn forms(&self) -> Vec<Form> {
         let forms = selector("form");
-        self.document().select(&forms).map(|f| self.read_form(f)).collect()
+        self.document()
+            .select(&forms)
+            .map(|f| self.read_form(f))
+            .collect()
     }
 
     /// The first form that has an input with this name (for example the
@@ -102,7 +112,9 @@ impl Page {
 
     /// The first form whose action path ends with `suffix`.
     pub fn form_posting_to(&self, suffix: &str) -> Option<Form> {
-        self.forms().into_iter().find(|f| f.action.path().ends_with(suffix))
+        self.forms()
+            .into_iter()
+            .find(|f| f.action.path().ends_with(suffix))
     }
 
     fn read_form(&self, form: ElementRef<'_>) -> Form {
@@ -112,12 +124,18 @@ impl Page {
             .filter(|a| !a.is_empty())
             .and_then(|a| self.url.join(a).ok())
             .unwrap_or_else(|| self.url.clone());
-        let method = form.value().attr("method").unwrap_or("get").to_ascii_uppercase();
+        let method = form
+            .value()
+            .attr("method")
+            .unwrap_or("get")
+            .to_ascii_uppercase();
         let controls = selector("input[name], textarea[name], select[name]");
         let mut fields = Vec::new();
         for control in form.select(&controls) {
             let el = control.value();
-            let Some(name) = el.attr("name") else { continue };
+            let Some(name) = el.attr("name") else {
+                continue;
+            };
             let value = match el.name() {
                 "textarea" => control.text().collect::<String>(),
                 "select" => {
@@ -125,14 +143,20 @@ impl Page {
                     control
                         .select(&option)
                         .next()
-                        .map(|o| o.value().attr("value").map(str::to_owned).unwrap_or_else(|| o.text().collect()))
+                        .map(|o| {
+                            o.value()
+                                .attr("value")
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| o.text().collect())
+                        })
                         .unwrap_or_default()
                 }
                 _ => {
                     let kind = el.attr("type").unwrap_or("text").to_ascii_lowercase();
                     // Browsers submit checkboxes and radios only when checked,
                     // and submit buttons only when clicked.
-                    if matches!(kind.as_str(), "checkbox" | "radio") && el.attr("checked").is_none() {
+                    if matches!(kind.as_str(), "checkbox" | "radio") && el.attr("checked").is_none()
+                    {
                         continue;
                     }
                     if matches!(kind.as_str(), "submit" | "button" | "image" | "reset") {
@@ -143,7 +167,11 @@ impl Page {
             };
             fields.push((name.to_owned(), value));
         }
-        Form { action, method, fields }
+        Form {
+            action,
+            method,
+            fields,
+        }
     }
 }
 
@@ -156,7 +184,11 @@ mod tests {
     use super::*;
 
     fn page(body: &str) -> Page {
-        Page::parse(Url::parse("http://shop.test/products/1").unwrap(), 200, body)
+        Page::parse(
+            Url::parse("http://shop.test/products/1").unwrap(),
+            200,
+            body,
+        )
     }
 
     #[test]
@@ -173,7 +205,13 @@ mod tests {
         let buy = p.form_posting_to("/buy").expect("buy form");
         assert_eq!(buy.action.as_str(), "http://shop.test/products/1/buy");
         assert_eq!(buy.method, "POST");
-        assert_eq!(buy.fields, vec![("csrf_token".into(), "abc".into()), ("terms".into(), "ok".into())]);
+        assert_eq!(
+            buy.fields,
+            vec![
+                ("csrf_token".into(), "abc".into()),
+                ("terms".into(), "ok".into())
+            ]
+        );
         let pay = p.form_with_input("cardNumber").expect("payment form");
         assert_eq!(pay.method, "GET");
         assert_eq!(pay.action.as_str(), "http://shop.test/products/1");
@@ -181,7 +219,9 @@ mod tests {
 
     #[test]
     fn text_and_links() {
-        let p = page("<body><p>Thanks   for\n purchasing <b>Bread</b></p><a href='/c'>Back to shop</a></body>");
+        let p = page(
+            "<body><p>Thanks   for\n purchasing <b>Bread</b></p><a href='/c'>Back to shop</a></body>",
+        );
         assert!(p.contains_text("Thanks for purchasing Bread"));
         assert!(!p.contains_text("Thanks for purchasing Cake"));
         assert_eq!(p.links_labelled("Back")[0].as_str(), "http://shop.test/c");

@@ -53,18 +53,30 @@ impl Shopper {
             url.query_pairs_mut().clear().extend_pairs(&form.fields);
             self.send(Method::GET, &url, None).await?
         } else {
-            let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form.fields).finish();
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&form.fields)
+                .finish();
             self.send(method, &form.action, Some(body)).await?
         };
         self.follow(form.action.clone(), response).await
     }
 
-    async fn send(&self, method: Method, url: &Url, form_body: Option<String>) -> anyhow::Result<reqwest::Response> {
+    async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        form_body: Option<String>,
+    ) -> anyhow::Result<reqwest::Response> {
         let mut request = self.client.request(method.clone(), url.clone());
         if let Some(body) = form_body {
-            request = request.header("content-type", "application/x-www-form-urlencoded").body(body);
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
         }
-        request.send().await.with_context(|| format!("{method} {url}"))
+        request
+            .send()
+            .await
+            .with_context(|| format!("{method} {url}"))
     }
 
     async fn follow(&self, mut url: Url, mut response: reqwest::Response) -> anyhow::Result<Visit> {
@@ -77,15 +89,25 @@ impl Shopper {
                 .headers()
                 .get("location")
                 .and_then(|l| l.to_str().ok())
-                .with_context(|| format!("{} from {url} without a Location header", response.status()))?;
-            url = url.join(location).with_context(|| format!("bad Location {location:?} from {url}"))?;
+                .with_context(|| {
+                    format!("{} from {url} without a Location header", response.status())
+                })?;
+            url = url
+                .join(location)
+                .with_context(|| format!("bad Location {location:?} from {url}"))?;
             redirects.push(url.clone());
             // 301/302/303 turn into GET, as browsers do.
             response = self.send(Method::GET, &url, None).await?;
         }
         let status = response.status();
-        let body = response.text().await.with_context(|| format!("reading {url}"))?;
-        Ok(Visit { page: Page::parse(url, status.as_u16(), &body), redirects })
+        let body = response
+            .text()
+            .await
+            .with_context(|| format!("reading {url}"))?;
+        Ok(Visit {
+            page: Page::parse(url, status.as_u16(), &body),
+            redirects,
+        })
     }
 }
 

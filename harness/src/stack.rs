@@ -79,11 +79,15 @@ impl Stack {
     pub async fn start(options: StackOptions) -> anyhow::Result<Stack> {
         let (temp, dir) = match &options.data_dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
                 (None, dir.clone())
             }
             None => {
-                let temp = tempfile::Builder::new().prefix("harness-").tempdir().context("creating a temporary folder")?;
+                let temp = tempfile::Builder::new()
+                    .prefix("harness-")
+                    .tempdir()
+                    .context("creating a temporary folder")?;
                 let path = temp.path().to_owned();
                 (Some(temp), path)
             }
@@ -95,13 +99,24 @@ impl Stack {
             ..mock_stripe::Config::default()
         })
         .await
-        .with_context(|| format!("starting mock-stripe on {}:{}", options.host, options.mock_port))?;
+        .with_context(|| {
+            format!(
+                "starting mock-stripe on {}:{}",
+                options.host, options.mock_port
+            )
+        })?;
         let mock_url = Url::parse(&mock.base_url()).context("mock-stripe's base URL")?;
 
         let secret_key = format!("sk_test_harness{}", random_token(24));
         let webhook_secret = format!("whsec_{}", random_token(32));
         let (database_url, postgres) = match &options.database {
-            StackDatabase::Sqlite => (format!("sqlite://{}?mode=rwc", dir.join("storefront.sqlite").display()), None),
+            StackDatabase::Sqlite => (
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.join("storefront.sqlite").display()
+                ),
+                None,
+            ),
             StackDatabase::Postgres { admin_url } => {
                 let scratch = ScratchPostgres::create(admin_url).await?;
                 (scratch.url.clone(), Some(scratch))
@@ -122,17 +137,34 @@ impl Stack {
             // warning about a random key would only be noise here.
             session_key: Some(rand::random::<[u8; 64]>().to_vec()),
         };
-        let app = Application::build(settings).await.context("starting the storefront")?;
+        let app = Application::build(settings)
+            .await
+            .context("starting the storefront")?;
         let shop_url = Url::parse(&app.base_url()).context("the storefront's base URL")?;
         let db = app.database();
         let shop = tokio::spawn(app.run_until_stopped());
 
         mock.add_webhook(WebhookTarget {
             url: shop_url.join("/webhooks/stripe")?.to_string(),
-            secret: options.mock_signing_secret.clone().unwrap_or_else(|| webhook_secret.clone()),
+            secret: options
+                .mock_signing_secret
+                .clone()
+                .unwrap_or_else(|| webhook_secret.clone()),
         });
 
-        Ok(Stack { mock, mock_url, shop_url, database_url, outbox, secret_key, webhook_secret, db, postgres, shop, _temp: temp })
+        Ok(Stack {
+            mock,
+            mock_url,
+            shop_url,
+            database_url,
+            outbox,
+            secret_key,
+            webhook_secret,
+            db,
+            postgres,
+            shop,
+            _temp: temp,
+        })
     }
 
     /// The database URL with any password masked, for people to read.
@@ -194,7 +226,8 @@ struct ScratchPostgres {
 
 impl ScratchPostgres {
     async fn create(admin_url: &str) -> anyhow::Result<ScratchPostgres> {
-        let mut url = Url::parse(admin_url).with_context(|| "the PostgreSQL URL is not a URL".to_string())?;
+        let mut url =
+            Url::parse(admin_url).with_context(|| "the PostgreSQL URL is not a URL".to_string())?;
         // Lowercase letters and digits only: a safe unquoted identifier.
         let name = format!("harness_{}", random_token(16).to_ascii_lowercase());
         let admin = sea_orm::Database::connect(admin_url)
@@ -206,13 +239,23 @@ impl ScratchPostgres {
             .with_context(|| format!("creating database {name}"))?;
         let _ = admin.close().await;
         url.set_path(&format!("/{name}"));
-        Ok(ScratchPostgres { admin_url: admin_url.to_owned(), name, url: url.to_string() })
+        Ok(ScratchPostgres {
+            admin_url: admin_url.to_owned(),
+            name,
+            url: url.to_string(),
+        })
     }
 
     /// Best effort: a leftover database costs disk, not correctness.
     async fn drop_database(self) {
         if let Ok(admin) = sea_orm::Database::connect(&self.admin_url).await {
-            if let Err(e) = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await {
+            if let Err(e) = admin
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .await
+            {
                 tracing::warn!(database = %self.name, error = %e, "could not drop the stack's database");
             }
             let _ = admin.close().await;

@@ -12,13 +12,18 @@ use harness::stack::{Stack, StackOptions};
 fn browser_tools_missing(dir: &Path) -> Option<String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() {
-        return Some(format!("no Chromium at {chromium} (apt-get install chromium)"));
+        return Some(format!(
+            "no Chromium at {chromium} (apt-get install chromium)"
+        ));
     }
     if Command::new("node").arg("--version").output().is_err() {
         return Some("no node on PATH".into());
     }
     if !dir.join("node_modules/playwright-core").exists() {
-        return Some(format!("playwright-core is not installed (npm ci --prefix {})", dir.display()));
+        return Some(format!(
+            "playwright-core is not installed (npm ci --prefix {})",
+            dir.display()
+        ));
     }
     None
 }
@@ -27,11 +32,16 @@ fn browser_tools_missing(dir: &Path) -> Option<String> {
 async fn a_shopper_in_chromium_is_declined_then_pays_once() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     if let Some(missing) = browser_tools_missing(&dir) {
-        assert!(std::env::var_os("REQUIRE_BROWSER_TESTS").is_none(), "REQUIRE_BROWSER_TESTS is set but {missing}");
+        assert!(
+            std::env::var_os("REQUIRE_BROWSER_TESTS").is_none(),
+            "REQUIRE_BROWSER_TESTS is set but {missing}"
+        );
         eprintln!("skipped: {missing}");
         return;
     }
-    let stack = Stack::start(StackOptions::default()).await.expect("the stack starts");
+    let stack = Stack::start(StackOptions::default())
+        .await
+        .expect("the stack starts");
     let product = catalogue::first_for_sale();
     let email = "chromium@example.com";
     let script = dir.join("buy.mjs");
@@ -39,7 +49,12 @@ async fn a_shopper_in_chromium_is_declined_then_pays_once() {
     let name = product.name.clone();
     // The browser runs on a blocking thread so this runtime keeps serving the stack.
     let output = tokio::task::spawn_blocking(move || {
-        Command::new("node").arg(script).arg(shop_url).arg(name).arg(email).output()
+        Command::new("node")
+            .arg(script)
+            .arg(shop_url)
+            .arg(name)
+            .arg(email)
+            .output()
     })
     .await
     .expect("the browser thread finishes")
@@ -57,11 +72,19 @@ async fn a_shopper_in_chromium_is_declined_then_pays_once() {
         .find(|(k, _)| k == "session_id")
         .map(|(_, v)| v.into_owned())
         .expect("the success URL carries session_id");
-    assert!(session_id.starts_with("cs_test_"), "{{CHECKOUT_SESSION_ID}} was not substituted: {success_url}");
+    assert!(
+        session_id.starts_with("cs_test_"),
+        "{{CHECKOUT_SESSION_ID}} was not substituted: {success_url}"
+    );
 
-    let paid = storefront::orders::paid_orders(stack.database()).await.expect("orders can be read");
+    let paid = storefront::orders::paid_orders(stack.database())
+        .await
+        .expect("orders can be read");
     assert_eq!(paid.len(), 1, "one payment in the browser, one paid order");
-    assert_eq!(paid[0].checkout_session_id.as_deref(), Some(session_id.as_str()));
+    assert_eq!(
+        paid[0].checkout_session_id.as_deref(),
+        Some(session_id.as_str())
+    );
     assert_eq!(paid[0].buyer_email.as_deref(), Some(email));
     let receipts = stack.receipts().expect("the outbox can be read");
     assert_eq!(receipts.len(), 1, "one receipt");

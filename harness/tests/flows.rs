@@ -35,8 +35,16 @@ async fn the_pay_flow_fails_when_the_shop_rejects_the_webhook() {
         ..Default::default()
     };
     let report = harness::flows::run_isolated_with(Flow::PayWithTestCard, options).await;
-    let error = format!("{:#}", report.result.expect_err("the flow passed although no order could be recorded"));
-    assert!(error.contains("exactly one paid order, found 0"), "unexpected failure: {error}");
+    let error = format!(
+        "{:#}",
+        report
+            .result
+            .expect_err("the flow passed although no order could be recorded")
+    );
+    assert!(
+        error.contains("exactly one paid order, found 0"),
+        "unexpected failure: {error}"
+    );
 }
 
 /// The same purchase with the storefront on PostgreSQL: one schema serves both
@@ -44,17 +52,24 @@ async fn the_pay_flow_fails_when_the_shop_rejects_the_webhook() {
 /// create databases (`.ci/run` starts one and sets it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paying_with_4242_on_postgresql() {
-    let Some(admin_url) = std::env::var("TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+    let Some(admin_url) = std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
         assert!(
             std::env::var_os("REQUIRE_POSTGRES_TESTS").is_none(),
             "REQUIRE_POSTGRES_TESTS is set but TEST_POSTGRES_URL is not"
         );
-        eprintln!("skipped: set TEST_POSTGRES_URL (e.g. postgres://postgres:postgres@127.0.0.1/postgres) to run it");
+        eprintln!(
+            "skipped: set TEST_POSTGRES_URL (e.g. postgres://postgres:postgres@127.0.0.1/postgres) to run it"
+        );
         return;
     };
     for flow in [Flow::PayWithTestCard, Flow::DeclineThenPay] {
         let options = harness::stack::StackOptions {
-            database: harness::stack::StackDatabase::Postgres { admin_url: admin_url.clone() },
+            database: harness::stack::StackDatabase::Postgres {
+                admin_url: admin_url.clone(),
+            },
             ..Default::default()
         };
         let report = harness::flows::run_isolated_with(flow, options).await;
