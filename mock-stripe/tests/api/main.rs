@@ -6,5 +6,6 @@ mod node_sdk;
 mod payment;
 mod protocol;
 mod python_sdk;
+mod sdk_script;
 mod sessions;
 mod webhooks;
