@@ -24,7 +24,9 @@ pub struct CatalogueProduct {
 }
 
 impl CatalogueProduct {
-    /// The price as both pages and receipts show it, e.g. `$29.00`.
+    /// The price as both pages and receipts show it, e.g. `$29.00`. Written here
+    /// rather than borrowed from `storefront::money`, so the flows check the shop's
+    /// formatting instead of repeating it.
     pub fn price_label(&self) -> String {
         format!("${}.{:02}", self.price_cents / 100, self.price_cents % 100)
     }

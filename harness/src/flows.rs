@@ -121,7 +121,7 @@ async fn cancel_at_payment_page(stack: &Stack, product: &CatalogueProduct) -> an
         .with_context(|| {
             format!(
                 "no link back to the shop's cancel URL on the payment page: {}",
-                excerpt(&payment_page.text())
+                excerpt(payment_page.text())
             )
         })?;
     let visit = shopper
@@ -137,26 +137,15 @@ async fn cancel_at_payment_page(stack: &Stack, product: &CatalogueProduct) -> an
     ensure!(
         visit.page.contains_text(FLASH_CANCEL),
         "the product page after cancelling should say {FLASH_CANCEL:?}; it says: {}",
-        excerpt(&visit.page.text())
+        excerpt(visit.page.text())
     );
-    let paid = storefront::orders::paid_orders(stack.database()).await?;
-    ensure!(
-        paid.is_empty(),
-        "cancelling recorded {} paid order(s)",
-        paid.len()
-    );
+    expect_nothing_recorded(stack, "cancelling").await?;
     let order = storefront::orders::find_by_checkout_session(stack.database(), session_id).await?;
     let order = order.with_context(|| format!("the pending order for {session_id} is missing"))?;
     ensure!(
         order.status == "pending",
         "a cancelled checkout left the order {:?}, not pending",
         order.status
-    );
-    let receipts = stack.receipts()?;
-    ensure!(
-        receipts.is_empty(),
-        "cancelling sent {} email(s)",
-        receipts.len()
     );
     Ok(())
 }
@@ -177,18 +166,9 @@ async fn decline_then_pay(stack: &Stack, product: &CatalogueProduct) -> anyhow::
     ensure!(
         declined.page.contains_text("Your card was declined"),
         "the payment page should show Stripe's decline message; it says: {}",
-        excerpt(&declined.page.text())
+        excerpt(declined.page.text())
     );
-    let paid = storefront::orders::paid_orders(stack.database()).await?;
-    ensure!(
-        paid.is_empty(),
-        "a declined card recorded {} paid order(s)",
-        paid.len()
-    );
-    ensure!(
-        stack.receipts()?.is_empty(),
-        "a declined card sent an email"
-    );
+    expect_nothing_recorded(stack, "a declined card").await?;
 
     // The shopper tries again on the page they were left on, as people do.
     let landing = pay(
@@ -230,7 +210,7 @@ async fn open_payment_page(
             format!(
                 "no link to {:?} on the shop's front page: {}",
                 product.name,
-                excerpt(&home.text())
+                excerpt(home.text())
             )
         })?;
     let product_page = shopper
@@ -258,7 +238,7 @@ async fn open_payment_page(
         payment_page.contains_text(&product.name) && payment_page.contains_text(&price),
         "the payment page should show {:?} at {price}: {}",
         product.name,
-        excerpt(&payment_page.text())
+        excerpt(payment_page.text())
     );
     let session_id = session_id_of(&payment_page.url)?;
     Ok(Checkout {
@@ -283,7 +263,7 @@ async fn pay(
     let first_hop = visit.redirects.first().with_context(|| {
         format!(
             "paying with {card} did not redirect; the page says: {}",
-            excerpt(&visit.page.text())
+            excerpt(visit.page.text())
         )
     })?;
     ensure!(
@@ -350,7 +330,7 @@ fn expect_thank_you(
     ensure!(
         landing.page.contains_text(&flash),
         "the page after paying should say {flash:?}; it says: {}",
-        excerpt(&landing.page.text())
+        excerpt(landing.page.text())
     );
     Ok(())
 }
@@ -383,6 +363,23 @@ async fn expect_one_paid_order(
         order.buyer_email.as_deref() == Some(email),
         "the order's buyer is {:?}, not {email}",
         order.buyer_email
+    );
+    Ok(())
+}
+
+/// Neither a paid order nor an email: what cancelling or a decline must leave behind.
+async fn expect_nothing_recorded(stack: &Stack, what: &str) -> anyhow::Result<()> {
+    let paid = storefront::orders::paid_orders(stack.database()).await?;
+    ensure!(
+        paid.is_empty(),
+        "{what} recorded {} paid order(s)",
+        paid.len()
+    );
+    let receipts = stack.receipts()?;
+    ensure!(
+        receipts.is_empty(),
+        "{what} sent {} email(s)",
+        receipts.len()
     );
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! Parsing is done with `scraper` (html5ever underneath) rather than string
 //! matching, so the flows keep working when markup changes shape but not meaning.
 
+use std::sync::OnceLock;
+
 use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
@@ -10,11 +12,13 @@ use url::Url;
 ///
 /// Holds the markup, not the parsed tree: scraper's tree is not `Send`, and a
 /// page has to cross `.await`s in the flows. Pages are small, so each question
-/// parses afresh.
+/// about links or forms parses afresh; the visible text, asked for most, is
+/// worked out once.
 pub struct Page {
     pub url: Url,
     pub status: u16,
     body: String,
+    text: OnceLock<String>,
 }
 
 /// A form as a browser would submit it: resolved action, method, and the
@@ -54,6 +58,7 @@ impl Page {
             url,
             status,
             body: body.to_owned(),
+            text: OnceLock::new(),
         }
     }
 
@@ -62,14 +67,16 @@ impl Page {
     }
 
     /// The page's text as a person reads it, whitespace collapsed.
-    pub fn text(&self) -> String {
-        let body = selector("body");
-        let document = self.document();
-        let root = document
-            .select(&body)
-            .next()
-            .unwrap_or_else(|| document.root_element());
-        collapse_whitespace(&root.text().collect::<Vec<_>>().join(" "))
+    pub fn text(&self) -> &str {
+        self.text.get_or_init(|| {
+            let body = selector("body");
+            let document = self.document();
+            let root = document
+                .select(&body)
+                .next()
+                .unwrap_or_else(|| document.root_element());
+            collapse_whitespace(&root.text().collect::<Vec<_>>().join(" "))
+        })
     }
 
     pub fn contains_text(&self, needle: &str) -> bool {

@@ -119,7 +119,7 @@ impl Visit {
                 "expected {expected} at {}, got {}: {}",
                 self.page.url,
                 self.page.status,
-                excerpt(&self.page.text())
+                excerpt(self.page.text())
             );
         }
         Ok(self)
