@@ -472,7 +472,7 @@ pub(crate) fn create_session(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::*;
+    use super::super::test_support::*;
 
     #[test]
     fn validation_errors_name_param_and_code() {

@@ -236,7 +236,7 @@ pub(crate) fn pay(account: &mut Account, id: &str, payer: &Payer<'_>) -> ApiResu
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::*;
+    use super::super::test_support::*;
     use super::*;
     use crate::clock::Clock;
 

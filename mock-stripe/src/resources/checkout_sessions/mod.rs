@@ -11,11 +11,11 @@
 //! they emit land in the account's outbox and are delivered after the lock is released.
 
 mod create;
-#[cfg(test)]
-mod fixtures;
 mod lifecycle;
 mod object;
 mod params;
+#[cfg(test)]
+mod test_support;
 
 pub(crate) use create::create_session;
 pub(crate) use lifecycle::{PayResult, Payer, expire, expire_due, pay};
@@ -248,7 +248,7 @@ pub(crate) fn page_view(account: &mut Account, id: &str) -> ApiResult<Option<Pag
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::*;
+    use super::test_support::*;
     use super::*;
 
     #[test]

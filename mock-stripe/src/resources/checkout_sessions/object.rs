@@ -633,7 +633,7 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::*;
+    use super::super::test_support::*;
 
     #[test]
     fn created_session_has_the_always_present_fields() {

@@ -437,7 +437,7 @@ pub(super) fn read_line_items(params: &Params) -> ApiResult<(ListParams, Vec<&'s
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::*;
+    use super::super::test_support::*;
 
     #[test]
     fn echoes_harmless_params() {
