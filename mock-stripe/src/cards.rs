@@ -1,7 +1,7 @@
 //! Test cards (contract §4): what a card number does when it is charged, plus the
 //! checks the payment form makes before charging (number, expiry, CVC).
 
-use crate::clock::year_month;
+use crate::engine::clock::year_month;
 
 /// A card error: the `code`, `decline_code` and message Stripe shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -288,7 +288,7 @@ fn luhn(number: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
-fn brand(number: &str) -> &'static str {
+pub(crate) fn brand(number: &str) -> &'static str {
     let p2: u32 = number[..2].parse().unwrap_or(0);
     let p4: u32 = number[..4].parse().unwrap_or(0);
     match () {

@@ -1,41 +1,84 @@
-//! Random object ids with Stripe's prefixes (contract §1.11). Ids are opaque to clients;
-//! lengths roughly follow what real ones look like.
+//! Object ids with Stripe's prefixes (contract §1.11). Ids are opaque to clients; lengths
+//! roughly follow what real ones look like.
+//!
+//! Every account draws its ids from its own [`IdGen`]. Random by default; with a seed
+//! (`--seed N`) each account's generator is seeded from `N` and the account's key, so a run
+//! that makes the same requests per account gets the same ids, whatever the interleaving of
+//! accounts, and a failing run can be replayed exactly.
 
-use rand::Rng;
 use rand::distr::Alphanumeric;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sha2::{Digest, Sha256};
 
-fn random_alnum(len: usize) -> String {
-    rand::rng()
-        .sample_iter(&Alphanumeric)
+/// A source of ids: the thread's random generator, or a seeded one.
+pub(crate) struct IdGen {
+    seeded: Option<StdRng>,
+}
+
+impl IdGen {
+    /// `seed` `None`: fresh random ids. `Some(n)`: a generator derived from `n` and `scope`
+    /// (an account's key, or a name for ids that belong to no account).
+    pub fn new(seed: Option<u64>, scope: &str) -> IdGen {
+        IdGen {
+            seeded: seed.map(|n| {
+                let mut h = Sha256::new();
+                h.update(n.to_le_bytes());
+                h.update(scope.as_bytes());
+                StdRng::from_seed(h.finalize().into())
+            }),
+        }
+    }
+
+    fn alnum(&mut self, len: usize) -> String {
+        match &mut self.seeded {
+            Some(rng) => sample(rng, len),
+            None => sample(&mut rand::rng(), len),
+        }
+    }
+
+    /// `prefix` followed by `len` random ASCII letters and digits.
+    pub fn with_len(&mut self, prefix: &str, len: usize) -> String {
+        let mut id = String::with_capacity(prefix.len() + len);
+        id.push_str(prefix);
+        id.push_str(&self.alnum(len));
+        id
+    }
+
+    /// `prefix` + 24 characters: `pi_…`, `evt_…`, `we_…`.
+    pub fn object(&mut self, prefix: &str) -> String {
+        self.with_len(prefix, 24)
+    }
+
+    /// `cs_test_` + 58 characters, about as long as real session ids (≈ 66 chars).
+    pub fn session(&mut self) -> String {
+        self.with_len("cs_test_", 58)
+    }
+
+    /// `req_` + 14 characters, like `req_7qTbBITXPt3pCH`.
+    pub fn request(&mut self) -> String {
+        self.with_len("req_", 14)
+    }
+
+    /// `whsec_` + 32 characters.
+    pub fn webhook_secret(&mut self) -> String {
+        self.with_len("whsec_", 32)
+    }
+
+    /// A client secret for an object: `{id}_secret_…`.
+    pub fn client_secret(&mut self, id: &str) -> String {
+        format!("{id}_secret_{}", self.alnum(25))
+    }
+}
+
+fn sample(rng: &mut impl Rng, len: usize) -> String {
+    rng.sample_iter(&Alphanumeric)
         .take(len)
         .map(char::from)
         .collect()
 }
 
-/// `prefix` followed by `len` random ASCII letters and digits.
-pub(crate) fn new_id(prefix: &str, len: usize) -> String {
-    let mut id = String::with_capacity(prefix.len() + len);
-    id.push_str(prefix);
-    id.push_str(&random_alnum(len));
-    id
-}
-
-/// `cs_test_` + 58 characters, about as long as real session ids (≈ 66 chars).
-pub(crate) fn session_id() -> String {
-    new_id("cs_test_", 58)
-}
-
-/// `req_` + 14 characters, like `req_7qTbBITXPt3pCH`.
-pub(crate) fn request_id() -> String {
-    new_id("req_", 14)
-}
-
-/// `whsec_` + 32 characters.
-pub(crate) fn webhook_secret() -> String {
-    new_id("whsec_", 32)
-}
-
-/// Prefixes of the other objects, each followed by 24 characters.
+/// Prefixes of the objects whose ids are `prefix` + 24 characters.
 pub(crate) mod prefix {
     pub const PAYMENT_INTENT: &str = "pi_";
     pub const CHARGE: &str = "ch_";
@@ -47,22 +90,31 @@ pub(crate) mod prefix {
     pub const PAYMENT_METHOD: &str = "pm_";
 }
 
-pub(crate) fn object_id(prefix: &str) -> String {
-    new_id(prefix, 24)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn ids_have_prefix_and_length() {
-        let cs = session_id();
+        let mut ids = IdGen::new(None, "sk_test_a");
+        let cs = ids.session();
         assert!(cs.starts_with("cs_test_"));
         assert_eq!(cs.len(), 66);
         assert!(cs[8..].bytes().all(|b| b.is_ascii_alphanumeric()));
-        assert_eq!(request_id().len(), 18);
-        assert!(object_id(prefix::EVENT).starts_with("evt_"));
-        assert_ne!(session_id(), session_id());
+        assert_eq!(ids.request().len(), 18);
+        assert!(ids.object(prefix::EVENT).starts_with("evt_"));
+        assert_ne!(ids.session(), ids.session());
+    }
+
+    #[test]
+    fn a_seed_makes_ids_repeat_per_scope() {
+        let run = |scope: &str| {
+            let mut ids = IdGen::new(Some(7), scope);
+            (ids.session(), ids.object(prefix::EVENT))
+        };
+        assert_eq!(run("sk_test_a"), run("sk_test_a"));
+        assert_ne!(run("sk_test_a"), run("sk_test_b"), "accounts draw apart");
+        let mut other_seed = IdGen::new(Some(8), "sk_test_a");
+        assert_ne!(run("sk_test_a").0, other_seed.session());
     }
 }

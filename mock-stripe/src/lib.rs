@@ -18,21 +18,26 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: `protocol` (form decoding, keys, errors, pagination) is shared by every resource
-//! in `resources`; `hosted` is the payment page; `webhooks` delivers events; state lives in
-//! `store`, one lock per API key. See `ARCHITECTURE.md`.
+//! Layout: `app` holds what every handler receives; `router` maps requests to `resources`
+//! (one module per Stripe resource), `control` (the `/_config/` API) and `hosted` (the
+//! payment page); `protocol` (form decoding, keys, errors, pagination, idempotency) is shared
+//! by every resource; `engine` is the simulator: the step seam every change goes through,
+//! account clocks, the delivery queue and injected faults. State lives in `store`, one lock
+//! per API key. See `ARCHITECTURE.md`.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+mod app;
 mod cards;
-mod clock;
+mod control;
+mod engine;
 mod hosted;
 mod ids;
 mod money;
@@ -44,29 +49,38 @@ mod sdk_compat;
 mod server;
 pub mod signature;
 mod store;
-mod webhooks;
 
-/// How often open sessions are checked for expiry in the background (reads also check).
-const SWEEP_EVERY: Duration = Duration::from_secs(5);
+pub use engine::delivery::RetrySchedule;
+pub use store::RedirectTiming;
 
 /// Settings for [`MockStripe::start`]. Build it with `..Config::default()` so new fields
 /// do not break your code.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Address to bind. Default `127.0.0.1` (the mock has no real security: keep it local).
+    /// Address to bind. Default `127.0.0.1`. Anything but loopback needs a `control_token`.
     pub host: IpAddr,
     /// Port to bind. Default `12111` (stripe-mock's); `0` picks a free port.
     pub port: u16,
     /// "Forward-to" endpoints that receive the events of every account, like
     /// `stripe listen --forward-to`.
     pub webhooks: Vec<WebhookTarget>,
-    /// Delays before each retry of a failed delivery: `[5 s, 30 s, 120 s]` by default, so a
-    /// delivery is tried 4 times over about 2.5 minutes (Stripe's test mode spreads 3
-    /// retries over hours, which is too slow to be useful locally). Empty: no retries.
-    pub retry_delays: Vec<Duration>,
+    /// When failed deliveries are retried. Default [`RetrySchedule::Compressed`] (1 s, 5 s,
+    /// 25 s); [`RetrySchedule::Stripe`] spreads retries over 3 days, for virtual clocks.
+    pub retry_schedule: RetrySchedule,
     /// Time limit of one delivery attempt. Default 10 s. Also bounds how long the payment
     /// page waits for the first attempts before redirecting the browser.
-    pub delivery_timeout: Duration,
+    pub webhook_timeout: Duration,
+    /// When the browser is redirected relative to the first delivery of
+    /// `checkout.session.completed` (accounts can change it). Default `Before`.
+    pub redirect_timing: RedirectTiming,
+    /// Makes ids deterministic: the same requests give the same ids, so a failing run can
+    /// be replayed exactly. Default `None` (random).
+    pub seed: Option<u64>,
+    /// How many delivery attempts each account's log keeps (the newest). Default 1000.
+    pub delivery_log: usize,
+    /// Required to bind anything but loopback: every `/_config/` call must then carry it
+    /// in `X-Control-Token` (the control API can complete payments).
+    pub control_token: Option<String>,
 }
 
 impl Default for Config {
@@ -75,12 +89,12 @@ impl Default for Config {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 12111,
             webhooks: Vec::new(),
-            retry_delays: vec![
-                Duration::from_secs(5),
-                Duration::from_secs(30),
-                Duration::from_secs(120),
-            ],
-            delivery_timeout: Duration::from_secs(10),
+            retry_schedule: RetrySchedule::Compressed,
+            webhook_timeout: Duration::from_secs(10),
+            redirect_timing: RedirectTiming::Before,
+            seed: None,
+            delivery_log: 1000,
+            control_token: None,
         }
     }
 }
@@ -109,7 +123,7 @@ impl fmt::Debug for WebhookTarget {
 /// for in-flight requests.
 pub struct MockStripe {
     addr: SocketAddr,
-    app: Arc<server::App>,
+    app: Arc<app::App>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -117,7 +131,8 @@ pub struct MockStripe {
 impl MockStripe {
     /// Binds the listener, starts the server task and returns at once.
     ///
-    /// Fails if the address cannot be bound (for example, the port is taken).
+    /// Fails if the address cannot be bound (for example, the port is taken), or if it is
+    /// not a loopback address and no `control_token` is set.
     ///
     /// ```no_run
     /// # async fn demo() -> std::io::Result<()> {
@@ -126,22 +141,21 @@ impl MockStripe {
     /// # Ok(()) }
     /// ```
     pub async fn start(config: Config) -> std::io::Result<MockStripe> {
+        if !config.host.is_loopback() && config.control_token.is_none() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "refusing to listen on {} without a control token: the control API \
+                     (/_config/) can complete payments. Set --control-token (Config::control_token), \
+                     or listen on 127.0.0.1.",
+                    config.host
+                ),
+            ));
+        }
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
-        let globals: store::GlobalTargets = Arc::new(RwLock::new(config.webhooks.clone()));
-        let deliverer = webhooks::Deliverer::new(
-            &config.retry_delays,
-            config.delivery_timeout,
-            stopped.clone(),
-        )?;
-        let app = Arc::new(server::App {
-            store: store::Store::new(globals.clone()),
-            globals,
-            deliverer,
-            base_url: base_url_for(addr),
-            delivery_timeout: config.delivery_timeout,
-        });
+        let app = Arc::new(app::App::new(&config, base_url_for(addr))?);
         let task = tokio::spawn(run(listener, app.clone(), stopped));
         tracing::debug!("mock-stripe bound to {addr}");
         Ok(MockStripe {
@@ -168,6 +182,7 @@ impl MockStripe {
     /// delivered to it too.
     pub fn add_webhook(&self, target: WebhookTarget) {
         self.app
+            .engine
             .globals
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -175,7 +190,7 @@ impl MockStripe {
     }
 
     /// Stops accepting connections, lets in-flight requests finish (up to 5 s) and stops
-    /// pending webhook retries.
+    /// the delivery driver (pending retries are not sent).
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
@@ -209,33 +224,10 @@ fn base_url_for(addr: SocketAddr) -> String {
     format!("http://{shown}")
 }
 
-async fn run(listener: TcpListener, app: Arc<server::App>, stopped: watch::Receiver<bool>) {
-    let sweeper = tokio::spawn(sweep(app.clone(), stopped.clone()));
+async fn run(listener: TcpListener, app: Arc<app::App>, stopped: watch::Receiver<bool>) {
+    let driver = tokio::spawn(engine::drive(app.engine.clone(), stopped.clone()));
     server::serve(listener, app, stopped).await;
-    sweeper.abort();
-}
-
-/// Expires open sessions whose `expires_at` passed, so `checkout.session.expired` is sent
-/// even when nobody reads the session.
-async fn sweep(app: Arc<server::App>, mut stopped: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(SWEEP_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = crate::stopped(&mut stopped) => return,
-        }
-        for account in app.store.all_accounts() {
-            let outbox = {
-                let mut acc = store::lock(&account);
-                if let Err(e) = resources::checkout_sessions::expire_due(&mut acc) {
-                    tracing::error!("expiry sweep failed: {}", e.message);
-                }
-                acc.take_outbox()
-            };
-            app.deliverer.dispatch(&account, outbox, None);
-        }
-    }
+    driver.abort();
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 use std::net::IpAddr;
 use std::process::ExitCode;
 
+use std::time::Duration;
+
 use clap::{CommandFactory, Parser, error::ErrorKind};
-use mock_stripe::{Config, MockStripe, WebhookTarget};
+use mock_stripe::{Config, MockStripe, RedirectTiming, RetrySchedule, WebhookTarget};
 
 /// A self-hosted fake Stripe: Checkout Sessions, a hosted payment page and signed webhooks.
 #[derive(Parser, Debug)]
@@ -25,6 +27,44 @@ struct Cli {
     /// Signing secret of the --webhook at the same position (repeatable); generated if missing.
     #[arg(long = "webhook-secret", value_name = "whsec_…", value_parser = parse_secret)]
     webhook_secrets: Vec<String>,
+
+    /// When failed deliveries are retried: `compressed` (1 s, 5 s, 25 s), `stripe` (backoff
+    /// over 3 days; use a virtual clock), `none`, or seconds such as `1,5,25`.
+    #[arg(long, env = "MOCK_STRIPE_RETRY_SCHEDULE", default_value = "compressed", value_parser = RetrySchedule::parse)]
+    retry_schedule: RetrySchedule,
+
+    /// Seconds one delivery attempt may take before it counts as timed out.
+    #[arg(long, env = "MOCK_STRIPE_WEBHOOK_TIMEOUT", default_value_t = 10.0, value_parser = parse_seconds)]
+    webhook_timeout: f64,
+
+    /// When the shopper is redirected relative to the first delivery of
+    /// checkout.session.completed: `before` (Stripe's order), `after` or `concurrent`.
+    #[arg(long, env = "MOCK_STRIPE_REDIRECT_TIMING", default_value = "before", value_parser = parse_timing)]
+    redirect_timing: RedirectTiming,
+
+    /// Makes ids deterministic, so a run can be replayed exactly.
+    #[arg(long, env = "MOCK_STRIPE_SEED")]
+    seed: Option<u64>,
+
+    /// Delivery attempts kept per account for /_config/deliveries (the newest).
+    #[arg(long, env = "MOCK_STRIPE_DELIVERY_LOG", default_value_t = 1000)]
+    delivery_log: usize,
+
+    /// Required when --host is not loopback: /_config/ calls must send it as X-Control-Token.
+    #[arg(long, env = "MOCK_STRIPE_CONTROL_TOKEN", hide_env_values = true)]
+    control_token: Option<String>,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 600.0 => Ok(v),
+        _ => Err(format!("expected seconds between 0 and 600, got {s:?}")),
+    }
+}
+
+fn parse_timing(s: &str) -> Result<RedirectTiming, String> {
+    RedirectTiming::parse(s)
+        .ok_or_else(|| format!("expected before, after or concurrent, got {s:?}"))
 }
 
 fn parse_url(s: &str) -> Result<String, String> {
@@ -89,15 +129,36 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(generated_secret),
         })
         .collect();
+    if cli
+        .control_token
+        .as_ref()
+        .is_some_and(|t| t.len() < 16 || t.contains(char::is_whitespace))
+    {
+        Cli::command()
+            .error(
+                ErrorKind::ValueValidation,
+                "--control-token must be at least 16 characters, without spaces",
+            )
+            .exit();
+    }
     let config = Config {
         host: cli.host,
         port: cli.port,
         webhooks: webhooks.clone(),
-        ..Config::default()
+        retry_schedule: cli.retry_schedule,
+        webhook_timeout: Duration::from_secs_f64(cli.webhook_timeout),
+        redirect_timing: cli.redirect_timing,
+        seed: cli.seed,
+        delivery_log: cli.delivery_log,
+        control_token: cli.control_token,
     };
     let addr = std::net::SocketAddr::new(cli.host, cli.port);
     let mock = match MockStripe::start(config).await {
         Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("error: cannot listen on {addr}: {e}");
             return ExitCode::FAILURE;

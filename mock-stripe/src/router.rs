@@ -1,18 +1,26 @@
-//! Maps `(method, path)` to a resource function, running the protocol steps in the order
-//! Stripe does: API key, version, route, parameters, then the resource.
+//! Maps requests to handlers: `/c/pay/…` to the hosted page, `/_config/…` to the control
+//! API, `/v1/…` to a resource function. For `/v1` it runs the protocol steps in the order
+//! Stripe does (API key, version, route, parameters), then injected faults, idempotency,
+//! and the resource as one engine step.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use http::header::{AUTHORIZATION, HeaderValue};
-use http::{Method, Request};
+use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 
-use crate::hosted;
+use crate::app::App;
+use crate::engine::faults::FaultKind;
+use crate::protocol::idempotency::{self, Claim, MAX_KEY_LEN};
 use crate::protocol::version::ApiVersion;
 use crate::protocol::{ApiError, ApiResult, Params, Reply, RequestCtx, auth};
 use crate::resources::{checkout_sessions, events, payment_intents, webhook_endpoints};
-use crate::server::{App, Resp, html_response, json_error, json_response};
-use crate::store::lock;
+use crate::server::{CloseConnection, Resp, json_error, json_response};
+use crate::store::{Account, AccountRef, lock};
+use crate::{control, hosted};
 
 /// Larger bodies are refused (100 line items with every option fit easily).
 const MAX_BODY: usize = 1024 * 1024;
@@ -57,34 +65,37 @@ fn match_route(method: &Method, segs: &[String]) -> Option<Route> {
 }
 
 /// Path segments after the prefix, percent-decoded (SDKs URL-encode ids).
-fn segments(path: &str) -> Vec<String> {
+pub(crate) fn segments(path: &str) -> Vec<String> {
     path.split('/')
         .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
         .collect()
 }
 
-pub(crate) async fn route(app: &App, req: Request<Incoming>, request_id: &str) -> Resp {
+/// Every request starts here; every answer gets a `Request-Id`.
+pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, CloseConnection> {
+    let request_id = app.request_id();
+    let method = req.method().clone();
     let path = req.uri().path().to_string();
-    if let Some(id) = path.strip_prefix("/c/pay/") {
-        let id = percent_decode_str(id).decode_utf8_lossy().into_owned();
-        let reply = match *req.method() {
-            Method::GET | Method::HEAD => hosted::show(app, &id),
-            Method::POST => match read_body(req.into_body()).await {
-                Ok(body) => hosted::submit(app, &id, &body).await,
-                Err(e) => return json_error(&e),
-            },
-            _ => return json_error(&ApiError::unrecognized_url(req.method().as_str(), &path)),
-        };
-        return html_response(reply.status, reply.body, reply.location.as_deref());
+    let mut resp = if path.starts_with("/c/pay/") {
+        hosted::route(app, req).await
+    } else if path == "/_config" || path.starts_with("/_config/") {
+        control::route(app, req, &request_id).await
+    } else {
+        api(app, req, &request_id).await?
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("request-id", v);
     }
-    api(app, req, request_id).await
+    tracing::debug!(request_id = %request_id, "{method} {path} -> {}", resp.status().as_u16());
+    Ok(resp)
 }
 
-async fn read_body(body: Incoming) -> ApiResult<bytes::Bytes> {
+/// Reads a request body, refusing bodies over [`MAX_BODY`] with a 413.
+pub(crate) async fn read_body(body: Incoming) -> ApiResult<bytes::Bytes> {
     match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
-            http::StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::PAYLOAD_TOO_LARGE,
             None,
             format!("Request body too large: the limit is {MAX_BODY} bytes."),
         )),
@@ -94,77 +105,9 @@ async fn read_body(body: Incoming) -> ApiResult<bytes::Bytes> {
     }
 }
 
-async fn api(app: &App, req: Request<Incoming>, request_id: &str) -> Resp {
-    let headers = req.headers().clone();
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    let version_header = header("stripe-version")
-        .filter(|v| !v.is_empty())
-        .map(str::to_string);
-    let idempotency_key = header("idempotency-key").map(str::to_string);
-
-    let result = api_inner(
-        app,
-        req,
-        request_id,
-        version_header.as_deref(),
-        idempotency_key,
-    )
-    .await;
-    let mut resp = match result {
-        Ok(reply) => json_response(reply.status, reply.body),
-        Err(e) => json_error(&e),
-    };
-    let h = resp.headers_mut();
-    if let Some(k) = headers.get("idempotency-key") {
-        h.insert("idempotency-key", k.clone());
-    }
-    let used = version_header
-        .as_deref()
-        .and_then(ApiVersion::parse)
-        .map_or_else(
-            || crate::protocol::version::DEFAULT_VERSION.to_string(),
-            |v| v.to_string(),
-        );
-    if let Ok(v) = HeaderValue::from_str(&used) {
-        h.insert("stripe-version", v);
-    }
-    resp
-}
-
-async fn api_inner(
-    app: &App,
-    req: Request<Incoming>,
-    request_id: &str,
-    version_header: Option<&str>,
-    idempotency_key: Option<String>,
-) -> ApiResult<Reply> {
-    // Outside /v1 there is nothing to authenticate for: say the URL is unknown.
-    if !req.uri().path().starts_with("/v1/") {
-        return Err(ApiError::unrecognized_url(
-            req.method().as_str(),
-            req.uri().path(),
-        ));
-    }
-    let key = auth::authenticate(req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()))?;
-    let version = version_header.map(ApiVersion::from_header).transpose()?;
-    let ctx = RequestCtx {
-        request_id: request_id.to_string(),
-        version,
-        idempotency_key,
-    };
-
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let route = path
-        .strip_prefix("/v1/")
-        .and_then(|rest| match_route(&method, &segments(rest)))
-        .ok_or_else(|| ApiError::unrecognized_url(method.as_str(), &path))?;
-
+/// Decodes a form-encoded request: query string, then body (JSON bodies are refused, as
+/// on Stripe's v1).
+pub(crate) async fn read_params(req: Request<Incoming>) -> ApiResult<Params> {
     let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
     let content_type = req
         .headers()
@@ -172,7 +115,7 @@ async fn api_inner(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let body = if method == Method::GET {
+    let body = if req.method() == Method::GET {
         bytes::Bytes::new()
     } else {
         read_body(req.into_body()).await?
@@ -187,40 +130,239 @@ async fn api_inner(
              If you have any questions, we can help at https://support.stripe.com/.",
         ));
     }
-    let params = Params::decode(&[&query, &body])?;
+    Params::decode(&[&query, &body])
+}
+
+/// What a `/v1` request became.
+struct Answer {
+    resp: Resp,
+    /// Close the connection after `Duration` instead of answering (an injected timeout).
+    lose_after: Option<Duration>,
+}
+
+async fn api(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> Result<Resp, CloseConnection> {
+    let headers = req.headers().clone();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let version_header = header("stripe-version")
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
+    let idempotency_key = header("idempotency-key")
+        .filter(|k| !k.is_empty())
+        .map(str::to_string);
+
+    let answer = match api_inner(
+        app,
+        req,
+        request_id,
+        version_header.as_deref(),
+        idempotency_key,
+    )
+    .await
+    {
+        Ok(answer) => answer?,
+        Err(e) => Answer {
+            resp: json_error(&e),
+            lose_after: None,
+        },
+    };
+    if let Some(wait) = answer.lose_after {
+        tokio::time::sleep(wait).await;
+        return Err(CloseConnection);
+    }
+    let mut resp = answer.resp;
+    let h = resp.headers_mut();
+    if let Some(k) = headers.get("idempotency-key") {
+        h.insert("idempotency-key", k.clone());
+    }
+    let used = version_header
+        .as_deref()
+        .and_then(ApiVersion::parse)
+        .map_or_else(
+            || crate::protocol::version::DEFAULT_VERSION.to_string(),
+            |v| v.to_string(),
+        );
+    if let Ok(v) = HeaderValue::from_str(&used) {
+        h.insert("stripe-version", v);
+    }
+    Ok(resp)
+}
+
+/// Frees a claimed idempotency key if the request is abandoned before it finishes (the
+/// client hung up during an injected delay).
+struct ClaimGuard<'a> {
+    account: &'a AccountRef,
+    key: Option<String>,
+}
+
+impl Drop for ClaimGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            lock(self.account).idempotency.release(&key);
+        }
+    }
+}
+
+/// The outer `Result` is the answer; the inner one says to close the connection instead.
+async fn api_inner(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    request_id: &str,
+    version_header: Option<&str>,
+    idempotency_key: Option<String>,
+) -> ApiResult<Result<Answer, CloseConnection>> {
+    // Outside /v1 there is nothing to authenticate for: say the URL is unknown.
+    if !req.uri().path().starts_with("/v1/") {
+        return Err(ApiError::unrecognized_url(
+            req.method().as_str(),
+            req.uri().path(),
+        ));
+    }
+    let key = auth::authenticate(req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()))?;
+    let version = version_header.map(ApiVersion::from_header).transpose()?;
+    if idempotency_key
+        .as_ref()
+        .is_some_and(|k| k.len() > MAX_KEY_LEN)
+    {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            format!("Idempotency keys must be at most {MAX_KEY_LEN} characters long."),
+        ));
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let route = path
+        .strip_prefix("/v1/")
+        .and_then(|rest| match_route(&method, &segments(rest)))
+        .ok_or_else(|| ApiError::unrecognized_url(method.as_str(), &path))?;
+    let params = read_params(req).await?;
+    let ctx = RequestCtx {
+        request_id: request_id.to_string(),
+        version,
+        idempotency_key: idempotency_key.clone(),
+    };
 
     let account = app.store.account(&key);
-    let (result, outbox, created) = {
-        // Synchronous section under the account lock: no await until the guard is gone.
-        let mut acc = lock(&account);
-        let mut created = None;
-        let a = &mut *acc;
-        let result = match &route {
-            Route::SessionCreate => {
-                checkout_sessions::create(a, &params, &ctx, &app.base_url).map(|(id, r)| {
-                    created = Some(id);
-                    r
-                })
+    let fault = app
+        .engine
+        .step(&account, |acc| acc.faults.take_api(&path))
+        .value;
+    match fault {
+        Some(FaultKind::Status(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut resp = json_error(&ApiError::for_status(status));
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                resp.headers_mut()
+                    .insert("retry-after", HeaderValue::from_static("1"));
             }
-            Route::SessionList => checkout_sessions::list(a, &params, &ctx),
-            Route::SessionRetrieve(id) => checkout_sessions::retrieve(a, id, &params, &ctx),
-            Route::SessionUpdate(id) => checkout_sessions::update(a, id, &params, &ctx),
-            Route::SessionExpire(id) => checkout_sessions::expire_handler(a, id, &params, &ctx),
-            Route::SessionLineItems(id) => checkout_sessions::line_items(a, id, &params),
-            Route::PaymentIntentRetrieve(id) => payment_intents::retrieve(a, id, &params),
-            Route::EndpointCreate => webhook_endpoints::create(a, &params),
-            Route::EndpointList => webhook_endpoints::list(a, &params),
-            Route::EndpointRetrieve(id) => webhook_endpoints::retrieve(a, id, &params),
-            Route::EndpointUpdate(id) => webhook_endpoints::update(a, id, &params),
-            Route::EndpointDelete(id) => webhook_endpoints::delete(a, id, &params),
-            Route::EventList => events::list(a, &params),
-            Route::EventRetrieve(id) => events::retrieve(a, id, &params),
-        };
-        (result, acc.take_outbox(), created)
+            return Ok(Ok(Answer {
+                resp,
+                lose_after: None,
+            }));
+        }
+        Some(FaultKind::Drop) => return Ok(Err(CloseConnection)),
+        _ => {}
+    }
+
+    // Idempotency applies to POST only (GET and DELETE are idempotent by nature).
+    let claimed = match idempotency_key.filter(|_| method == Method::POST) {
+        Some(k) => {
+            let fingerprint = idempotency::fingerprint(method.as_str(), &path, &params);
+            let claim = app
+                .engine
+                .step(&account, |acc| {
+                    let now = acc.clock.now_ms();
+                    acc.idempotency.claim(&k, fingerprint, now)
+                })
+                .value;
+            match claim {
+                Claim::Run => Some(k),
+                Claim::Replay(saved) => {
+                    let mut resp = json_response(saved.status, saved.body.to_vec());
+                    resp.headers_mut()
+                        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                    return Ok(Ok(Answer {
+                        resp,
+                        lose_after: None,
+                    }));
+                }
+                Claim::Mismatch => return Err(ApiError::idempotency_mismatch(&k)),
+                Claim::InUse => return Err(ApiError::idempotency_in_use(&k)),
+            }
+        }
+        None => None,
     };
+    let mut guard = ClaimGuard {
+        account: &account,
+        key: claimed,
+    };
+    if let Some(FaultKind::Delay(secs)) = fault {
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+    }
+
+    let key_to_save = guard.key.take();
+    let stepped = app.engine.step(&account, |acc| {
+        let mut created = None;
+        let result = execute(acc, &route, &params, &ctx, &app.base_url, &mut created);
+        let resp = match &result {
+            Ok(reply) => (reply.status, reply.body.clone()),
+            Err(e) => (e.status, e.body()),
+        };
+        if let Some(k) = &key_to_save {
+            acc.idempotency.finish(k, resp.0, &resp.1);
+        }
+        (resp, created)
+    });
+    drop(guard);
+    let ((status, body), created) = stepped.value;
     if let Some(id) = created {
         app.store.index_session(&id, &account);
     }
-    app.deliverer.dispatch(&account, outbox, None);
-    result
+    Ok(Ok(Answer {
+        resp: json_response(status, body),
+        lose_after: match fault {
+            Some(FaultKind::Timeout(secs)) => Some(Duration::from_secs(secs)),
+            _ => None,
+        },
+    }))
+}
+
+/// Runs one `/v1` route against the account (inside a step).
+fn execute(
+    a: &mut Account,
+    route: &Route,
+    params: &Params,
+    ctx: &RequestCtx,
+    base_url: &str,
+    created: &mut Option<String>,
+) -> ApiResult<Reply> {
+    match route {
+        Route::SessionCreate => {
+            checkout_sessions::create(a, params, ctx, base_url).map(|(id, r)| {
+                *created = Some(id);
+                r
+            })
+        }
+        Route::SessionList => checkout_sessions::list(a, params, ctx),
+        Route::SessionRetrieve(id) => checkout_sessions::retrieve(a, id, params, ctx),
+        Route::SessionUpdate(id) => checkout_sessions::update(a, id, params, ctx),
+        Route::SessionExpire(id) => checkout_sessions::expire_handler(a, id, params, ctx),
+        Route::SessionLineItems(id) => checkout_sessions::line_items(a, id, params),
+        Route::PaymentIntentRetrieve(id) => payment_intents::retrieve(a, id, params),
+        Route::EndpointCreate => webhook_endpoints::create(a, params),
+        Route::EndpointList => webhook_endpoints::list(a, params),
+        Route::EndpointRetrieve(id) => webhook_endpoints::retrieve(a, id, params),
+        Route::EndpointUpdate(id) => webhook_endpoints::update(a, id, params),
+        Route::EndpointDelete(id) => webhook_endpoints::delete(a, id, params),
+        Route::EventList => events::list(a, params),
+        Route::EventRetrieve(id) => events::retrieve(a, id, params),
+    }
 }

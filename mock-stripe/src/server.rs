@@ -1,8 +1,8 @@
-//! The HTTP server: hyper 1 accept loop with graceful shutdown, one spawned task per
-//! request (a bug that panics answers 500 instead of dropping the connection), and the
-//! headers every response carries.
+//! The HTTP server: a hyper 1 accept loop with graceful shutdown that knows no routes. It
+//! serves any [`Handler`]; each request runs in its own task, so a bug that panics answers
+//! the handler's error page instead of dropping the connection.
 
-use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,28 +18,40 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::protocol::ApiError;
-use crate::store::{GlobalTargets, Store};
-use crate::webhooks::Deliverer;
 
 pub(crate) type Resp = Response<Full<Bytes>>;
 
-/// Shared by every request.
-pub(crate) struct App {
-    pub store: Store,
-    pub globals: GlobalTargets,
-    pub deliverer: Deliverer,
-    /// `http://host:port`, no trailing slash.
-    pub base_url: String,
-    pub delivery_timeout: Duration,
+/// A handler's decision to close the connection without answering (a lost response, or
+/// an injected network fault).
+#[derive(Debug)]
+pub(crate) struct CloseConnection;
+
+impl std::fmt::Display for CloseConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection closed without an answer")
+    }
+}
+
+impl std::error::Error for CloseConnection {}
+
+/// What the server serves.
+pub(crate) trait Handler: Send + Sync + 'static {
+    fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Result<Resp, CloseConnection>> + Send;
+
+    /// The answer when handling a request panicked.
+    fn panicked(&self) -> Resp;
 }
 
 /// How long shutdown waits for in-flight requests before closing their connections.
 const GRACE: Duration = Duration::from_secs(5);
 
 /// Accepts connections until `shutdown` turns true, then lets in-flight requests finish.
-pub(crate) async fn serve(
+pub(crate) async fn serve<H: Handler>(
     listener: TcpListener,
-    app: Arc<App>,
+    handler: Arc<H>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -59,8 +71,8 @@ pub(crate) async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let service = service_fn(move |req| handle(app.clone(), req));
+                let handler = handler.clone();
+                let service = service_fn(move |req| isolate(handler.clone(), req));
                 let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
@@ -80,26 +92,21 @@ pub(crate) async fn serve(
     }
 }
 
-async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallible> {
-    let request_id = crate::ids::request_id();
+/// Runs one request in its own task: a panic becomes the handler's error answer.
+async fn isolate<H: Handler>(
+    handler: Arc<H>,
+    req: Request<Incoming>,
+) -> Result<Resp, CloseConnection> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let rid = request_id.clone();
-    let mut resp =
-        match tokio::spawn(async move { crate::router::route(&app, req, &rid).await }).await {
-            Ok(resp) => resp,
-            Err(e) => {
-                tracing::error!(request_id = %request_id, "{method} {path} failed: {e}");
-                json_error(&ApiError::internal(
-                    "An unexpected error occurred in mock-stripe. See its log.",
-                ))
-            }
-        };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("request-id", v);
+    let h = handler.clone();
+    match tokio::spawn(async move { h.handle(req).await }).await {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::error!("{method} {path} failed: {e}");
+            Ok(handler.panicked())
+        }
     }
-    tracing::debug!(request_id = %request_id, "{method} {path} -> {}", resp.status().as_u16());
-    Ok(resp)
 }
 
 pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Resp {
@@ -115,15 +122,7 @@ pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Resp {
 }
 
 pub(crate) fn json_error(e: &ApiError) -> Resp {
-    let mut resp = json_response(e.status, e.body());
-    if e.status.is_server_error() {
-        // The mock's 5xx come from its own bugs, and it does not replay
-        // idempotency keys yet: an SDK retrying (Node retries 5xx twice by
-        // default) could apply a POST twice. The SDKs obey this header first.
-        resp.headers_mut()
-            .insert("stripe-should-retry", HeaderValue::from_static("false"));
-    }
-    resp
+    json_response(e.status, e.body())
 }
 
 pub(crate) fn html_response(status: StatusCode, body: String, location: Option<&str>) -> Resp {
@@ -146,21 +145,4 @@ pub(crate) fn html_response(status: StatusCode, body: String, location: Option<&
         h.insert(http::header::LOCATION, loc);
     }
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_errors_tell_sdks_not_to_retry_and_client_errors_say_nothing() {
-        let internal = json_error(&ApiError::internal("boom"));
-        assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(
-            internal.headers().get("stripe-should-retry").unwrap(),
-            "false"
-        );
-        let missing = json_error(&ApiError::missing("success_url"));
-        assert!(missing.headers().get("stripe-should-retry").is_none());
-    }
 }

@@ -5,19 +5,39 @@
 //! * never hold an account lock across an `.await` (a `std::sync::Mutex` guard is not meant
 //!   to be held while the task is parked, and a slow webhook target must not block the API);
 //! * never take an account lock while holding the `accounts` or `sessions` index lock:
-//!   look the `Arc` up, drop the index guard, then lock the account.
+//!   look the `Arc` up, drop the index guard, then lock the account;
+//! * change an account only through the engine's step seam (`engine/step.rs`), so that what
+//!   a change emits is routed and delivered, and what falls due is scheduled.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::WebhookTarget;
-use crate::clock::Clock;
+use crate::engine::agenda::Agenda;
+use crate::engine::clock::Clock;
+use crate::engine::delivery::Deliveries;
+use crate::engine::faults::Faults;
+use crate::ids::IdGen;
+use crate::protocol::idempotency::IdempotencyStore;
 use crate::resources::checkout_sessions::Session;
-use crate::resources::events::{Delivery, DeliveryAttempt, Event};
+use crate::resources::events::Event;
 use crate::resources::payment_intents::{Charge, PaymentIntent};
 use crate::resources::webhook_endpoints::WebhookEndpoint;
 
-pub(crate) type AccountRef = Arc<Mutex<Account>>;
+/// One account and what the engine keeps beside its lock.
+pub(crate) struct AccountCell {
+    state: Mutex<Account>,
+    /// One clock advance at a time (held across awaits, so an async mutex).
+    pub clock_gate: tokio::sync::Mutex<()>,
+    /// Delivery attempts running now, and a signal when one ends.
+    pub inflight: AtomicUsize,
+    pub idle: tokio::sync::Notify,
+    /// The earliest wake registered with the driver (`i64::MAX`: none).
+    pub registered_wake: AtomicI64,
+}
+
+pub(crate) type AccountRef = Arc<AccountCell>;
 
 /// The "forward-to" endpoints that receive the events of every account.
 pub(crate) type GlobalTargets = Arc<RwLock<Vec<WebhookTarget>>>;
@@ -27,6 +47,7 @@ pub(crate) type GlobalTargets = Arc<RwLock<Vec<WebhookTarget>>>;
 /// panic: objects are built first, then inserted).
 pub(crate) fn lock(account: &AccountRef) -> MutexGuard<'_, Account> {
     account
+        .state
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -89,42 +110,144 @@ impl<T: Keyed> Table<T> {
     }
 }
 
+/// When the shopper's browser is redirected relative to the first delivery of
+/// `checkout.session.completed` (contract §2.5; apps must survive all three).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RedirectTiming {
+    /// Stripe pings the shop, then redirects (the first attempt is over before the 303).
+    #[default]
+    Before,
+    /// Redirect first; deliver a beat later.
+    After,
+    /// Both at once, in no particular order.
+    Concurrent,
+}
+
+impl RedirectTiming {
+    pub fn parse(s: &str) -> Option<RedirectTiming> {
+        match s {
+            "before" => Some(RedirectTiming::Before),
+            "after" => Some(RedirectTiming::After),
+            "concurrent" => Some(RedirectTiming::Concurrent),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedirectTiming::Before => "before",
+            RedirectTiming::After => "after",
+            RedirectTiming::Concurrent => "concurrent",
+        }
+    }
+}
+
+/// What a new account starts with (from the server's configuration).
+#[derive(Clone, Debug)]
+pub(crate) struct AccountDefaults {
+    pub seed: Option<u64>,
+    pub redirect_timing: RedirectTiming,
+    pub delivery_log: usize,
+    pub idempotency_entries: usize,
+    pub idempotency_bytes: usize,
+    pub async_payment_delay_secs: i64,
+}
+
+impl Default for AccountDefaults {
+    fn default() -> Self {
+        AccountDefaults {
+            seed: None,
+            redirect_timing: RedirectTiming::Before,
+            delivery_log: 1000,
+            idempotency_entries: 10_000,
+            idempotency_bytes: 32 << 20,
+            async_payment_delay_secs: 3 * 86_400,
+        }
+    }
+}
+
+/// Per-account settings (`/_config/settings`).
+#[derive(Clone, Debug)]
+pub(crate) struct AccountSettings {
+    pub redirect_timing: RedirectTiming,
+    /// How long a bank debit takes to settle, on the account's clock.
+    pub async_payment_delay_secs: i64,
+}
+
 /// Everything one API key owns.
 pub(crate) struct Account {
     pub clock: Clock,
+    pub ids: IdGen,
+    pub settings: AccountSettings,
     pub sessions: Table<Session>,
     pub payment_intents: Table<PaymentIntent>,
     pub charges: Table<Charge>,
     pub events: Table<Event>,
     pub webhook_endpoints: Table<WebhookEndpoint>,
-    /// Every delivery attempt, for inspection by later features (and tests).
-    pub deliveries: Vec<DeliveryAttempt>,
-    /// Deliveries of events emitted under the lock, sent once the lock is released.
-    pub outbox: Vec<Delivery>,
-    pub globals: GlobalTargets,
+    /// Events recorded by the current step, routed to endpoints when it ends.
+    pub emitted: Vec<String>,
+    /// What falls due on this account's clock.
+    pub agenda: Agenda,
+    /// Pending webhook deliveries and the attempt log.
+    pub deliveries: Deliveries,
+    pub faults: Faults,
+    pub idempotency: IdempotencyStore,
+    defaults: AccountDefaults,
+    key: String,
 }
 
 impl Account {
-    pub fn new(clock: Clock, globals: GlobalTargets) -> Account {
+    /// A fresh account for `key`.
+    pub fn new(key: &str, clock: Clock, defaults: &AccountDefaults) -> Account {
         Account {
             clock,
+            ids: IdGen::new(defaults.seed, key),
+            settings: AccountSettings {
+                redirect_timing: defaults.redirect_timing,
+                async_payment_delay_secs: defaults.async_payment_delay_secs,
+            },
             sessions: Table::default(),
             payment_intents: Table::default(),
             charges: Table::default(),
             events: Table::default(),
             webhook_endpoints: Table::default(),
-            deliveries: Vec::new(),
-            outbox: Vec::new(),
-            globals,
+            emitted: Vec::new(),
+            agenda: Agenda::default(),
+            deliveries: Deliveries::new(defaults.delivery_log),
+            faults: Faults::default(),
+            idempotency: IdempotencyStore::new(
+                defaults.idempotency_entries,
+                defaults.idempotency_bytes,
+            ),
+            defaults: defaults.clone(),
+            key: key.to_string(),
         }
+    }
+
+    /// An account standing at `now` (unit tests).
+    #[cfg(test)]
+    pub fn at(now: i64) -> Account {
+        Account::new("sk_test_unit", Clock::at(now), &AccountDefaults::default())
     }
 
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
 
-    pub fn take_outbox(&mut self) -> Vec<Delivery> {
-        std::mem::take(&mut self.outbox)
+    /// Empties the account (`DELETE /_config/data`): objects, events, pending deliveries,
+    /// faults, idempotency keys and settings; the clock goes back to real time. Returns the
+    /// ids of the sessions it had, for the session index.
+    pub fn reset(&mut self) -> Vec<String> {
+        let sessions = self
+            .sessions
+            .as_slice()
+            .iter()
+            .map(|s| s.id.clone())
+            .collect();
+        let key = std::mem::take(&mut self.key);
+        let defaults = self.defaults.clone();
+        *self = Account::new(&key, Clock::Real, &defaults);
+        sessions
     }
 }
 
@@ -133,15 +256,15 @@ impl Account {
 pub(crate) struct Store {
     accounts: RwLock<HashMap<String, AccountRef>>,
     sessions: RwLock<HashMap<String, AccountRef>>,
-    globals: GlobalTargets,
+    defaults: AccountDefaults,
 }
 
 impl Store {
-    pub fn new(globals: GlobalTargets) -> Store {
+    pub fn new(defaults: AccountDefaults) -> Store {
         Store {
             accounts: RwLock::default(),
             sessions: RwLock::default(),
-            globals,
+            defaults,
         }
     }
 
@@ -159,7 +282,13 @@ impl Store {
         accounts
             .entry(key.to_string())
             .or_insert_with(|| {
-                Arc::new(Mutex::new(Account::new(Clock::Real, self.globals.clone())))
+                Arc::new(AccountCell {
+                    state: Mutex::new(Account::new(key, Clock::Real, &self.defaults)),
+                    clock_gate: tokio::sync::Mutex::new(()),
+                    inflight: AtomicUsize::new(0),
+                    idle: tokio::sync::Notify::new(),
+                    registered_wake: AtomicI64::new(i64::MAX),
+                })
             })
             .clone()
     }
@@ -178,6 +307,13 @@ impl Store {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(session_id.to_string(), account.clone());
+    }
+
+    pub fn unindex_sessions(&self, ids: &[String]) {
+        let mut index = self.sessions.write().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            index.remove(id);
+        }
     }
 
     pub fn session_account(&self, session_id: &str) -> Option<AccountRef> {
@@ -215,10 +351,20 @@ mod tests {
 
     #[test]
     fn accounts_are_per_key() {
-        let store = Store::new(GlobalTargets::default());
+        let store = Store::new(AccountDefaults::default());
         let a = store.account("sk_test_a");
         let b = store.account("sk_test_b");
         assert!(!Arc::ptr_eq(&a, &b));
         assert!(Arc::ptr_eq(&a, &store.account("sk_test_a")));
+    }
+
+    #[test]
+    fn reset_empties_but_keeps_the_key_and_defaults() {
+        let mut a = Account::at(1_700_000_000);
+        a.settings.redirect_timing = RedirectTiming::After;
+        a.reset();
+        assert_eq!(a.settings.redirect_timing, RedirectTiming::Before);
+        assert_eq!(a.key, "sk_test_unit");
+        assert!(!a.clock.is_virtual());
     }
 }

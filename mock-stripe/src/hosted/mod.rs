@@ -4,16 +4,22 @@
 
 pub(crate) mod page;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use http::StatusCode;
+use http::{Method, Request, StatusCode};
+use hyper::body::Incoming;
+use percent_encoding::percent_decode_str;
 
+use crate::app::App;
 use crate::cards;
+use crate::engine::step::Routing;
+use crate::protocol::ApiError;
 use crate::protocol::Params;
 use crate::protocol::form::Value;
 use crate::resources::checkout_sessions::{self, PageView, PayResult, Payer, Status};
-use crate::server::App;
-use crate::store::lock;
+use crate::server::{Resp, html_response, json_error};
+use crate::store::{AccountRef, RedirectTiming};
 use page::{FormState, PageError};
 
 /// An HTML answer, or a redirect.
@@ -87,18 +93,33 @@ fn internal_error() -> HtmlReply {
     )
 }
 
+/// `/c/pay/{id}`: the page, and the form's submission.
+pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Resp {
+    let path = req.uri().path().to_string();
+    let id = percent_decode_str(path.trim_start_matches("/c/pay/"))
+        .decode_utf8_lossy()
+        .into_owned();
+    let reply = match *req.method() {
+        Method::GET | Method::HEAD => show(app, &id),
+        Method::POST => match crate::router::read_body(req.into_body()).await {
+            Ok(body) => submit(app, &id, &body).await,
+            Err(e) => return json_error(&e),
+        },
+        _ => return json_error(&ApiError::unrecognized_url(req.method().as_str(), &path)),
+    };
+    html_response(reply.status, reply.body, reply.location.as_deref())
+}
+
 /// `GET /c/pay/{id}`
-pub(crate) fn show(app: &App, id: &str) -> HtmlReply {
+fn show(app: &App, id: &str) -> HtmlReply {
     let Some(account) = app.store.session_account(id) else {
         return not_found();
     };
-    let (view, outbox) = {
-        let mut acc = lock(&account);
-        let view = checkout_sessions::page_view(&mut acc, id);
-        (view, acc.take_outbox())
-    };
-    // Lazy expiry may have emitted `checkout.session.expired`.
-    app.deliverer.dispatch(&account, outbox, None);
+    // A step: lazy expiry may emit `checkout.session.expired`.
+    let view = app
+        .engine
+        .step(&account, |acc| checkout_sessions::page_view(acc, id))
+        .value;
     match view {
         Ok(Some(view)) => match view.status {
             Status::Open => {
@@ -138,14 +159,20 @@ fn email_problem(email: &str) -> Option<&'static str> {
 
 enum Step {
     Done(HtmlReply),
-    /// Paid: redirect once the first delivery attempts of `checkout.session.completed` are over.
-    Redirect(Option<String>, Vec<tokio::sync::oneshot::Receiver<()>>),
+    /// Paid: redirect, timed against the first delivery of `checkout.session.completed`.
+    Redirect(Option<String>),
 }
 
-/// `POST /c/pay/{id}`: validate the form, charge the card, then (on success) wait for the
-/// first delivery attempt of `checkout.session.completed` to every endpoint, bounded by
-/// `delivery_timeout`, and answer `303 See Other` to the success URL.
-pub(crate) async fn submit(app: &App, id: &str, body: &[u8]) -> HtmlReply {
+/// The event a shop fulfils on, whose first delivery the redirect is timed against.
+const COMPLETED: &str = "checkout.session.completed";
+
+/// With `after` timing, how long after the redirect the held deliveries go out (real time:
+/// this is about the order two network requests arrive in, not simulated time).
+const AFTER_REDIRECT_BEAT: Duration = Duration::from_millis(500);
+
+/// `POST /c/pay/{id}`: validate the form, charge the card, then (on success) redirect to
+/// the success URL, timed as the account's `redirect_timing` says.
+async fn submit(app: &Arc<App>, id: &str, body: &[u8]) -> HtmlReply {
     let Some(account) = app.store.session_account(id) else {
         return not_found();
     };
@@ -154,24 +181,19 @@ pub(crate) async fn submit(app: &App, id: &str, body: &[u8]) -> HtmlReply {
         email: field(&params, "email"),
         name: field(&params, "billingName"),
     };
-
-    let step = {
-        // Everything below runs under the account lock and never awaits.
-        let mut acc = lock(&account);
-        let step = submit_locked(&mut acc, id, &params, &form);
-        let outbox = acc.take_outbox();
-        drop(acc);
-        let wait_for = matches!(step, Step::Redirect(..)).then_some("checkout.session.completed");
-        let waits = app.deliverer.dispatch(&account, outbox, wait_for);
-        match step {
-            Step::Redirect(url, _) => Step::Redirect(url, waits),
-            done => done,
-        }
-    };
-    match step {
+    let timing = crate::store::lock(&account).settings.redirect_timing;
+    let stepped = app.engine.step_routed(
+        &account,
+        Routing {
+            hold: (timing == RedirectTiming::After).then_some(COMPLETED),
+        },
+        |acc| submit_locked(acc, id, &params, &form),
+    );
+    let completed = stepped.deliveries_of(COMPLETED);
+    match stepped.value {
         Step::Done(reply) => reply,
-        Step::Redirect(url, waits) => {
-            wait_first_attempts(waits, app.delivery_timeout).await;
+        Step::Redirect(url) => {
+            redirect_timed(app, &account, timing, completed).await;
             match url {
                 Some(u) => HtmlReply::see_other(u),
                 None => HtmlReply::html(
@@ -187,15 +209,35 @@ pub(crate) async fn submit(app: &App, id: &str, body: &[u8]) -> HtmlReply {
     }
 }
 
-async fn wait_first_attempts(waits: Vec<tokio::sync::oneshot::Receiver<()>>, timeout: Duration) {
-    let all = async {
-        for w in waits {
-            // An error only means the delivery task ended early (shutdown): nothing to wait for.
-            let _ = w.await;
+/// Waits (or not) before the browser is sent on, as `timing` says. `completed` are the
+/// deliveries of `checkout.session.completed` the payment queued.
+pub(crate) async fn redirect_timed(
+    app: &Arc<App>,
+    account: &AccountRef,
+    timing: RedirectTiming,
+    completed: Vec<u64>,
+) {
+    match timing {
+        RedirectTiming::Before => {
+            if !app
+                .engine
+                .wait_first_attempts(account, &completed, app.webhook_timeout)
+                .await
+            {
+                tracing::warn!(
+                    "webhook targets still busy after {:?}: redirecting anyway",
+                    app.webhook_timeout
+                );
+            }
         }
-    };
-    if tokio::time::timeout(timeout, all).await.is_err() {
-        tracing::warn!("webhook targets still busy after {timeout:?}: redirecting anyway");
+        RedirectTiming::After => {
+            let (app, account) = (app.clone(), account.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(AFTER_REDIRECT_BEAT).await;
+                app.engine.release(&account, &completed);
+            });
+        }
+        RedirectTiming::Concurrent => {}
     }
 }
 
@@ -259,7 +301,7 @@ fn submit_locked(
     ) {
         Ok(PayResult::Completed(url)) => {
             tracing::info!(session = %id, "paid with card ending {}", card.last4());
-            Step::Redirect(url, Vec::new())
+            Step::Redirect(url)
         }
         Ok(PayResult::AlreadyComplete(Some(url))) => Step::Done(HtmlReply::see_other(url)),
         Ok(PayResult::AlreadyComplete(None)) => Step::Done(paid_page(&view)),

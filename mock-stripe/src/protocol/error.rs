@@ -7,24 +7,36 @@ use http::StatusCode;
 use serde::Serialize;
 
 /// The `type` field of an error. Stripe v1 has no `authentication_error`: a bad key is an
-/// `invalid_request_error` with status 401. (`card_error` appears only inside
-/// `last_payment_error`: Checkout never answers the API with a 402.)
+/// `invalid_request_error` with status 401. (Checkout never answers the API with a 402
+/// `card_error`; the control API's headless completion does, as a direct charge would.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[allow(clippy::enum_variant_names)] // Stripe's own names: `*_error`.
 pub(crate) enum ErrorType {
     InvalidRequestError,
     ApiError,
+    IdempotencyError,
+    CardError,
+}
+
+/// What a `card_error` adds to the envelope.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CardDetails {
+    pub decline_code: Option<String>,
+    pub charge: Option<String>,
+    pub payment_intent: Option<serde_json::Value>,
 }
 
 /// One error response. Build it with the constructors below so the message, `code` and
 /// `param` stay the ones Stripe uses for that situation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct ApiError {
     pub status: StatusCode,
     pub kind: ErrorType,
     pub code: Option<&'static str>,
     pub message: String,
     pub param: Option<String>,
+    pub card: Option<Box<CardDetails>>,
 }
 
 impl ApiError {
@@ -35,6 +47,7 @@ impl ApiError {
             code,
             message: message.into(),
             param: None,
+            card: None,
         }
     }
 
@@ -150,6 +163,71 @@ impl ApiError {
         }
     }
 
+    /// 400 `idempotency_error`: the key was first used with other parameters (§1.6).
+    pub fn idempotency_mismatch(key: &str) -> Self {
+        ApiError {
+            kind: ErrorType::IdempotencyError,
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                None,
+                format!(
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with. \
+                     Try using a key other than '{key}' if you meant to execute a different request."
+                ),
+            )
+        }
+    }
+
+    /// 409 `idempotency_key_in_use`: the first request with this key is still running.
+    pub fn idempotency_in_use(key: &str) -> Self {
+        ApiError {
+            kind: ErrorType::IdempotencyError,
+            ..Self::new(
+                StatusCode::CONFLICT,
+                Some("idempotency_key_in_use"),
+                format!(
+                    "There is currently another in-progress request using this Stripe token (probably \
+                     an idempotency key: '{key}'). Try the request again later."
+                ),
+            )
+        }
+    }
+
+    /// The error Stripe answers with this status, for an injected API fault.
+    pub fn for_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            429 => Self::new(
+                status,
+                Some("rate_limit"),
+                "Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.",
+            ),
+            s if s >= 500 => ApiError {
+                kind: ErrorType::ApiError,
+                ..Self::new(
+                    status,
+                    None,
+                    format!(
+                        "An error occurred with our connection to Stripe ({s}, injected by mock-stripe's faults). Request was retried safely: nothing was executed."
+                    ),
+                )
+            },
+            s => Self::new(
+                status,
+                None,
+                format!("Request failed with status {s} (injected by mock-stripe's faults)."),
+            ),
+        }
+    }
+
+    /// 402 `card_error`, as a declined direct charge answers.
+    pub fn card(code: &'static str, message: impl Into<String>, card: CardDetails) -> Self {
+        ApiError {
+            kind: ErrorType::CardError,
+            card: Some(Box::new(card)),
+            ..Self::new(StatusCode::PAYMENT_REQUIRED, Some(code), message)
+        }
+    }
+
     /// `https://stripe.com/docs/error-codes/` + code with `_` turned into `-`.
     pub fn doc_url(&self) -> Option<String> {
         self.code.map(|c| {
@@ -173,6 +251,12 @@ impl ApiError {
             param: Option<&'a str>,
             #[serde(rename = "type")]
             kind: ErrorType,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            decline_code: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            charge: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            payment_intent: Option<&'a serde_json::Value>,
         }
         #[derive(Serialize)]
         struct Envelope<'a> {
@@ -185,6 +269,9 @@ impl ApiError {
                 message: &self.message,
                 param: self.param.as_deref(),
                 kind: self.kind,
+                decline_code: self.card.as_ref().and_then(|c| c.decline_code.as_deref()),
+                charge: self.card.as_ref().and_then(|c| c.charge.as_deref()),
+                payment_intent: self.card.as_ref().and_then(|c| c.payment_intent.as_ref()),
             },
         };
         // Serialising plain strings cannot fail.

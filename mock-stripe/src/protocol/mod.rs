@@ -5,8 +5,10 @@
 pub(crate) mod auth;
 pub(crate) mod error;
 pub(crate) mod form;
+pub(crate) mod idempotency;
 pub(crate) mod list;
 pub(crate) mod version;
+pub(crate) mod wildcard;
 
 use http::StatusCode;
 use serde::Serialize;

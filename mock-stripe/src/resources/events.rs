@@ -1,19 +1,19 @@
-//! Events (contract §3.1, §3.2): emitted under the account lock together with the state
-//! change that caused them, delivered after the lock is released (see `webhooks.rs`).
+//! Events (contract §3.1, §3.2): recorded under the account lock together with the state
+//! change that caused them. Routing them to endpoints and delivering them is the engine's
+//! job (`engine/step.rs`, `engine/delivery.rs`).
 
-use bytes::Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::protocol::list::{ListJson, ListParams, paginate};
-use crate::protocol::{ApiError, ApiResult, Fields, Params, RangeFilter, Reply, to_json};
+use crate::protocol::{ApiError, ApiResult, Fields, Params, RangeFilter, Reply};
 use crate::store::{Account, Keyed};
 
 /// An event as stored: its payload is frozen JSON, rendered when the event happened.
 pub(crate) struct Event {
     pub id: String,
     pub created: i64,
-    pub kind: &'static str,
+    pub kind: String,
     pub api_version: String,
     pub object: Box<RawValue>,
     /// Endpoints that have not yet answered 2xx.
@@ -35,7 +35,7 @@ pub(crate) struct EventRequest {
 }
 
 #[derive(Serialize)]
-struct EventJson<'a> {
+pub(crate) struct EventJson<'a> {
     id: &'a str,
     object: &'static str,
     api_version: &'a str,
@@ -49,18 +49,18 @@ struct EventJson<'a> {
 }
 
 #[derive(Serialize)]
-struct DataJson<'a> {
+pub(crate) struct DataJson<'a> {
     object: &'a RawValue,
 }
 
 #[derive(Serialize)]
-struct RequestJson<'a> {
+pub(crate) struct RequestJson<'a> {
     id: Option<&'a str>,
     idempotency_key: Option<&'a str>,
 }
 
 impl Event {
-    fn json(&self) -> EventJson<'_> {
+    pub fn json(&self) -> EventJson<'_> {
         EventJson {
             id: &self.id,
             object: "event",
@@ -75,84 +75,15 @@ impl Event {
                 id: self.request.id.as_deref(),
                 idempotency_key: self.request.idempotency_key.as_deref(),
             },
-            kind: self.kind,
+            kind: &self.kind,
         }
     }
 }
 
-/// Where one delivery goes.
-#[derive(Clone, Debug)]
-pub(crate) enum Target {
-    /// A `/v1/webhook_endpoints` endpoint of the account.
-    Endpoint {
-        id: String,
-        url: String,
-        secret: String,
-    },
-    /// A global "forward-to" target (config, CLI, `add_webhook`).
-    Forward { url: String, secret: String },
-}
-
-impl Target {
-    pub fn url(&self) -> &str {
-        match self {
-            Target::Endpoint { url, .. } | Target::Forward { url, .. } => url,
-        }
-    }
-
-    pub fn secret(&self) -> &str {
-        match self {
-            Target::Endpoint { secret, .. } | Target::Forward { secret, .. } => secret,
-        }
-    }
-
-    /// `we_…` for account endpoints, the URL for forward-to targets.
-    pub fn label(&self) -> &str {
-        match self {
-            Target::Endpoint { id, .. } => id,
-            Target::Forward { url, .. } => url,
-        }
-    }
-}
-
-/// One event to send to one target: the exact bytes that will be signed and posted.
-#[derive(Clone, Debug)]
-pub(crate) struct Delivery {
-    pub event_id: String,
-    pub event_type: &'static str,
-    pub body: Bytes,
-    pub target: Target,
-}
-
-/// The record of one delivery attempt.
-#[derive(Clone, Debug)]
-#[allow(dead_code)] // Read by tests now and by the delivery-inspection API later.
-pub(crate) struct DeliveryAttempt {
-    pub event_id: String,
-    /// `we_…` or the forward-to URL.
-    pub endpoint: String,
-    pub attempt: u32,
-    pub at: i64,
-    /// HTTP status, when the target answered.
-    pub status: Option<u16>,
-    /// Connection error or timeout, when it did not.
-    pub error: Option<String>,
-    pub succeeded: bool,
-}
-
-/// `*` matches any run of characters: `checkout.session.*`, `*`.
+/// Whether an event type matches a pattern where `*` matches any run of characters
+/// (`checkout.session.*`, `*`). Linear time: patterns come from clients.
 pub(crate) fn type_matches(pattern: &str, kind: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == kind,
-        Some((head, tail)) => {
-            let Some(rest) = kind.strip_prefix(head) else {
-                return false;
-            };
-            (0..=rest.len())
-                .filter(|&i| rest.is_char_boundary(i))
-                .any(|i| type_matches(tail, &rest[i..]))
-        }
-    }
+    crate::protocol::wildcard::matches(pattern, kind)
 }
 
 /// Renders an object for an event payload (done before [`emit`] borrows the account).
@@ -161,57 +92,27 @@ pub(crate) fn snapshot(object: &impl Serialize) -> ApiResult<Box<RawValue>> {
         .map_err(|e| ApiError::internal(format!("could not render event object: {e}")))
 }
 
-/// Records an event and queues its deliveries in the account's outbox.
+/// Records an event; the step that emitted it routes it to endpoints when it ends.
 ///
 /// `object` was rendered by [`snapshot`] at `api_version` and never changes afterwards.
 pub(crate) fn emit(
     account: &mut Account,
-    kind: &'static str,
+    kind: &str,
     object: Box<RawValue>,
     api_version: &str,
     request: &EventRequest,
 ) -> ApiResult<()> {
-    let mut targets: Vec<Target> = account
-        .webhook_endpoints
-        .as_slice()
-        .iter()
-        .filter(|e| e.receives(kind))
-        .map(|e| Target::Endpoint {
-            id: e.id.clone(),
-            url: e.url.clone(),
-            secret: e.secret.clone(),
-        })
-        .collect();
-    targets.extend(
-        account
-            .globals
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|g| Target::Forward {
-                url: g.url.clone(),
-                secret: g.secret.clone(),
-            }),
-    );
     let event = Event {
-        id: crate::ids::object_id(crate::ids::prefix::EVENT),
+        id: account.ids.object(crate::ids::prefix::EVENT),
         created: account.now(),
-        kind,
+        kind: kind.to_string(),
         api_version: api_version.to_string(),
         object,
-        pending_webhooks: targets.len() as i64,
+        pending_webhooks: 0,
         request: request.clone(),
     };
     tracing::info!(event = %event.id, "--> {kind}");
-    let body = Bytes::from(to_json(&event.json())?);
-    for target in targets {
-        account.outbox.push(Delivery {
-            event_id: event.id.clone(),
-            event_type: kind,
-            body: body.clone(),
-            target,
-        });
-    }
+    account.emitted.push(event.id.clone());
     account.events.insert(event);
     Ok(())
 }
@@ -222,6 +123,12 @@ pub(crate) fn list(account: &mut Account, params: &Params) -> ApiResult<Reply> {
     let page = ListParams::read(&mut f)?;
     let kind = f.owned("type")?;
     let types = f.string_list("types")?;
+    if let Some(k) = &kind {
+        crate::protocol::wildcard::check_pattern("type", k)?;
+    }
+    for t in types.iter().flatten() {
+        crate::protocol::wildcard::check_pattern("types", t)?;
+    }
     if kind.is_some() && types.is_some() {
         return Err(ApiError::exclusive("type", "types"));
     }
@@ -237,10 +144,10 @@ pub(crate) fn list(account: &mut Account, params: &Params) -> ApiResult<Reply> {
     f.finish()?;
 
     let keep = |e: &Event| {
-        kind.as_deref().is_none_or(|k| type_matches(k, e.kind))
+        kind.as_deref().is_none_or(|k| type_matches(k, &e.kind))
             && types
                 .as_ref()
-                .is_none_or(|ts| ts.iter().any(|t| type_matches(t, e.kind)))
+                .is_none_or(|ts| ts.iter().any(|t| type_matches(t, &e.kind)))
             && created.matches(e.created)
             && delivery_success.is_none_or(|ok| (e.pending_webhooks == 0) == ok)
     };

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cards::{Card, CardError};
-use crate::ids::{object_id, prefix};
 use crate::protocol::{ApiError, ApiResult, Fields, Params, Reply, read_expand};
 use crate::store::{Account, Keyed};
 
@@ -100,9 +99,15 @@ impl Keyed for PaymentIntent {
 }
 
 impl PaymentIntent {
-    pub fn new(now: i64, amount: i64, currency: &str, data: &PaymentIntentData) -> PaymentIntent {
-        let id = object_id(prefix::PAYMENT_INTENT);
-        let client_secret = format!("{id}_secret_{}", crate::ids::new_id("", 25));
+    pub fn new(
+        ids: &mut crate::ids::IdGen,
+        now: i64,
+        amount: i64,
+        currency: &str,
+        data: &PaymentIntentData,
+    ) -> PaymentIntent {
+        let id = ids.object(crate::ids::prefix::PAYMENT_INTENT);
+        let client_secret = ids.client_secret(&id);
         PaymentIntent {
             id,
             created: now,
@@ -566,14 +571,19 @@ pub(crate) fn retrieve(account: &mut Account, id: &str, params: &Params) -> ApiR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::Clock;
 
     /// `client_secret` is a typed retrieve parameter in the official SDKs: accepted when it
     /// is the intent's own, refused otherwise.
     #[test]
     fn retrieve_accepts_the_intents_own_client_secret() {
-        let mut a = Account::new(Clock::Fixed(1_700_000_000), Default::default());
-        let pi = PaymentIntent::new(1_700_000_000, 3998, "usd", &PaymentIntentData::default());
+        let mut a = Account::at(1_700_000_000);
+        let pi = PaymentIntent::new(
+            &mut a.ids,
+            1_700_000_000,
+            3998,
+            "usd",
+            &PaymentIntentData::default(),
+        );
         let (id, secret) = (pi.id.clone(), pi.client_secret.clone());
         a.payment_intents.insert(pi);
         let get =

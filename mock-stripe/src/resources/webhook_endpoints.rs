@@ -137,18 +137,50 @@ pub(crate) fn create(account: &mut Account, params: &Params) -> ApiResult<Reply>
         )));
     }
     let endpoint = WebhookEndpoint {
-        id: crate::ids::object_id(crate::ids::prefix::WEBHOOK_ENDPOINT),
+        id: account.ids.object(crate::ids::prefix::WEBHOOK_ENDPOINT),
         created: account.now(),
         url,
         enabled_events,
         description,
         metadata,
-        secret: crate::ids::webhook_secret(),
+        secret: account.ids.webhook_secret(),
         disabled: false,
         api_version,
         connect,
     };
     let reply = Reply::json(&endpoint.json(true));
+    account.webhook_endpoints.insert(endpoint);
+    reply
+}
+
+/// localstripe's `POST /_config/webhooks/{id}`: an endpoint with a chosen id and secret,
+/// replacing one with the same id.
+pub(crate) fn register_named(
+    account: &mut Account,
+    id: &str,
+    url: String,
+    secret: String,
+    enabled_events: Vec<String>,
+) -> ApiResult<Reply> {
+    let replaced = account.webhook_endpoints.remove(id).is_some();
+    if !replaced && account.webhook_endpoints.len() >= MAX_ENDPOINTS {
+        return Err(ApiError::bad_request(format!(
+            "You have reached the maximum of {MAX_ENDPOINTS} test webhook endpoints."
+        )));
+    }
+    let endpoint = WebhookEndpoint {
+        id: id.to_string(),
+        created: account.now(),
+        url,
+        enabled_events,
+        description: Some("registered through /_config/webhooks (localstripe)".into()),
+        metadata: BTreeMap::new(),
+        secret,
+        disabled: false,
+        api_version: None,
+        connect: false,
+    };
+    let reply = Reply::json(&endpoint.json(false));
     account.webhook_endpoints.insert(endpoint);
     reply
 }
@@ -249,10 +281,9 @@ pub(crate) fn list(account: &mut Account, params: &Params) -> ApiResult<Reply> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::Clock;
 
     fn account() -> Account {
-        Account::new(Clock::Fixed(1_700_000_000), Default::default())
+        Account::at(1_700_000_000)
     }
 
     fn params(s: &str) -> Params {

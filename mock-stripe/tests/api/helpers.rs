@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use mock_stripe::{Config, MockStripe, WebhookTarget};
+use mock_stripe::{Config, MockStripe, RetrySchedule, WebhookTarget};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -40,8 +40,11 @@ pub async fn spawn_mock(webhooks: Vec<WebhookTarget>) -> TestMock {
     let mock = MockStripe::start(Config {
         port: 0,
         webhooks,
-        retry_delays: vec![Duration::from_millis(100), Duration::from_millis(200)],
-        delivery_timeout: Duration::from_secs(3),
+        retry_schedule: RetrySchedule::Custom(vec![
+            Duration::from_millis(100),
+            Duration::from_millis(200),
+        ]),
+        webhook_timeout: Duration::from_secs(3),
         ..Config::default()
     })
     .await

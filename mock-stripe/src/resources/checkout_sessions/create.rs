@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use super::object::{LineItem, Mode, PaymentStatus, Price, Product, Session, Status, UiMode};
 use super::params::{LineItemIn, PriceDataIn, ProductDataIn, read_create};
-use crate::ids::{object_id, prefix};
+use crate::engine::agenda::Job;
+use crate::ids::{IdGen, prefix};
 use crate::money;
 use crate::protocol::{ApiError, ApiResult, Params, RequestCtx};
 use crate::resources::{check_metadata, check_url};
@@ -59,7 +60,7 @@ fn decimal_total(path: &str, decimal: &str, quantity: i64) -> ApiResult<i64> {
     i64::try_from(total).map_err(|_| bad())
 }
 
-fn build_line_item(li: LineItemIn) -> ApiResult<LineItem> {
+fn build_line_item(ids: &mut IdGen, li: LineItemIn) -> ApiResult<LineItem> {
     let p = |k: &str| format!("{}[{k}]", li.path);
     let legacy = li.legacy;
     let price_data = if legacy.used {
@@ -184,7 +185,7 @@ fn build_line_item(li: LineItemIn) -> ApiResult<LineItem> {
             }
             check_metadata(&format!("{}[metadata]", pd.path), &pd.metadata)?;
             Product {
-                id: object_id(prefix::PRODUCT),
+                id: ids.object(prefix::PRODUCT),
                 name,
                 description: pd.description,
                 images: pd.images,
@@ -194,13 +195,13 @@ fn build_line_item(li: LineItemIn) -> ApiResult<LineItem> {
     };
     check_metadata(&p("metadata"), &li.metadata)?;
     Ok(LineItem {
-        id: object_id(prefix::LINE_ITEM),
+        id: ids.object(prefix::LINE_ITEM),
         description: product.name.clone(),
         quantity,
         amount,
         metadata: li.metadata,
         price: Price {
-            id: object_id(prefix::PRICE),
+            id: ids.object(prefix::PRICE),
             currency,
             unit_amount,
             unit_amount_decimal,
@@ -351,7 +352,7 @@ pub(crate) fn create_session(
             }
             let items = inputs
                 .into_iter()
-                .map(build_line_item)
+                .map(|li| build_line_item(&mut account.ids, li))
                 .collect::<ApiResult<Vec<_>>>()?;
             let currency = items[0].price.currency.clone();
             if let Some((i, other)) = items
@@ -414,9 +415,8 @@ pub(crate) fn create_session(
         ));
     }
 
-    let id = crate::ids::session_id();
-    let client_secret =
-        (ui_mode != UiMode::Hosted).then(|| format!("{id}_secret_{}", crate::ids::new_id("", 24)));
+    let id = account.ids.session();
+    let client_secret = (ui_mode != UiMode::Hosted).then(|| account.ids.client_secret(&id));
     let session = Session {
         page_url: format!("{base_url}/c/pay/{id}"),
         id: id.clone(),
@@ -467,6 +467,11 @@ pub(crate) fn create_session(
         origin_context: c.origin_context,
     };
     account.sessions.insert(session);
+    // `checkout.session.expired` is sent at the moment `expires_at` passes.
+    account.agenda.schedule(
+        expires_at.saturating_mul(1000),
+        Job::ExpireSession(id.clone()),
+    );
     Ok((id, c.expand))
 }
 

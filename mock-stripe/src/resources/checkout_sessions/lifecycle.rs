@@ -3,7 +3,7 @@
 
 use super::object::{CustomerDetails, Expansion, Mode, PaymentStatus, Session, Status};
 use crate::cards::{Card, CardError, Outcome};
-use crate::ids::{object_id, prefix};
+use crate::ids::prefix;
 use crate::protocol::{ApiError, ApiResult};
 use crate::resources::events::{EventRequest, emit, snapshot};
 use crate::resources::payment_intents::{Charge, ChargeCard, LastError, PaymentIntent, PiStatus};
@@ -52,20 +52,10 @@ pub(crate) fn refresh(account: &mut Account, id: &str) -> ApiResult<()> {
     }
 }
 
-/// Expires every open session whose time is up. Returns how many.
-pub(crate) fn expire_due(account: &mut Account) -> ApiResult<usize> {
-    let now = account.now();
-    let due: Vec<String> = account
-        .sessions
-        .as_slice()
-        .iter()
-        .filter(|s| s.status == Status::Open && now >= s.expires_at)
-        .map(|s| s.id.clone())
-        .collect();
-    for id in &due {
-        do_expire(account, id, &EventRequest::default())?;
-    }
-    Ok(due.len())
+/// The agenda's expiry job: expires the session if it is still open and its time is up
+/// (a session paid or expired meanwhile is left alone).
+pub(crate) fn expire_if_due(account: &mut Account, id: &str) -> ApiResult<()> {
+    refresh(account, id)
 }
 
 /// `POST /v1/checkout/sessions/{id}/expire` semantics: only from `open`.
@@ -144,6 +134,7 @@ pub(crate) fn pay(account: &mut Account, id: &str, payer: &Payer<'_>) -> ApiResu
         Some(pi) => pi.clone(),
         None => {
             let pi = PaymentIntent::new(
+                &mut account.ids,
                 now,
                 session.amount_total.unwrap_or(0),
                 session.currency.as_deref().unwrap_or("usd"),
@@ -168,12 +159,12 @@ pub(crate) fn pay(account: &mut Account, id: &str, payer: &Payer<'_>) -> ApiResu
         (pi.amount, pi.currency.clone(), pi.data.description.clone())
     };
     let charge = Charge {
-        id: object_id(prefix::CHARGE),
+        id: account.ids.object(prefix::CHARGE),
         created: now,
         amount,
         currency,
         payment_intent: pi_id.clone(),
-        payment_method: object_id(prefix::PAYMENT_METHOD),
+        payment_method: account.ids.object(prefix::PAYMENT_METHOD),
         card: ChargeCard::from(payer.card),
         email: Some(payer.email.to_string()),
         name: payer.name.map(str::to_string),
@@ -238,10 +229,14 @@ pub(crate) fn pay(account: &mut Account, id: &str, payer: &Payer<'_>) -> ApiResu
 mod tests {
     use super::super::test_support::*;
     use super::*;
-    use crate::clock::Clock;
+    use crate::engine::clock::Clock;
 
-    fn event_types(a: &Account) -> Vec<&'static str> {
-        a.events.as_slice().iter().map(|e| e.kind).collect()
+    fn event_types(a: &Account) -> Vec<&str> {
+        a.events
+            .as_slice()
+            .iter()
+            .map(|e| e.kind.as_str())
+            .collect()
     }
 
     #[test]
@@ -408,13 +403,14 @@ mod tests {
             },
         )
         .unwrap();
-        a.clock = Clock::Fixed(NOW + 86_400);
-        assert_eq!(expire_due(&mut a).unwrap(), 1);
+        a.clock = Clock::at(NOW + 86_400);
+        expire_if_due(&mut a, &id).unwrap();
         assert_eq!(a.sessions.get(&id).unwrap().status, Status::Expired);
         assert_eq!(
             &event_types(&a)[3..],
             ["payment_intent.canceled", "checkout.session.expired"]
         );
-        assert_eq!(expire_due(&mut a).unwrap(), 0, "expired exactly once");
+        expire_if_due(&mut a, &id).unwrap();
+        assert_eq!(a.events.len(), 5, "expired exactly once");
     }
 }

@@ -18,7 +18,7 @@ mod params;
 mod test_support;
 
 pub(crate) use create::create_session;
-pub(crate) use lifecycle::{PayResult, Payer, expire, expire_due, pay};
+pub(crate) use lifecycle::{PayResult, Payer, expire, expire_if_due, pay};
 pub(crate) use object::{Mode, Session, Status};
 
 use lifecycle::refresh;
@@ -146,7 +146,6 @@ pub(crate) fn expire_handler(
 pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> ApiResult<Reply> {
     let query = read_list(params)?;
     let expand = &query.expand;
-    expire_due(account)?;
 
     let sessions = &account.sessions;
     let (data, has_more) = paginate(

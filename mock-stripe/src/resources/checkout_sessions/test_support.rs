@@ -2,7 +2,6 @@
 
 use super::create;
 use crate::cards::Card;
-use crate::clock::Clock;
 use crate::protocol::version::ApiVersion;
 use crate::protocol::{ApiError, ApiResult, Params, RequestCtx};
 use crate::store::Account;
@@ -10,7 +9,7 @@ use crate::store::Account;
 pub(super) const NOW: i64 = 1_700_000_000;
 
 pub(super) fn account() -> Account {
-    Account::new(Clock::Fixed(NOW), Default::default())
+    Account::at(NOW)
 }
 
 pub(super) fn ctx(version: Option<&str>) -> RequestCtx {

@@ -1,0 +1,70 @@
+//! `App`: what every handler receives (the accounts, the engine, the settings), built once
+//! from the [`Config`](crate::Config).
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use http::Request;
+use hyper::body::Incoming;
+
+use crate::engine::Engine;
+use crate::ids::IdGen;
+use crate::protocol::ApiError;
+use crate::server::{CloseConnection, Handler, Resp, json_error};
+use crate::store::{AccountDefaults, Store};
+
+pub(crate) struct App {
+    pub store: Store,
+    pub engine: Arc<Engine>,
+    /// `http://host:port`, no trailing slash.
+    pub base_url: String,
+    /// Bounds one delivery attempt, and how long the payment page waits for first attempts.
+    pub webhook_timeout: Duration,
+    /// When set, every `/_config/` call must carry it in `X-Control-Token`.
+    pub control_token: Option<String>,
+    /// `req_…` ids (seeded with the accounts' ids when `--seed` is given).
+    request_ids: Mutex<IdGen>,
+}
+
+impl App {
+    pub fn new(config: &crate::Config, base_url: String) -> std::io::Result<App> {
+        let globals = Arc::new(RwLock::new(config.webhooks.clone()));
+        let engine = Engine::new(
+            globals,
+            config.retry_schedule.delays(),
+            config.webhook_timeout,
+        )?;
+        Ok(App {
+            store: Store::new(AccountDefaults {
+                seed: config.seed,
+                redirect_timing: config.redirect_timing,
+                delivery_log: config.delivery_log,
+                ..AccountDefaults::default()
+            }),
+            engine: Arc::new(engine),
+            base_url,
+            webhook_timeout: config.webhook_timeout,
+            control_token: config.control_token.clone(),
+            request_ids: Mutex::new(IdGen::new(config.seed, "request ids")),
+        })
+    }
+
+    pub fn request_id(&self) -> String {
+        self.request_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .request()
+    }
+}
+
+impl Handler for App {
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Result<Resp, CloseConnection> {
+        crate::router::route(&self, req).await
+    }
+
+    fn panicked(&self) -> Resp {
+        json_error(&ApiError::internal(
+            "An unexpected error occurred in mock-stripe. See its log.",
+        ))
+    }
+}

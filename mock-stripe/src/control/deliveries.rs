@@ -1,0 +1,96 @@
+//! `/_config/deliveries` (every attempt, newest first) and
+//! `/_config/events/{id}/redeliver` (a manual resend).
+
+use bytes::Bytes;
+
+use super::{Call, ok};
+use crate::engine::delivery::{Target, current_target, targets_for};
+use crate::protocol::{ApiError, ApiResult, Fields, to_json};
+use crate::server::Resp;
+use crate::store::lock;
+
+/// `GET /_config/deliveries`, filterable by `event` and `endpoint` (`we_…` or a forward-to
+/// URL), `limit` 1..=1000 (default 100).
+pub(super) fn list(call: &Call<'_>) -> ApiResult<Resp> {
+    let mut f = Fields::root(&call.params);
+    let event = f.owned("event")?;
+    let endpoint = f.owned("endpoint")?;
+    let limit = f.int("limit")?.unwrap_or(100);
+    f.finish()?;
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "limit must be between 1 and 1000.",
+        ));
+    }
+    let acc = lock(call.account()?);
+    let data: Vec<_> = acc
+        .deliveries
+        .log()
+        .filter(|r| event.as_deref().is_none_or(|e| r.event == e))
+        .filter(|r| endpoint.as_deref().is_none_or(|e| r.endpoint == e))
+        .take(limit as usize)
+        .collect();
+    ok(&serde_json::json!({
+        "object": "list",
+        "data": data,
+        "has_more": false,
+        "url": "/_config/deliveries",
+        "pending": acc.deliveries.pending_count(),
+    }))
+}
+
+/// `POST /_config/events/{id}/redeliver`: to every endpoint that receives the event's type,
+/// or only to `endpoint=we_…`. The same bytes, signed afresh.
+pub(super) fn redeliver(call: &Call<'_>, event_id: &str) -> ApiResult<Resp> {
+    let mut f = Fields::root(&call.params);
+    let endpoint = f.owned("endpoint")?;
+    f.finish()?;
+    let account = call.account()?;
+    let globals = call
+        .app
+        .engine
+        .globals
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let (kind, body, targets) = {
+        let acc = lock(account);
+        let event = acc
+            .events
+            .get(event_id)
+            .ok_or_else(|| ApiError::no_such("event", event_id, "id", true))?;
+        let targets: Vec<Target> = match &endpoint {
+            Some(we) => {
+                let ep = acc
+                    .webhook_endpoints
+                    .get(we)
+                    .ok_or_else(|| ApiError::no_such("webhook_endpoint", we, "endpoint", false))?;
+                let target = Target::Endpoint {
+                    id: ep.id.clone(),
+                    url: ep.url.clone(),
+                    secret: ep.secret.clone(),
+                };
+                vec![current_target(&acc, &target).ok_or_else(|| {
+                    ApiError::invalid(
+                        "endpoint",
+                        format!("The webhook endpoint {we} is disabled."),
+                    )
+                })?]
+            }
+            None => targets_for(&acc, &globals, &event.kind),
+        };
+        (
+            event.kind.clone(),
+            Bytes::from(to_json(&event.json())?),
+            targets,
+        )
+    };
+    let queued = targets.len();
+    call.app
+        .engine
+        .redeliver(account, event_id, &kind, body, targets);
+    ok(
+        &serde_json::json!({"object": "mock_redelivery", "event": event_id, "deliveries_queued": queued}),
+    )
+}

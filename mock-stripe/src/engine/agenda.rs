@@ -1,0 +1,101 @@
+//! What falls due on an account's clock: delivery attempts and retries, session expiry. A min-heap by due time (ties in scheduling order), so that
+//! advancing a virtual clock runs everything in time order.
+//!
+//! Jobs are plain data. The engine pops the due ones under the account lock and runs them
+//! through the step seam (`step.rs`); a job whose object changed meanwhile (a session paid
+//! before it expired, a delivery rescheduled) finds nothing to do and is dropped.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// Something to do at a given time on the account's clock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Job {
+    /// Attempt delivery `delivery`; `generation` must still match the delivery's, otherwise
+    /// the job is stale (the delivery was rescheduled or released since).
+    Attempt { delivery: u64, generation: u32 },
+    /// `expires_at` of an open session is reached.
+    ExpireSession(String),
+}
+
+#[derive(Debug)]
+struct Timer {
+    due_ms: i64,
+    seq: u64,
+    job: Job,
+}
+
+// Reversed, so `BinaryHeap` (a max-heap) pops the earliest first.
+impl Ord for Timer {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.due_ms, other.seq).cmp(&(self.due_ms, self.seq))
+    }
+}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for Timer {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due_ms, self.seq) == (other.due_ms, other.seq)
+    }
+}
+impl Eq for Timer {}
+
+#[derive(Debug, Default)]
+pub(crate) struct Agenda {
+    heap: BinaryHeap<Timer>,
+    seq: u64,
+}
+
+impl Agenda {
+    pub fn schedule(&mut self, due_ms: i64, job: Job) {
+        self.seq += 1;
+        self.heap.push(Timer {
+            due_ms,
+            seq: self.seq,
+            job,
+        });
+    }
+
+    /// The earliest due time, if anything is scheduled.
+    pub fn next_due(&self) -> Option<i64> {
+        self.heap.peek().map(|t| t.due_ms)
+    }
+
+    /// The earliest job due at or before `upto_ms`, with its due time.
+    pub fn pop_due(&mut self, upto_ms: i64) -> Option<(i64, Job)> {
+        if self.next_due()? > upto_ms {
+            return None;
+        }
+        self.heap.pop().map(|t| (t.due_ms, t.job))
+    }
+
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pops_in_time_order_then_scheduling_order() {
+        let mut a = Agenda::default();
+        a.schedule(30, Job::ExpireSession("c".into()));
+        a.schedule(10, Job::ExpireSession("a".into()));
+        a.schedule(10, Job::ExpireSession("b".into()));
+        assert_eq!(a.next_due(), Some(10));
+        assert_eq!(a.pop_due(5), None, "nothing is due yet");
+        let names: Vec<_> = std::iter::from_fn(|| a.pop_due(100))
+            .map(|(_, j)| match j {
+                Job::ExpireSession(s) => s,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(a.len(), 0);
+    }
+}

@@ -1,0 +1,639 @@
+//! Webhook delivery (contract §3.6): routing emitted events to endpoints, the queue of
+//! pending deliveries, the attempts themselves, retries and the attempt log.
+//!
+//! Rules:
+//! * resources only record events; routing them to endpoints happens here, in the same
+//!   step (under the same lock) as the change that emitted them;
+//! * a delivery's attempts are jobs on the account's agenda, due on the account's clock: the
+//!   first one now, each retry after the schedule's next delay; a virtual clock that stands
+//!   still holds retries until it is advanced;
+//! * attempts run outside the lock, concurrently, and never block the API; each is signed
+//!   afresh with real wall time (`t=`), over the same bytes;
+//! * 2xx is success; any other status, a refused connection or a timeout is a failure;
+//!   redirects are not followed;
+//! * the attempt log keeps the last `log_capacity` attempts per account.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use super::agenda::Job;
+use super::faults::FaultKind;
+use crate::WebhookTarget;
+use crate::protocol::auth::mask_key;
+use crate::store::Account;
+
+/// Where one delivery goes.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// A `/v1/webhook_endpoints` endpoint of the account.
+    Endpoint {
+        id: String,
+        url: String,
+        secret: String,
+    },
+    /// A global "forward-to" target (config, CLI, `add_webhook`).
+    Forward { url: String, secret: String },
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.label(), mask_key(self.secret()))
+    }
+}
+
+impl Target {
+    pub fn url(&self) -> &str {
+        match self {
+            Target::Endpoint { url, .. } | Target::Forward { url, .. } => url,
+        }
+    }
+
+    pub fn secret(&self) -> &str {
+        match self {
+            Target::Endpoint { secret, .. } | Target::Forward { secret, .. } => secret,
+        }
+    }
+
+    /// `we_…` for account endpoints, the URL for forward-to targets.
+    pub fn label(&self) -> &str {
+        match self {
+            Target::Endpoint { id, .. } => id,
+            Target::Forward { url, .. } => url,
+        }
+    }
+}
+
+/// When the retries of a failed delivery fall due.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RetrySchedule {
+    /// Seconds: retries after 1 s, 5 s and 25 s, so a test run sees them.
+    Compressed,
+    /// Stripe's live schedule: exponential backoff for up to 3 days (the last of 10 retries
+    /// about 66 hours after the first attempt). Use it with a virtual clock.
+    Stripe,
+    /// These delays, in order. Empty: no retries.
+    Custom(Vec<Duration>),
+}
+
+impl RetrySchedule {
+    pub fn delays(&self) -> Vec<Duration> {
+        let secs = |s: &[u64]| s.iter().map(|&s| Duration::from_secs(s)).collect();
+        match self {
+            RetrySchedule::Compressed => secs(&[1, 5, 25]),
+            RetrySchedule::Stripe => secs(&[
+                60,
+                5 * 60,
+                30 * 60,
+                2 * 3600,
+                5 * 3600,
+                10 * 3600,
+                12 * 3600,
+                12 * 3600,
+                12 * 3600,
+                12 * 3600,
+            ]),
+            RetrySchedule::Custom(d) => d.clone(),
+        }
+    }
+
+    /// `compressed`, `stripe`, or delays in seconds separated by commas (`1,5,25`; `none`
+    /// for no retries).
+    pub fn parse(s: &str) -> Result<RetrySchedule, String> {
+        match s.trim() {
+            "compressed" => Ok(RetrySchedule::Compressed),
+            "stripe" => Ok(RetrySchedule::Stripe),
+            "none" | "" => Ok(RetrySchedule::Custom(Vec::new())),
+            list => list
+                .split(',')
+                .map(|p| {
+                    p.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 30.0 * 86_400.0)
+                        .map(Duration::from_secs_f64)
+                        .ok_or_else(|| {
+                            format!(
+                                "expected `compressed`, `stripe`, `none` or seconds like `1,5,25`, got {s:?}"
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(RetrySchedule::Custom),
+        }
+    }
+}
+
+/// One event on its way to one target.
+pub(crate) struct Pending {
+    pub event_id: String,
+    pub event_type: String,
+    pub body: Bytes,
+    pub target: Target,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Bumped each time the delivery is (re)scheduled; older agenda jobs are stale.
+    pub generation: u32,
+    /// Held back (redirect timing `after`, or a `reorder` fault) until released.
+    pub held: bool,
+    /// Told when the first attempt is over, whatever its outcome.
+    pub first_attempt_waiters: Vec<oneshot::Sender<()>>,
+}
+
+/// The record of one delivery attempt, as `/_config/deliveries` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct AttemptRecord {
+    pub id: String,
+    /// When, on the account's clock (unix seconds).
+    pub created: i64,
+    pub event: String,
+    pub event_type: String,
+    /// `we_…`, or the forward-to URL.
+    pub endpoint: String,
+    pub url: String,
+    pub attempt: u32,
+    /// The endpoint's HTTP status, when it answered.
+    pub status: Option<u16>,
+    /// A connection error, a timeout, or what an injected fault did.
+    pub error: Option<String>,
+    pub succeeded: bool,
+    pub latency_ms: u64,
+    /// The first 1 KB of the endpoint's answer.
+    pub response_body: String,
+    /// The fault that shaped this attempt, if any.
+    pub fault: Option<&'static str>,
+    /// When the next attempt is due, if one is scheduled (account clock, unix seconds).
+    pub next_retry_at: Option<i64>,
+}
+
+/// The delivery state of one account.
+pub(crate) struct Deliveries {
+    pending: HashMap<u64, Pending>,
+    next_id: u64,
+    log: VecDeque<AttemptRecord>,
+    log_capacity: usize,
+    log_seq: u64,
+}
+
+impl Deliveries {
+    pub fn new(log_capacity: usize) -> Deliveries {
+        Deliveries {
+            pending: HashMap::new(),
+            next_id: 0,
+            log: VecDeque::new(),
+            log_capacity,
+            log_seq: 0,
+        }
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Pending> {
+        self.pending.get(&id)
+    }
+
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut Pending> {
+        self.pending.get_mut(&id)
+    }
+
+    pub fn remove(&mut self, id: u64) -> Option<Pending> {
+        self.pending.remove(&id)
+    }
+
+    /// Attempts, newest first.
+    pub fn log(&self) -> impl Iterator<Item = &AttemptRecord> {
+        self.log.iter().rev()
+    }
+
+    pub fn record(&mut self, mut record: AttemptRecord) {
+        self.log_seq += 1;
+        record.id = format!("whatt_{:08}", self.log_seq);
+        if self.log_capacity == 0 {
+            return;
+        }
+        if self.log.len() == self.log_capacity {
+            self.log.pop_front();
+        }
+        self.log.push_back(record);
+    }
+
+    /// Pending deliveries held back for `label`'s endpoint by a reorder fault.
+    pub fn held_for(&self, label: &str, except: u64) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(id, p)| **id != except && p.held && p.target.label() == label)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+/// Queues one delivery of an event (whose body is frozen) to `target`. Returns its id.
+/// Held deliveries wait for [`release`]; the others are due now.
+pub(crate) fn enqueue(
+    account: &mut Account,
+    event_id: &str,
+    event_type: &str,
+    body: Bytes,
+    target: Target,
+    held: bool,
+) -> u64 {
+    let d = &mut account.deliveries;
+    d.next_id += 1;
+    let id = d.next_id;
+    d.pending.insert(
+        id,
+        Pending {
+            event_id: event_id.to_string(),
+            event_type: event_type.to_string(),
+            body,
+            target,
+            attempts: 0,
+            generation: 0,
+            held,
+            first_attempt_waiters: Vec::new(),
+        },
+    );
+    if !held {
+        let now = account.clock.now_ms();
+        schedule(account, id, now);
+    }
+    id
+}
+
+/// (Re)schedules delivery `id`'s next attempt at `due_ms`; older jobs for it become stale.
+pub(crate) fn schedule(account: &mut Account, id: u64, due_ms: i64) {
+    let Some(p) = account.deliveries.pending.get_mut(&id) else {
+        return;
+    };
+    p.generation += 1;
+    p.held = false;
+    let generation = p.generation;
+    account.agenda.schedule(
+        due_ms,
+        Job::Attempt {
+            delivery: id,
+            generation,
+        },
+    );
+}
+
+/// Releases held deliveries: their next attempt is due now.
+pub(crate) fn release(account: &mut Account, ids: &[u64]) {
+    let now = account.clock.now_ms();
+    for &id in ids {
+        if account.deliveries.get(id).is_some_and(|p| p.held) {
+            schedule(account, id, now);
+        }
+    }
+}
+
+/// The current state of an account endpoint (it may have been deleted, disabled or edited
+/// since the event). Forward-to targets are fixed.
+pub(crate) fn current_target(account: &Account, target: &Target) -> Option<Target> {
+    match target {
+        Target::Forward { .. } => Some(target.clone()),
+        Target::Endpoint { id, .. } => {
+            let ep = account.webhook_endpoints.get(id)?;
+            (!ep.disabled).then(|| Target::Endpoint {
+                id: ep.id.clone(),
+                url: ep.url.clone(),
+                secret: ep.secret.clone(),
+            })
+        }
+    }
+}
+
+/// Everything one attempt needs, taken out of the account under the lock.
+pub(crate) struct AttemptPlan {
+    pub delivery: u64,
+    pub attempt: u32,
+    pub event_id: String,
+    pub event_type: String,
+    pub body: Bytes,
+    pub target: Target,
+    pub fault: Option<FaultKind>,
+}
+
+/// What to do for a due `Attempt` job: `None` when the job is stale, the delivery is
+/// finished, or a fault consumed it (drop, delay, reorder).
+pub(crate) fn plan_attempt(
+    account: &mut Account,
+    delivery: u64,
+    generation: u32,
+) -> Option<AttemptPlan> {
+    let p = account.deliveries.get(delivery)?;
+    if p.generation != generation || p.held {
+        return None;
+    }
+    let Some(target) = current_target(account, &p.target) else {
+        // Endpoint deleted or disabled: Stripe makes no further attempts.
+        finish(account, delivery);
+        return None;
+    };
+    let event_type = p.event_type.clone();
+    let fault = account.faults.take_webhook(&event_type);
+    let now = account.clock.now_ms();
+    match fault {
+        Some(FaultKind::Drop) => {
+            let p = account.deliveries.get(delivery)?;
+            let record = AttemptRecord {
+                id: String::new(),
+                created: now.div_euclid(1000),
+                event: p.event_id.clone(),
+                event_type,
+                endpoint: target.label().to_string(),
+                url: target.url().to_string(),
+                attempt: p.attempts + 1,
+                status: None,
+                error: Some("dropped by an injected fault: never delivered".into()),
+                succeeded: false,
+                latency_ms: 0,
+                response_body: String::new(),
+                fault: Some("drop"),
+                next_retry_at: None,
+            };
+            account.deliveries.record(record);
+            finish(account, delivery);
+            None
+        }
+        Some(FaultKind::Delay(secs)) => {
+            schedule(account, delivery, now + secs as i64 * 1000);
+            None
+        }
+        Some(FaultKind::Reorder(secs)) => {
+            // Held until the next delivery to this endpoint has been attempted; the job
+            // scheduled here is the fallback if none comes.
+            schedule(account, delivery, now + secs as i64 * 1000);
+            if let Some(p) = account.deliveries.get_mut(delivery) {
+                p.held = true;
+            }
+            None
+        }
+        _ => {
+            let p = account.deliveries.get_mut(delivery)?;
+            p.attempts += 1;
+            Some(AttemptPlan {
+                delivery,
+                attempt: p.attempts,
+                event_id: p.event_id.clone(),
+                event_type,
+                body: p.body.clone(),
+                target,
+                fault,
+            })
+        }
+    }
+}
+
+/// What an attempt came to.
+pub(crate) struct AttemptOutcome {
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub response_body: String,
+}
+
+/// Records an attempt; on success or after the last retry the delivery is finished,
+/// otherwise the next retry is scheduled on the account's clock.
+pub(crate) fn settle_attempt(
+    account: &mut Account,
+    plan: &AttemptPlan,
+    outcome: AttemptOutcome,
+    retry_delays: &[Duration],
+) {
+    let forced_timeout = matches!(plan.fault, Some(FaultKind::Timeout(_)));
+    let succeeded = !forced_timeout && outcome.status.is_some_and(|s| (200..300).contains(&s));
+    let now = account.clock.now_ms();
+    let next_retry = (!succeeded)
+        .then(|| retry_delays.get(plan.attempt as usize - 1))
+        .flatten()
+        .map(|d| now + d.as_millis() as i64);
+    let error = if forced_timeout {
+        Some("timed out (injected fault: the endpoint received the attempt)".to_string())
+    } else {
+        outcome.error
+    };
+    account.deliveries.record(AttemptRecord {
+        id: String::new(),
+        created: now.div_euclid(1000),
+        event: plan.event_id.clone(),
+        event_type: plan.event_type.clone(),
+        endpoint: plan.target.label().to_string(),
+        url: plan.target.url().to_string(),
+        attempt: plan.attempt,
+        status: outcome.status,
+        error,
+        succeeded,
+        latency_ms: outcome.latency_ms,
+        response_body: outcome.response_body,
+        fault: plan.fault.map(FaultKind::name),
+        next_retry_at: next_retry.map(|ms| ms.div_euclid(1000)),
+    });
+    if let Some(p) = account.deliveries.get_mut(plan.delivery) {
+        for w in p.first_attempt_waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+    if succeeded {
+        if let Some(ev) = account.events.get_mut(&plan.event_id) {
+            ev.pending_webhooks = (ev.pending_webhooks - 1).max(0);
+        }
+        finish(account, plan.delivery);
+    } else if let Some(due) = next_retry {
+        schedule(account, plan.delivery, due);
+    } else {
+        tracing::warn!(
+            event = %plan.event_id,
+            "giving up on {} after {} attempts (secret {})",
+            plan.target.url(),
+            plan.attempt,
+            mask_key(plan.target.secret())
+        );
+        finish(account, plan.delivery);
+    }
+    // An attempt to this endpoint happened: deliveries a reorder fault held back go now.
+    let held = account
+        .deliveries
+        .held_for(plan.target.label(), plan.delivery);
+    release(account, &held);
+}
+
+/// Removes a delivery, telling anyone waiting for its first attempt.
+fn finish(account: &mut Account, id: u64) {
+    if let Some(mut p) = account.deliveries.remove(id) {
+        for w in p.first_attempt_waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+}
+
+/// Routes one event to every target that receives it, at the time it is emitted.
+pub(crate) fn targets_for(
+    account: &Account,
+    globals: &[WebhookTarget],
+    event_type: &str,
+) -> Vec<Target> {
+    let mut targets: Vec<Target> = account
+        .webhook_endpoints
+        .as_slice()
+        .iter()
+        .filter(|e| e.receives(event_type))
+        .map(|e| Target::Endpoint {
+            id: e.id.clone(),
+            url: e.url.clone(),
+            secret: e.secret.clone(),
+        })
+        .collect();
+    targets.extend(globals.iter().map(|g| Target::Forward {
+        url: g.url.clone(),
+        secret: g.secret.clone(),
+    }));
+    targets
+}
+
+/// The HTTP side of an attempt: sign, POST, read the start of the answer.
+pub(crate) async fn send(client: &reqwest::Client, plan: &AttemptPlan) -> AttemptOutcome {
+    let secret = match plan.fault {
+        // A secret the endpoint cannot know: the signature is well formed but wrong.
+        Some(FaultKind::BadSignature) => "whsec_injected_fault_wrong_secret".to_string(),
+        _ => plan.target.secret().to_string(),
+    };
+    let copies = if plan.fault == Some(FaultKind::Duplicate) {
+        2
+    } else {
+        1
+    };
+    let mut outcome = None;
+    for _ in 0..copies {
+        outcome = Some(post(client, plan, &secret).await);
+    }
+    outcome.expect("at least one copy is sent")
+}
+
+/// How much of an endpoint's answer is kept in the attempt log.
+const RESPONSE_EXCERPT: usize = 1024;
+
+async fn post(client: &reqwest::Client, plan: &AttemptPlan, secret: &str) -> AttemptOutcome {
+    // Real time, not the account clock: receivers check `t` against their own clock.
+    let signature = crate::signature::sign(secret, super::clock::wall_now(), &plan.body);
+    let started = std::time::Instant::now();
+    let result = client
+        .post(plan.target.url())
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/json; charset=utf-8",
+        )
+        .header("Stripe-Signature", signature)
+        .header(
+            http::header::USER_AGENT,
+            "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        )
+        .header(http::header::CACHE_CONTROL, "no-cache")
+        .header(http::header::ACCEPT, "*/*; q=0.5, application/xml")
+        .body(plan.body.clone())
+        .send()
+        .await;
+    let mut outcome = AttemptOutcome {
+        status: None,
+        error: None,
+        latency_ms: 0,
+        response_body: String::new(),
+    };
+    match result {
+        Ok(mut resp) => {
+            outcome.status = Some(resp.status().as_u16());
+            let mut excerpt = Vec::new();
+            while excerpt.len() < RESPONSE_EXCERPT {
+                match resp.chunk().await {
+                    Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+                    _ => break,
+                }
+            }
+            excerpt.truncate(RESPONSE_EXCERPT);
+            outcome.response_body = String::from_utf8_lossy(&excerpt).into_owned();
+        }
+        Err(e) if e.is_timeout() => outcome.error = Some("timed out".into()),
+        Err(e) => outcome.error = Some(describe(&e)),
+    }
+    outcome.latency_ms = started.elapsed().as_millis() as u64;
+    match (outcome.status, &outcome.error) {
+        (Some(s), _) => {
+            tracing::info!(event = %plan.event_id, "<-- [{s}] POST {} {}", plan.target.url(), plan.event_type)
+        }
+        (None, Some(e)) => {
+            tracing::warn!(event = %plan.event_id, "<-- [ERR] POST {} {}: {e}", plan.target.url(), plan.event_type)
+        }
+        (None, None) => {}
+    }
+    outcome
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_schedules() {
+        assert_eq!(RetrySchedule::Compressed.delays().len(), 3);
+        let stripe: Duration = RetrySchedule::Stripe.delays().iter().sum();
+        assert!(stripe < Duration::from_secs(3 * 86_400), "{stripe:?}");
+        assert!(stripe > Duration::from_secs(2 * 86_400), "{stripe:?}");
+        assert_eq!(
+            RetrySchedule::parse("1, 2.5,10").unwrap().delays(),
+            [
+                Duration::from_secs(1),
+                Duration::from_millis(2500),
+                Duration::from_secs(10)
+            ]
+        );
+        assert!(RetrySchedule::parse("none").unwrap().delays().is_empty());
+        assert!(RetrySchedule::parse("soon").is_err());
+        assert!(RetrySchedule::parse("-1").is_err());
+    }
+
+    #[test]
+    fn the_log_keeps_the_newest() {
+        let mut d = Deliveries::new(2);
+        for attempt in 1..=3 {
+            d.record(AttemptRecord {
+                id: String::new(),
+                created: 0,
+                event: "evt_1".into(),
+                event_type: "charge.succeeded".into(),
+                endpoint: "we_1".into(),
+                url: "http://x.test/".into(),
+                attempt,
+                status: Some(500),
+                error: None,
+                succeeded: false,
+                latency_ms: 1,
+                response_body: String::new(),
+                fault: None,
+                next_retry_at: None,
+            });
+        }
+        let attempts: Vec<u32> = d.log().map(|r| r.attempt).collect();
+        assert_eq!(attempts, [3, 2]);
+    }
+}

@@ -1,0 +1,300 @@
+//! Idempotent requests (contract §1.6): a POST with an `Idempotency-Key` runs once; a
+//! repeat with the same parameters replays the first answer byte for byte; the same key
+//! with other parameters is a 400 `idempotency_error`; a repeat while the first still runs is
+//! a 409. Keys belong to one account and expire 24 h after first use, on the account's clock.
+//!
+//! What is saved: answers of requests that started executing (2xx, 402 card errors, 5xx),
+//! not those refused while reading their parameters (other 4xx), which leave the key free.
+//! The store is bounded (entries and bytes; the oldest go first) so a client sending a new
+//! key with every request, as the SDKs do, cannot grow memory without limit.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+use http::StatusCode;
+use sha2::{Digest, Sha256};
+
+use super::Params;
+
+/// How long a key is remembered (Stripe prunes keys once they are at least 24 hours old).
+pub(crate) const KEY_LIFETIME_MS: i64 = 24 * 3600 * 1000;
+
+/// Stripe's limit on key length.
+pub(crate) const MAX_KEY_LEN: usize = 255;
+
+/// What identifies "the same request": method, path and the decoded parameter tree (so
+/// `+` vs `%20`, or `expand[]` vs `expand[0]`, are the same parameters).
+pub(crate) type Fingerprint = [u8; 32];
+
+pub(crate) fn fingerprint(method: &str, path: &str, params: &Params) -> Fingerprint {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update(b" ");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    // The tree is ordered (BTreeMap), so its debug form is canonical.
+    h.update(format!("{:?}", params.root).as_bytes());
+    h.finalize().into()
+}
+
+/// A saved answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Saved {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+enum Entry {
+    Running {
+        fingerprint: Fingerprint,
+    },
+    Done {
+        fingerprint: Fingerprint,
+        saved: Saved,
+    },
+}
+
+/// What to do with a request carrying a key.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// First use: run it, then [`IdempotencyStore::finish`].
+    Run,
+    /// Seen with the same parameters: answer this again.
+    Replay(Saved),
+    /// Seen with other parameters.
+    Mismatch,
+    /// The first request with this key is still running.
+    InUse,
+}
+
+pub(crate) struct IdempotencyStore {
+    entries: HashMap<String, (u64, i64, Entry)>,
+    /// Keys in first-use order with their generation, for expiry and eviction.
+    order: VecDeque<(String, u64)>,
+    generation: u64,
+    bytes: usize,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+impl IdempotencyStore {
+    pub fn new(max_entries: usize, max_bytes: usize) -> IdempotencyStore {
+        IdempotencyStore {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            generation: 0,
+            bytes: 0,
+            max_entries,
+            max_bytes,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[cfg(test)]
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn claim(&mut self, key: &str, fingerprint: Fingerprint, now_ms: i64) -> Claim {
+        self.prune(now_ms);
+        match self.entries.get(key) {
+            Some((_, _, Entry::Running { .. })) => Claim::InUse,
+            Some((
+                _,
+                _,
+                Entry::Done {
+                    fingerprint: f,
+                    saved,
+                },
+            )) => {
+                if *f == fingerprint {
+                    Claim::Replay(saved.clone())
+                } else {
+                    Claim::Mismatch
+                }
+            }
+            None => {
+                self.generation += 1;
+                self.entries.insert(
+                    key.to_string(),
+                    (self.generation, now_ms, Entry::Running { fingerprint }),
+                );
+                self.order.push_back((key.to_string(), self.generation));
+                self.bytes += key.len();
+                self.evict();
+                Claim::Run
+            }
+        }
+    }
+
+    /// The claimed request ended: save its answer if it started executing, else free the key.
+    pub fn finish(&mut self, key: &str, status: StatusCode, body: &[u8]) {
+        let saved = status.is_success()
+            || status == StatusCode::PAYMENT_REQUIRED
+            || status.is_server_error();
+        let Some((_, _, entry)) = self.entries.get_mut(key) else {
+            return;
+        };
+        let Entry::Running { fingerprint } = entry else {
+            return;
+        };
+        if saved {
+            let fingerprint = *fingerprint;
+            *entry = Entry::Done {
+                fingerprint,
+                saved: Saved {
+                    status,
+                    body: Bytes::copy_from_slice(body),
+                },
+            };
+            self.bytes += body.len();
+            self.evict();
+        } else {
+            self.release(key);
+        }
+    }
+
+    /// Frees a claimed key without saving anything (the request was refused or abandoned).
+    pub fn release(&mut self, key: &str) {
+        if let Some((_, _, Entry::Running { .. })) = self.entries.get(key) {
+            self.remove(key);
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some((_, _, entry)) = self.entries.remove(key) {
+            self.bytes -= key.len();
+            if let Entry::Done { saved, .. } = entry {
+                self.bytes -= saved.body.len();
+            }
+        }
+    }
+
+    /// Drops keys older than their lifetime.
+    fn prune(&mut self, now_ms: i64) {
+        while let Some((key, generation)) = self.order.front() {
+            match self.entries.get(key) {
+                Some((g, first_used, _)) if g == generation => {
+                    if now_ms - first_used < KEY_LIFETIME_MS {
+                        break;
+                    }
+                    let key = key.clone();
+                    self.remove(&key);
+                }
+                // Released or replaced since: the queue entry is stale.
+                _ => {}
+            }
+            self.order.pop_front();
+        }
+    }
+
+    /// Drops the oldest finished keys while over a bound (a running one is never dropped:
+    /// its request would lose its claim).
+    fn evict(&mut self) {
+        // Each queue entry is looked at once at most, so a queue of running keys ends it.
+        let mut budget = self.order.len();
+        while (self.entries.len() > self.max_entries || self.bytes > self.max_bytes) && budget > 0 {
+            budget -= 1;
+            let Some((key, generation)) = self.order.pop_front() else {
+                return;
+            };
+            match self.entries.get(&key) {
+                Some((g, _, Entry::Done { .. })) if *g == generation => self.remove(&key),
+                Some((g, _, Entry::Running { .. })) if *g == generation => {
+                    self.order.push_back((key, generation));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(s: &str) -> Fingerprint {
+        fingerprint(
+            "POST",
+            "/v1/checkout/sessions",
+            &Params::decode(&[s.as_bytes()]).unwrap(),
+        )
+    }
+
+    #[test]
+    fn same_parameters_in_other_spellings_are_the_same_request() {
+        assert_eq!(fp("a=x+y&expand[]=b"), fp("a=x%20y&expand[]=b"));
+        assert_eq!(fp("a=1&b=2"), fp("b=2&a=1"));
+        assert_ne!(fp("a=1"), fp("a=2"));
+        let other_path = fingerprint("POST", "/v1/events", &Params::default());
+        assert_ne!(other_path, fp(""));
+    }
+
+    #[test]
+    fn replay_mismatch_and_in_use() {
+        let mut s = IdempotencyStore::new(100, 1 << 20);
+        assert_eq!(s.claim("k", fp("a=1"), 0), Claim::Run);
+        assert_eq!(s.claim("k", fp("a=1"), 1), Claim::InUse);
+        s.finish("k", StatusCode::OK, b"{\"id\":1}");
+        let saved = Saved {
+            status: StatusCode::OK,
+            body: Bytes::from_static(b"{\"id\":1}"),
+        };
+        assert_eq!(s.claim("k", fp("a=1"), 2), Claim::Replay(saved));
+        assert_eq!(s.claim("k", fp("a=2"), 3), Claim::Mismatch);
+    }
+
+    #[test]
+    fn validation_failures_leave_the_key_free() {
+        let mut s = IdempotencyStore::new(100, 1 << 20);
+        assert_eq!(s.claim("k", fp("a=1"), 0), Claim::Run);
+        s.finish("k", StatusCode::BAD_REQUEST, b"{}");
+        assert_eq!(s.claim("k", fp("a=2"), 1), Claim::Run);
+        s.finish("k", StatusCode::INTERNAL_SERVER_ERROR, b"{\"error\":{}}");
+        assert!(matches!(s.claim("k", fp("a=2"), 2), Claim::Replay(r) if r.status == 500));
+    }
+
+    #[test]
+    fn keys_expire_after_a_day_on_the_clock() {
+        let mut s = IdempotencyStore::new(100, 1 << 20);
+        s.claim("k", fp("a=1"), 0);
+        s.finish("k", StatusCode::OK, b"1");
+        assert!(matches!(
+            s.claim("k", fp("a=1"), KEY_LIFETIME_MS - 1),
+            Claim::Replay(_)
+        ));
+        assert_eq!(s.claim("k", fp("a=2"), KEY_LIFETIME_MS), Claim::Run);
+    }
+
+    #[test]
+    fn the_store_is_bounded_by_entries_and_bytes() {
+        let mut s = IdempotencyStore::new(10, 1 << 20);
+        for i in 0..1000 {
+            let key = format!("key-{i}");
+            s.claim(&key, fp("a=1"), i);
+            s.finish(&key, StatusCode::OK, &[b'x'; 100]);
+        }
+        assert_eq!(s.len(), 10);
+        assert!(matches!(
+            s.claim("key-999", fp("a=1"), 1000),
+            Claim::Replay(_)
+        ));
+        assert_eq!(
+            s.claim("key-0", fp("a=2"), 1000),
+            Claim::Run,
+            "the oldest went first"
+        );
+
+        let mut s = IdempotencyStore::new(1000, 1000);
+        for i in 0..100 {
+            let key = format!("key-{i}");
+            s.claim(&key, fp("a=1"), i);
+            s.finish(&key, StatusCode::OK, &[b'x'; 100]);
+        }
+        assert!(s.bytes() <= 1000, "{}", s.bytes());
+    }
+}
