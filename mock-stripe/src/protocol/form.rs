@@ -9,10 +9,33 @@
 //!   Stripe, `metadata[0]=x` is an ordinary metadata key). Index gaps are rejected then.
 //! * Rack style `a[][x]=1&a[][y]=2&a[][x]=3` gives `[{x:1,y:2},{x:3}]`.
 //! * A repeated scalar key keeps the last value; `key=` (empty) means "unset".
+//!
+//! Limits: the tree is built (and dropped) recursively, one level per bracket segment, and
+//! a body can be up to a megabyte, so a hostile request could otherwise nest tens of
+//! thousands of levels and overflow the stack, or make lists of a million elements. Every
+//! limit below is far above what Stripe's SDKs ever send and fails with a 400.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::error::{ApiError, ApiResult};
+
+/// Most bracket segments one key may have. Stripe's deepest real parameters have about five
+/// (`line_items[0][price_data][product_data][metadata][k]`); the limit bounds the recursion
+/// that builds, compares and drops the tree, so a deeply nested key cannot overflow the stack.
+pub(crate) const MAX_DEPTH: usize = 8;
+
+/// Most `key=value` pairs in one request (query string and body together).
+pub(crate) const MAX_PARAMS: usize = 2_000;
+
+/// Longest parameter name, brackets included, in bytes.
+pub(crate) const MAX_KEY_LEN: usize = 1_000;
+
+/// Most elements one array may get, through `a[]=` appends or `a[0]=…` indexes.
+pub(crate) const MAX_LIST_LEN: usize = 1_000;
+
+/// How much of an over-long or malformed key an error message repeats.
+const SHOWN_KEY_LEN: usize = 200;
 
 /// One node of the decoded parameter tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,10 +73,17 @@ impl Params {
     /// Decodes one or more urlencoded strings (e.g. query string then body) into a tree.
     pub fn decode(sources: &[&[u8]]) -> ApiResult<Params> {
         let mut params = Params::default();
+        let mut count = 0usize;
         for src in sources {
             for (key, value) in form_urlencoded::parse(src) {
                 if key.is_empty() && value.is_empty() {
                     continue;
+                }
+                count += 1;
+                if count > MAX_PARAMS {
+                    return Err(ApiError::bad_request(format!(
+                        "Too many parameters: a request may have at most {MAX_PARAMS}."
+                    )));
                 }
                 params.insert(&key, value.into_owned())?;
             }
@@ -63,13 +93,38 @@ impl Params {
 
     fn insert(&mut self, raw_key: &str, value: String) -> ApiResult<()> {
         let (name, segs) = parse_key(raw_key)?;
+        if raw_key.len() > MAX_KEY_LEN {
+            let shown = shown_key(raw_key);
+            return Err(ApiError::invalid(
+                shown.as_ref(),
+                format!(
+                    "Invalid parameter name {shown}: a parameter name may be at most \
+                     {MAX_KEY_LEN} bytes long."
+                ),
+            ));
+        }
         insert_in_map(&mut self.root, name, &segs, value, name.to_string())
     }
 }
 
-/// Splits `a[b][]` into `a` and its bracket segments.
+/// The key as an error repeats it: cut (on a character boundary) if it is very long.
+fn shown_key(raw: &str) -> Cow<'_, str> {
+    if raw.len() <= SHOWN_KEY_LEN {
+        return Cow::Borrowed(raw);
+    }
+    let mut end = SHOWN_KEY_LEN;
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}...", &raw[..end]))
+}
+
+/// Splits `a[b][]` into `a` and its bracket segments (at most [`MAX_DEPTH`]).
 fn parse_key(raw: &str) -> ApiResult<(&str, Vec<Seg>)> {
-    let malformed = || ApiError::invalid(raw, format!("Invalid parameter name: {raw}"));
+    let malformed = || {
+        let shown = shown_key(raw);
+        ApiError::invalid(shown.as_ref(), format!("Invalid parameter name: {shown}"))
+    };
     let (name, mut rest) = match raw.find('[') {
         Some(i) => (&raw[..i], &raw[i..]),
         None => (raw, ""),
@@ -89,6 +144,16 @@ fn parse_key(raw: &str) -> ApiResult<(&str, Vec<Seg>)> {
         if seg.contains('[') {
             return Err(malformed());
         }
+        if segs.len() == MAX_DEPTH {
+            let shown = shown_key(raw);
+            return Err(ApiError::invalid(
+                shown.as_ref(),
+                format!(
+                    "Invalid parameter name {shown}: parameters may be nested at most \
+                     {MAX_DEPTH} levels deep."
+                ),
+            ));
+        }
         segs.push(if seg.is_empty() {
             Seg::Append
         } else {
@@ -106,6 +171,13 @@ fn conflict(path: &str, existing: &Value, wanted: &'static str) -> ApiError {
             "Invalid value for {path}: it is sent as {} and as {wanted}.",
             existing.describe()
         ),
+    )
+}
+
+fn too_long(path: &str) -> ApiError {
+    ApiError::invalid(
+        path,
+        format!("Invalid array: {path} may have at most {MAX_LIST_LEN} elements."),
     )
 }
 
@@ -165,6 +237,9 @@ fn insert_into(node: &mut Value, segs: &[Seg], value: String, path: String) -> A
             {
                 let child = format!("{path}[{last_index}][{k}]");
                 return insert_in_map(last, k, &rest[1..], value, child);
+            }
+            if items.len() >= MAX_LIST_LEN {
+                return Err(too_long(&path));
             }
             items.push(build(rest, value));
             Ok(())
@@ -476,7 +551,11 @@ fn one_of_list(allowed: &[&str]) -> String {
 }
 
 /// `a[0]=…&a[1]=…` arrives as a map with digit keys: order them and insist on 0..n.
+/// Allocates per key, never per index: `a[999999999]=1` is one key and a gap error.
 fn indexed_list<'a>(path: &str, m: &'a BTreeMap<String, Value>) -> ApiResult<Vec<&'a Value>> {
+    if m.len() > MAX_LIST_LEN {
+        return Err(too_long(path));
+    }
     let mut indexed = Vec::with_capacity(m.len());
     for (k, v) in m {
         let Some(i) = (!k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
@@ -700,6 +779,152 @@ mod tests {
     fn repeated_scalar_keeps_last() {
         let p = decode("mode=setup&mode=payment");
         assert_eq!(p.root["mode"], s("payment"));
+    }
+
+    #[test]
+    fn deeply_nested_key_is_rejected_without_recursing() {
+        // ~60 KB of `[x]`: before the depth limit this overflowed the test thread's stack.
+        let key = format!("a{}", "[x]".repeat(20_000));
+        let wire = format!("{key}=1");
+        assert!(wire.len() > 60_000);
+        let started = std::time::Instant::now();
+        let err = Params::decode(&[wire.as_bytes()]).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(err.message.contains("at most 8 levels"), "{}", err.message);
+        // The error names the parameter, but does not echo 60 KB back.
+        let param = err.param.unwrap();
+        assert!(param.starts_with("a[x][x]"), "{param}");
+        assert!(param.len() < 300 && err.message.len() < 500);
+    }
+
+    #[test]
+    fn nesting_limit_is_exactly_max_depth() {
+        let at_limit = format!("a{}=1", "[x]".repeat(MAX_DEPTH));
+        let p = decode(&at_limit);
+        assert!(matches!(p.root["a"], Value::Map(_)));
+        let over = format!("a{}=1", "[x]".repeat(MAX_DEPTH + 1));
+        let err = Params::decode(&[over.as_bytes()]).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.param.as_deref(), Some(&over[..over.len() - 2]));
+        assert_eq!(
+            err.message,
+            format!(
+                "Invalid parameter name {}: parameters may be nested at most 8 levels deep.",
+                &over[..over.len() - 2]
+            )
+        );
+        // Appends count as segments too.
+        let over = format!("a{}=1", "[]".repeat(MAX_DEPTH + 1));
+        assert!(Params::decode(&[over.as_bytes()]).is_err());
+    }
+
+    #[test]
+    fn too_many_params_is_400_naming_the_limit() {
+        let ok: String = (0..MAX_PARAMS)
+            .map(|i| format!("metadata[k{i}]=v&"))
+            .collect();
+        decode(&ok);
+        let wire: String = (0..=MAX_PARAMS).map(|i| format!("k{i}=v&")).collect();
+        let err = Params::decode(&[wire.as_bytes()]).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(err.message.contains("2000"), "{}", err.message);
+        // Query string and body count together.
+        let half: String = (0..MAX_PARAMS / 2 + 1)
+            .map(|i| format!("k{i}=v&"))
+            .collect();
+        let err = Params::decode(&[half.as_bytes(), half.as_bytes()]).unwrap_err();
+        assert!(err.message.contains("2000"), "{}", err.message);
+        // Empty pairs (`&&&`) are skipped, not counted.
+        let empties = "&".repeat(10 * MAX_PARAMS);
+        assert!(decode(&empties).root.is_empty());
+    }
+
+    #[test]
+    fn long_key_is_400() {
+        let name = "k".repeat(MAX_KEY_LEN);
+        decode(&format!(
+            "metadata[{}]=v",
+            &name[..MAX_KEY_LEN - "metadata[]".len()]
+        ));
+        let err = Params::decode(&[format!("{name}x=v").as_bytes()]).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(err.message.contains("1000 bytes"), "{}", err.message);
+        assert!(err.param.unwrap().len() < 300);
+    }
+
+    #[test]
+    fn long_array_is_400() {
+        let ok: String = (0..MAX_LIST_LEN)
+            .map(|i| format!("expand[]=e{i}&"))
+            .collect();
+        let p = decode(&ok);
+        let Value::List(items) = &p.root["expand"] else {
+            panic!("expand should be a list")
+        };
+        assert_eq!(items.len(), MAX_LIST_LEN);
+
+        let wire: String = (0..=MAX_LIST_LEN)
+            .map(|i| format!("expand[]=e{i}&"))
+            .collect();
+        let err = Params::decode(&[wire.as_bytes()]).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.param.as_deref(), Some("expand"));
+        assert_eq!(
+            err.message,
+            "Invalid array: expand may have at most 1000 elements."
+        );
+
+        // Rack-style objects count elements, not keys: 1000 objects of two keys are fine...
+        let wire: String = (0..MAX_LIST_LEN)
+            .map(|i| format!("b[][x]={i}&b[][y]={i}&"))
+            .collect();
+        let Value::List(items) = &decode(&wire).root["b"] else {
+            panic!("b should be a list")
+        };
+        assert_eq!(items.len(), MAX_LIST_LEN);
+        // ...and a 1001st object is not.
+        let wire: String = (0..=MAX_LIST_LEN).map(|i| format!("b[][x]={i}&")).collect();
+        let err = Params::decode(&[wire.as_bytes()]).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("b"));
+
+        // Digit indexes: one key per element, so the same limit applies when read as a list.
+        let wire: String = (0..=MAX_LIST_LEN).map(|i| format!("e[{i}]=v&")).collect();
+        let p = decode(&wire);
+        let mut f = Fields::root(&p);
+        let err = f.list("e").err().unwrap();
+        assert_eq!(err.param.as_deref(), Some("e"));
+        assert!(err.message.contains("at most 1000"), "{}", err.message);
+        // ...but they are ordinary keys to a map (Stripe caps metadata separately).
+        let mut f = Fields::root(&p);
+        assert_eq!(
+            f.string_map("e").unwrap().unwrap().entries.len(),
+            MAX_LIST_LEN + 1
+        );
+    }
+
+    #[test]
+    fn huge_sparse_index_is_a_gap_error_not_an_allocation() {
+        let p = decode("a[999999999]=1");
+        let mut f = Fields::root(&p);
+        let err = f.list("a").err().unwrap();
+        assert_eq!(err.param.as_deref(), Some("a"));
+        assert!(
+            err.message.contains("index 0 is missing"),
+            "{}",
+            err.message
+        );
+        let p = decode("a[0]=x&a[18446744073709551615]=y");
+        let err = Fields::root(&p).list("a").err().unwrap();
+        assert!(
+            err.message.contains("index 1 is missing"),
+            "{}",
+            err.message
+        );
+        // Beyond usize: not an index at all.
+        let p = decode("a[99999999999999999999999]=1");
+        let err = Fields::root(&p).list("a").err().unwrap();
+        assert!(err.message.contains("has the key"), "{}", err.message);
     }
 
     #[test]

@@ -19,7 +19,6 @@ pub(crate) const MAX_PATTERN_LEN: usize = 100;
 ///
 /// Works on bytes: `*` is ASCII and UTF-8 is self-synchronizing, so a literal can only match
 /// at character boundaries and the answer is the same as matching by `char`.
-#[allow(dead_code)] // Until `GET /v1/events` and `events::type_matches` call it.
 pub(crate) fn matches(pattern: &str, text: &str) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0, 0);
@@ -51,7 +50,6 @@ pub(crate) fn matches(pattern: &str, text: &str) -> bool {
 }
 
 /// Rejects a pattern longer than [`MAX_PATTERN_LEN`] bytes with a 400 naming `param`.
-#[allow(dead_code)] // Until `GET /v1/events` and `events::type_matches` call it.
 pub(crate) fn check_pattern(param: &str, pattern: &str) -> Result<(), ApiError> {
     if pattern.len() > MAX_PATTERN_LEN {
         return Err(ApiError::invalid(
