@@ -33,8 +33,8 @@ const fn decline(
     })
 }
 
-/// Number (digits only) → outcome. 3-D Secure cards are authenticated automatically
-/// (there is no challenge page) and then behave as their row says.
+/// Number (digits only) → outcome. For the cards that require 3-D Secure
+/// ([`requires_authentication`]), the outcome once the payer has authenticated.
 const TABLE: &[(&str, Outcome)] = &[
     ("4242424242424242", Outcome::Succeeds),
     ("5555555555554444", Outcome::Succeeds),
@@ -119,6 +119,28 @@ const TABLE: &[(&str, Outcome)] = &[
 
 /// The outcome of charging `number` (digits only). A valid number outside the table is a
 /// real card, which test mode refuses.
+/// Cards that ask the payer to authenticate (3-D Secure) before they are charged.
+const AUTHENTICATION_REQUIRED: &[&str] = &[
+    "4000000000003220",
+    "4000002500003155",
+    "4000002760003184",
+    "4000008260003178",
+    "4000008400001629",
+];
+
+pub(crate) fn requires_authentication(number: &str) -> bool {
+    AUTHENTICATION_REQUIRED.contains(&number)
+}
+
+/// What the payment fails with when the payer fails 3-D Secure (contract §4).
+pub(crate) const AUTHENTICATION_FAILED: CardError = CardError {
+    code: "payment_intent_authentication_failure",
+    decline_code: None,
+    message: "The provided PaymentMethod has failed authentication. You can provide \
+              payment_method_data or a new PaymentMethod to attempt to fulfill this \
+              PaymentIntent again.",
+};
+
 pub(crate) fn outcome(number: &str) -> Outcome {
     TABLE.iter().find(|(n, _)| *n == number).map_or(
         decline(

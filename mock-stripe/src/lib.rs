@@ -35,6 +35,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 mod app;
+mod bank_debits;
 mod cards;
 mod control;
 mod engine;

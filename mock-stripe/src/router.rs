@@ -259,9 +259,14 @@ async fn api_inner(
         Some(FaultKind::Status(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut resp = json_error(&ApiError::for_status(status));
+            let h = resp.headers_mut();
             if status == StatusCode::TOO_MANY_REQUESTS {
-                resp.headers_mut()
-                    .insert("retry-after", HeaderValue::from_static("1"));
+                h.insert("retry-after", HeaderValue::from_static("1"));
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                // Nothing was executed, so a retry is safe: the SDKs retry when told so
+                // (they do not retry a bare 429), as Stripe tells them for lock timeouts.
+                h.insert("stripe-should-retry", HeaderValue::from_static("true"));
             }
             return Ok(Ok(Answer {
                 resp,

@@ -78,6 +78,7 @@ fn pay(a: &mut Account, id: &str, number: &str) {
             card: &card,
             email: "buyer@example.com",
             name: Some("Jenny Rosen"),
+            authenticated: None,
         },
     )
     .unwrap();
@@ -166,6 +167,119 @@ fn every_emitted_event_parses_into_its_typed_object() {
             "charge.succeeded",
             "payment_intent.succeeded",
             "checkout.session.completed",
+        ]
+    );
+}
+
+/// 3-D Secure and bank debits emit events the plain card flow does not: they must verify
+/// and parse too, with the values a shop reads.
+#[test]
+fn three_d_secure_and_bank_debit_events_parse_into_their_typed_objects() {
+    let mut a = account();
+    let challenged = new_session(&mut a, None);
+    let card = cards::check("4000000000003220", "12/34", "123", NOW).unwrap();
+    let payer = Payer {
+        card: &card,
+        email: "buyer@example.com",
+        name: None,
+        authenticated: None,
+    };
+    let checkout_sessions::PayResult::RequiresAuthentication { token } =
+        checkout_sessions::pay(&mut a, &challenged, &payer).unwrap()
+    else {
+        panic!("a 3-D Secure card asks for authentication")
+    };
+    checkout_sessions::authenticate(&mut a, &challenged, &token, false).unwrap();
+
+    // A euro session paid by SEPA debit that fails, and a US one by ACH that settles.
+    let euro = |a: &mut Account| {
+        let wire = "mode=payment&success_url=https://shop.test/ok\
+            &line_items[0][price_data][currency]=eur&line_items[0][price_data][unit_amount]=1500\
+            &line_items[0][price_data][product_data][name]=Book&line_items[0][quantity]=1";
+        let ctx = RequestCtx {
+            request_id: "req_1".into(),
+            version: None,
+            idempotency_key: None,
+        };
+        let p = Params::decode(&[wire.as_bytes()]).unwrap();
+        checkout_sessions::create_session(a, &p, &ctx, "http://127.0.0.1:12111")
+            .unwrap()
+            .0
+    };
+    let sepa = euro(&mut a);
+    let failing = crate::bank_debits::BankKind::SepaDebit.test_account(false);
+    checkout_sessions::pay_by_bank(&mut a, &sepa, &failing, "b@e.test", None).unwrap();
+    checkout_sessions::settle_payment(&mut a, &sepa).unwrap();
+    let ach = new_session(&mut a, None);
+    let ok = crate::bank_debits::BankKind::UsBankAccount.test_account(true);
+    checkout_sessions::pay_by_bank(&mut a, &ach, &ok, "b@e.test", None).unwrap();
+    checkout_sessions::settle_payment(&mut a, &ach).unwrap();
+
+    let mut seen = Vec::new();
+    for d in &take_outbox(&mut a) {
+        let event = verify(d);
+        let typed = match (&event.data.object, d.event_type.as_str()) {
+            (EventObject::PaymentIntentCreated(_), "payment_intent.created") => true,
+            (EventObject::PaymentIntentRequiresAction(pi), "payment_intent.requires_action") => {
+                pi.status.as_str() == "requires_action"
+            }
+            (EventObject::PaymentIntentPaymentFailed(pi), "payment_intent.payment_failed") => {
+                let code = pi.last_payment_error.as_ref().and_then(|e| e.code.as_ref());
+                code.is_some_and(|c| {
+                    let c = format!("{c:?}").to_lowercase();
+                    c.contains("authentication") || c.contains("debit")
+                })
+            }
+            (EventObject::ChargePending(ch), "charge.pending") => !ch.paid,
+            (EventObject::PaymentIntentProcessing(pi), "payment_intent.processing") => {
+                pi.status.as_str() == "processing"
+            }
+            (EventObject::CheckoutSessionCompleted(s), "checkout.session.completed") => {
+                s.payment_status.as_str() == "unpaid"
+            }
+            (EventObject::ChargeFailed(ch), "charge.failed") => {
+                ch.failure_code.as_deref() == Some("debit_not_authorized")
+            }
+            (
+                EventObject::CheckoutSessionAsyncPaymentFailed(s),
+                "checkout.session.async_payment_failed",
+            ) => s.id.as_str() == sepa,
+            (EventObject::ChargeSucceeded(ch), "charge.succeeded") => ch.paid,
+            (EventObject::PaymentIntentSucceeded(_), "payment_intent.succeeded") => true,
+            (
+                EventObject::CheckoutSessionAsyncPaymentSucceeded(s),
+                "checkout.session.async_payment_succeeded",
+            ) => s.payment_status.as_str() == "paid",
+            _ => false,
+        };
+        assert!(
+            typed,
+            "{} parsed wrongly:\n{}",
+            d.event_type,
+            String::from_utf8_lossy(&d.body)
+        );
+        seen.push(d.event_type.clone());
+    }
+    assert_eq!(
+        seen,
+        [
+            "payment_intent.created",
+            "payment_intent.requires_action",
+            "payment_intent.payment_failed",
+            "payment_intent.created",
+            "charge.pending",
+            "payment_intent.processing",
+            "checkout.session.completed",
+            "charge.failed",
+            "payment_intent.payment_failed",
+            "checkout.session.async_payment_failed",
+            "payment_intent.created",
+            "charge.pending",
+            "payment_intent.processing",
+            "checkout.session.completed",
+            "charge.succeeded",
+            "payment_intent.succeeded",
+            "checkout.session.async_payment_succeeded",
         ]
     );
 }

@@ -2,6 +2,7 @@
 //! page would (same checks, same events, same redirect timing), for fast headless tests.
 
 use super::Call;
+use crate::bank_debits::{BankAccount, BankKind};
 use crate::cards;
 use crate::engine::clock::year_month;
 use crate::engine::step::Routing;
@@ -9,7 +10,7 @@ use crate::protocol::error::CardDetails;
 use crate::protocol::{ApiError, ApiResult, Fields, Params};
 use crate::resources::checkout_sessions::{self, PayResult, Payer};
 use crate::server::{Resp, json_response};
-use crate::store::{RedirectTiming, lock};
+use crate::store::{AccountRef, RedirectTiming, lock};
 
 const COMPLETED: &str = "checkout.session.completed";
 
@@ -17,16 +18,32 @@ const COMPLETED: &str = "checkout.session.completed";
 /// declined charge (402 `card_error`).
 pub(super) async fn complete(call: &Call<'_>, id: &str) -> ApiResult<Resp> {
     let mut f = Fields::root(&call.params);
-    let number = f
-        .owned("card")?
-        .unwrap_or_else(|| "4242424242424242".to_string());
+    let card_given = f.owned("card")?;
+    let bank = f.one_of("payment_method", &["card", "sepa_debit", "us_bank_account"])?;
+    let outcome = f.one_of("outcome", &["succeeded", "failed"])?;
+    let bank = bank.and_then(BankKind::parse);
+    if bank.is_some() && card_given.is_some() {
+        return Err(ApiError::exclusive("card", "payment_method"));
+    }
+    if bank.is_none() && outcome.is_some() {
+        return Err(ApiError::invalid(
+            "outcome",
+            "outcome is for payment_method=sepa_debit or us_bank_account; a card's outcome is its number.",
+        ));
+    }
+    let number = card_given.unwrap_or_else(|| "4242424242424242".to_string());
     let email = f
         .owned("email")?
         .unwrap_or_else(|| "buyer@example.com".to_string());
     let name = f.owned("name")?;
+    let three_d_secure = f.one_of("three_d_secure", &["complete", "fail"])?;
     f.finish()?;
 
     let account = call.account()?;
+    if let Some(kind) = bank {
+        let bank = kind.test_account(outcome != Some("failed"));
+        return complete_by_bank(call, account, id, &bank, &email, name.as_deref()).await;
+    }
     let (now, timing) = {
         let acc = lock(account);
         (acc.now(), acc.settings.redirect_timing)
@@ -56,6 +73,8 @@ pub(super) async fn complete(call: &Call<'_>, id: &str) -> ApiResult<Resp> {
         card: &card,
         email: &email,
         name: name.as_deref(),
+        // A card that requires 3-D Secure is authenticated unless told to fail.
+        authenticated: Some(three_d_secure != Some("fail")),
     };
     let stepped = call.app.engine.step_routed(
         account,
@@ -79,7 +98,9 @@ pub(super) async fn complete(call: &Call<'_>, id: &str) -> ApiResult<Resp> {
                         e.message,
                         CardDetails {
                             decline_code: e.decline_code.map(str::to_string),
-                            charge: pi.and_then(|p| p.latest_charge.clone()),
+                            charge: pi.and_then(|p| {
+                                p.last_payment_error.as_ref().and_then(|e| e.charge.clone())
+                            }),
                             payment_intent: pi
                                 .and_then(|p| serde_json::to_value(p.json(None)).ok()),
                         },
@@ -87,6 +108,57 @@ pub(super) async fn complete(call: &Call<'_>, id: &str) -> ApiResult<Resp> {
                 }
                 PayResult::AlreadyComplete(_) => return Err(not_open(id, "complete")),
                 PayResult::Expired => return Err(not_open(id, "expired")),
+                PayResult::RequiresAuthentication { .. } => {
+                    return Err(ApiError::internal(
+                        "headless completion answers 3-D Secure itself; it cannot be left waiting",
+                    ));
+                }
+            }
+            checkout_sessions::retrieve(acc, id, &Params::default(), &call.ctx)
+        },
+    );
+    let completed = stepped.deliveries_of(COMPLETED);
+    let reply = stepped.value?;
+    crate::hosted::redirect_timed(call.app, account, timing, completed).await;
+    Ok(json_response(reply.status, reply.body))
+}
+
+/// The delayed-notification path: the session completes unpaid now; the debit settles or
+/// fails after the account's `async_payment_delay`, on its clock.
+async fn complete_by_bank(
+    call: &Call<'_>,
+    account: &AccountRef,
+    id: &str,
+    bank: &BankAccount,
+    email: &str,
+    name: Option<&str>,
+) -> ApiResult<Resp> {
+    let timing = lock(account).settings.redirect_timing;
+    let stepped = call.app.engine.step_routed(
+        account,
+        Routing {
+            hold: (timing == RedirectTiming::After).then_some(COMPLETED),
+        },
+        |acc| -> ApiResult<_> {
+            let session = acc
+                .sessions
+                .get(id)
+                .ok_or_else(|| ApiError::no_such("checkout.session", id, "session", true))?;
+            let wanted = bank.kind.currency();
+            if session.currency.as_deref() != Some(wanted) {
+                return Err(ApiError::invalid(
+                    "payment_method",
+                    format!(
+                        "payment_method={} debits in {wanted}; this Checkout Session is in {}.",
+                        bank.kind.as_str(),
+                        session.currency.as_deref().unwrap_or("no currency")
+                    ),
+                ));
+            }
+            match checkout_sessions::pay_by_bank(acc, id, bank, email, name)? {
+                PayResult::AlreadyComplete(_) => return Err(not_open(id, "complete")),
+                PayResult::Expired => return Err(not_open(id, "expired")),
+                _ => {}
             }
             checkout_sessions::retrieve(acc, id, &Params::default(), &call.ctx)
         },

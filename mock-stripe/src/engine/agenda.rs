@@ -1,4 +1,5 @@
-//! What falls due on an account's clock: delivery attempts and retries, session expiry. A min-heap by due time (ties in scheduling order), so that
+//! What falls due on an account's clock: delivery attempts and retries, session expiry,
+//! bank debits settling. A min-heap by due time (ties in scheduling order), so that
 //! advancing a virtual clock runs everything in time order.
 //!
 //! Jobs are plain data. The engine pops the due ones under the account lock and runs them
@@ -16,6 +17,8 @@ pub(crate) enum Job {
     Attempt { delivery: u64, generation: u32 },
     /// `expires_at` of an open session is reached.
     ExpireSession(String),
+    /// The bank debit paying this session settles, or fails.
+    SettlePayment(String),
 }
 
 #[derive(Debug)]

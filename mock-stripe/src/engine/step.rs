@@ -258,6 +258,11 @@ fn take_due(acc: &mut Account, now_ms: i64, globals: &[WebhookTarget]) -> Vec<At
                     tracing::error!("expiring {id}: {}", e.message);
                 }
             }
+            Job::SettlePayment(id) => {
+                if let Err(e) = checkout_sessions::settle_payment(acc, &id) {
+                    tracing::error!("settling the payment of {id}: {}", e.message);
+                }
+            }
         }
         // State jobs emit events: route them now, so their first attempts are due in this
         // same pass.

@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 
 use crate::app::App;
+use crate::bank_debits::{self, BankKind};
 use crate::cards;
 use crate::engine::step::Routing;
 use crate::protocol::ApiError;
@@ -96,19 +97,25 @@ fn internal_error() -> HtmlReply {
 /// `/c/pay/{id}`: the page, and the form's submission.
 pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     let path = req.uri().path().to_string();
-    let id = percent_decode_str(path.trim_start_matches("/c/pay/"))
-        .decode_utf8_lossy()
-        .into_owned();
-    let reply = match *req.method() {
-        Method::GET | Method::HEAD => show(app, &id),
-        Method::POST => match crate::router::read_body(req.into_body()).await {
-            Ok(body) => submit(app, &id, &body).await,
-            Err(e) => return json_error(&e),
-        },
+    let rest = path.trim_start_matches("/c/pay/");
+    let (raw_id, action) = rest.split_once('/').unwrap_or((rest, ""));
+    let id = percent_decode_str(raw_id).decode_utf8_lossy().into_owned();
+    let reply = match (req.method().clone(), action) {
+        (Method::GET | Method::HEAD, "") => show(app, &id),
+        (Method::POST, "" | AUTHENTICATE) => {
+            match crate::router::read_body(req.into_body()).await {
+                Ok(body) if action.is_empty() => submit(app, &id, &body).await,
+                Ok(body) => answer_challenge(app, &id, &body).await,
+                Err(e) => return json_error(&e),
+            }
+        }
         _ => return json_error(&ApiError::unrecognized_url(req.method().as_str(), &path)),
     };
     html_response(reply.status, reply.body, reply.location.as_deref())
 }
+
+/// Where the 3-D Secure page posts the payer's answer: `/c/pay/{id}/authenticate`.
+const AUTHENTICATE: &str = "authenticate";
 
 /// `GET /c/pay/{id}`
 fn show(app: &App, id: &str) -> HtmlReply {
@@ -189,11 +196,65 @@ async fn submit(app: &Arc<App>, id: &str, body: &[u8]) -> HtmlReply {
         },
         |acc| submit_locked(acc, id, &params, &form),
     );
+    finish_payment(app, &account, timing, stepped).await
+}
+
+/// `POST /c/pay/{id}/authenticate`: the payer completed or failed 3-D Secure.
+async fn answer_challenge(app: &Arc<App>, id: &str, body: &[u8]) -> HtmlReply {
+    let Some(account) = app.store.session_account(id) else {
+        return not_found();
+    };
+    let params = Params::decode(&[body]).unwrap_or_default();
+    let token = field(&params, "challenge");
+    let complete = field(&params, "outcome") == "complete";
+    let timing = crate::store::lock(&account).settings.redirect_timing;
+    let stepped = app.engine.step_routed(
+        &account,
+        Routing {
+            hold: (timing == RedirectTiming::After).then_some(COMPLETED),
+        },
+        |acc| {
+            let view = match checkout_sessions::page_view(acc, id) {
+                Ok(Some(v)) => v,
+                Ok(None) => return Step::Done(not_found()),
+                Err(e) => {
+                    tracing::error!("3-D Secure for {id}: {}", e.message);
+                    return Step::Done(internal_error());
+                }
+            };
+            let form = FormState {
+                email: view.customer_email.clone().unwrap_or_default(),
+                name: String::new(),
+            };
+            match checkout_sessions::authenticate(acc, id, &token, complete) {
+                // Answered already, or a forged token: show the session as it is now.
+                Ok(None) => Step::Done(HtmlReply::html(
+                    StatusCode::OK,
+                    page::form_page(&view, &form, None),
+                )),
+                Ok(Some(result)) => payment_step(id, &view, &form, result, "3-D Secure card"),
+                Err(e) => {
+                    tracing::error!("3-D Secure for {id}: {}", e.message);
+                    Step::Done(internal_error())
+                }
+            }
+        },
+    );
+    finish_payment(app, &account, timing, stepped).await
+}
+
+/// Sends the browser on once a payment step is over: a page, or the timed redirect.
+async fn finish_payment(
+    app: &Arc<App>,
+    account: &AccountRef,
+    timing: RedirectTiming,
+    stepped: crate::engine::step::Stepped<Step>,
+) -> HtmlReply {
     let completed = stepped.deliveries_of(COMPLETED);
     match stepped.value {
         Step::Done(reply) => reply,
         Step::Redirect(url) => {
-            redirect_timed(app, &account, timing, completed).await;
+            redirect_timed(app, account, timing, completed).await;
             match url {
                 Some(u) => HtmlReply::see_other(u),
                 None => HtmlReply::html(
@@ -280,6 +341,37 @@ fn submit_locked(
     if let Some(message) = email_problem(&form.email) {
         return rerender(StatusCode::BAD_REQUEST, "email_invalid", None, message);
     }
+    let name = (!form.name.is_empty()).then_some(form.name.as_str());
+    let method = field(params, "paymentMethod");
+    if let Some(kind) = BankKind::parse(&method).filter(|k| view.methods.contains(&k.as_str())) {
+        let bank = match kind {
+            BankKind::SepaDebit => bank_debits::check_iban(&field(params, "iban")),
+            BankKind::UsBankAccount => bank_debits::check_us_account(
+                &field(params, "routingNumber"),
+                &field(params, "accountNumber"),
+            ),
+        };
+        let bank = match bank {
+            Ok(b) => b,
+            Err(e) => return rerender(StatusCode::BAD_REQUEST, e.code, e.decline_code, e.message),
+        };
+        let label = format!("{} ending {}", kind.as_str(), bank.last4);
+        return match checkout_sessions::pay_by_bank(acc, id, &bank, &form.email, name) {
+            Ok(result) => payment_step(id, &view, form, result, &label),
+            Err(e) => {
+                tracing::error!("payment for {id}: {}", e.message);
+                Step::Done(internal_error())
+            }
+        };
+    }
+    if !view.methods.contains(&"card") {
+        return rerender(
+            StatusCode::BAD_REQUEST,
+            "payment_method_unavailable",
+            None,
+            "This payment method is not available for this Checkout Session.",
+        );
+    }
     let card = match cards::check(
         &field(params, "cardNumber"),
         &field(params, "cardExpiry"),
@@ -289,35 +381,60 @@ fn submit_locked(
         Ok(card) => card,
         Err(e) => return rerender(StatusCode::BAD_REQUEST, e.code, e.decline_code, e.message),
     };
-    let name = (!form.name.is_empty()).then_some(form.name.as_str());
-    match checkout_sessions::pay(
+    let result = checkout_sessions::pay(
         acc,
         id,
         &Payer {
             card: &card,
             email: &form.email,
             name,
+            authenticated: None,
         },
-    ) {
-        Ok(PayResult::Completed(url)) => {
-            tracing::info!(session = %id, "paid with card ending {}", card.last4());
-            Step::Redirect(url)
-        }
-        Ok(PayResult::AlreadyComplete(Some(url))) => Step::Done(HtmlReply::see_other(url)),
-        Ok(PayResult::AlreadyComplete(None)) => Step::Done(paid_page(&view)),
-        Ok(PayResult::Expired) => Step::Done(expired_page(&view)),
-        Ok(PayResult::Declined(e)) => {
-            tracing::info!(session = %id, "card ending {} declined: {}", card.last4(), e.decline_code.unwrap_or(e.code));
-            rerender(
-                StatusCode::PAYMENT_REQUIRED,
-                e.code,
-                e.decline_code,
-                e.message,
-            )
-        }
+    );
+    let label = format!("card ending {}", card.last4());
+    match result {
+        Ok(result) => payment_step(id, &view, form, result, &label),
         Err(e) => {
             tracing::error!("payment for {id}: {}", e.message);
             Step::Done(internal_error())
+        }
+    }
+}
+
+/// What the browser gets for the result of a payment attempt.
+fn payment_step(
+    id: &str,
+    view: &PageView,
+    form: &FormState,
+    result: PayResult,
+    label: &str,
+) -> Step {
+    match result {
+        PayResult::Completed(url) => {
+            tracing::info!(session = %id, "paid with {label}");
+            Step::Redirect(url)
+        }
+        PayResult::AlreadyComplete(Some(url)) => Step::Done(HtmlReply::see_other(url)),
+        PayResult::AlreadyComplete(None) => Step::Done(paid_page(view)),
+        PayResult::Expired => Step::Done(expired_page(view)),
+        PayResult::RequiresAuthentication { token } => {
+            let action = format!("/c/pay/{}/{AUTHENTICATE}", view.id);
+            Step::Done(HtmlReply::html(
+                StatusCode::OK,
+                page::three_d_secure_page(view, &action, &token),
+            ))
+        }
+        PayResult::Declined(e) => {
+            tracing::info!(session = %id, "{label} declined: {}", e.decline_code.unwrap_or(e.code));
+            let error = PageError {
+                code: e.code,
+                decline_code: e.decline_code,
+                message: e.message,
+            };
+            Step::Done(HtmlReply::html(
+                StatusCode::PAYMENT_REQUIRED,
+                page::form_page(view, form, Some(&error)),
+            ))
         }
     }
 }

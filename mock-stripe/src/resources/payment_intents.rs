@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::bank_debits::{BankAccount, BankKind};
 use crate::cards::{Card, CardError};
 use crate::protocol::{ApiError, ApiResult, Fields, Params, Reply, read_expand};
 use crate::store::{Account, Keyed};
@@ -65,6 +66,10 @@ impl PaymentIntentData {
 #[serde(rename_all = "snake_case")]
 pub(crate) enum PiStatus {
     RequiresPaymentMethod,
+    /// 3-D Secure: waiting for the payer to authenticate.
+    RequiresAction,
+    /// A bank debit on its way (settles or fails days later).
+    Processing,
     Succeeded,
     Canceled,
 }
@@ -73,7 +78,10 @@ pub(crate) enum PiStatus {
 #[derive(Clone, Debug)]
 pub(crate) struct LastError {
     pub error: CardError,
-    pub charge: String,
+    /// `card`, `sepa_debit`, `us_bank_account`.
+    pub method_type: &'static str,
+    /// The failed charge; `None` when no charge was made (3-D Secure failed).
+    pub charge: Option<String>,
 }
 
 pub(crate) struct PaymentIntent {
@@ -154,7 +162,7 @@ impl PaymentIntent {
             last_payment_error: self
                 .last_payment_error
                 .as_ref()
-                .map(|e| CardErrorJson::new(&e.error, &e.charge)),
+                .map(|e| CardErrorJson::new(&e.error, e.charge.as_deref(), e.method_type)),
             latest_charge: match (latest_charge, &self.latest_charge) {
                 (Some(ch), _) => Some(ChargeRef::Object(Box::new(ch.json()))),
                 (None, Some(id)) => Some(ChargeRef::Id(id)),
@@ -244,7 +252,7 @@ pub(crate) enum ChargeRef<'a> {
 pub(crate) struct CardErrorJson<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    charge: &'a str,
+    charge: Option<&'a str>,
     code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     decline_code: Option<&'static str>,
@@ -254,7 +262,7 @@ pub(crate) struct CardErrorJson<'a> {
 }
 
 impl<'a> CardErrorJson<'a> {
-    fn new(e: &CardError, charge: &'a str) -> Self {
+    fn new(e: &CardError, charge: Option<&'a str>, method_type: &'static str) -> Self {
         CardErrorJson {
             kind: "card_error",
             charge,
@@ -265,7 +273,7 @@ impl<'a> CardErrorJson<'a> {
                 e.code.replace('_', "-")
             ),
             message: e.message,
-            payment_method_type: "card",
+            payment_method_type: method_type,
         }
     }
 }
@@ -299,12 +307,21 @@ pub(crate) struct Charge {
     pub currency: String,
     pub payment_intent: String,
     pub payment_method: String,
-    pub card: ChargeCard,
+    pub method: ChargeMethod,
     pub email: Option<String>,
     pub name: Option<String>,
-    /// `None` when the charge succeeded.
+    /// A bank debit submitted but not settled yet (`status: pending`).
+    pub pending: bool,
+    /// `None` unless the charge failed.
     pub failure: Option<CardError>,
     pub description: Option<String>,
+}
+
+/// What a charge was paid with.
+#[derive(Clone, Debug)]
+pub(crate) enum ChargeMethod {
+    Card(ChargeCard),
+    Bank(BankAccount),
 }
 
 impl Keyed for Charge {
@@ -315,7 +332,7 @@ impl Keyed for Charge {
 
 impl Charge {
     pub fn json(&self) -> ChargeJson<'_> {
-        let ok = self.failure.is_none();
+        let ok = self.failure.is_none() && !self.pending;
         let outcome = match &self.failure {
             None => OutcomeJson {
                 advice_code: (),
@@ -387,32 +404,55 @@ impl Charge {
             paid: ok,
             payment_intent: &self.payment_intent,
             payment_method: &self.payment_method,
-            payment_method_details: PaymentMethodDetailsJson {
-                card: CardDetailsJson {
-                    amount_authorized: ok.then_some(self.amount),
-                    authorization_code: (),
-                    brand: self.card.brand,
-                    checks: ChecksJson {
-                        address_line1_check: (),
-                        address_postal_code_check: (),
-                        cvc_check,
-                    },
-                    country: "US",
-                    electronic_commerce_indicator: (),
-                    exp_month: self.card.exp_month,
-                    exp_year: self.card.exp_year,
-                    funding: self.card.funding,
-                    installments: (),
-                    last4: &self.card.last4,
-                    mandate: (),
-                    network: self.card.brand,
-                    network_transaction_id: (),
-                    regulated_status: "unregulated",
-                    three_d_secure: (),
-                    transaction_link_id: (),
-                    wallet: (),
+            payment_method_details: match &self.method {
+                ChargeMethod::Card(card) => PaymentMethodDetailsJson {
+                    card: Some(CardDetailsJson {
+                        amount_authorized: ok.then_some(self.amount),
+                        authorization_code: (),
+                        brand: card.brand,
+                        checks: ChecksJson {
+                            address_line1_check: (),
+                            address_postal_code_check: (),
+                            cvc_check,
+                        },
+                        country: "US",
+                        electronic_commerce_indicator: (),
+                        exp_month: card.exp_month,
+                        exp_year: card.exp_year,
+                        funding: card.funding,
+                        installments: (),
+                        last4: &card.last4,
+                        mandate: (),
+                        network: card.brand,
+                        network_transaction_id: (),
+                        regulated_status: "unregulated",
+                        three_d_secure: (),
+                        transaction_link_id: (),
+                        wallet: (),
+                    }),
+                    sepa_debit: None,
+                    us_bank_account: None,
+                    kind: "card",
                 },
-                kind: "card",
+                ChargeMethod::Bank(bank) => {
+                    let details = BankDetailsJson {
+                        bank_code: &bank.bank_code,
+                        country: &bank.country,
+                        fingerprint: (),
+                        last4: &bank.last4,
+                        mandate: (),
+                    };
+                    let (sepa_debit, us_bank_account) = match bank.kind {
+                        BankKind::SepaDebit => (Some(details), None),
+                        BankKind::UsBankAccount => (None, Some(details)),
+                    };
+                    PaymentMethodDetailsJson {
+                        card: None,
+                        sepa_debit,
+                        us_bank_account,
+                        kind: bank.kind.as_str(),
+                    }
+                }
             },
             receipt_email: (),
             receipt_number: (),
@@ -424,7 +464,11 @@ impl Charge {
             source_transfer: (),
             statement_descriptor: (),
             statement_descriptor_suffix: (),
-            status: if ok { "succeeded" } else { "failed" },
+            status: match (&self.failure, self.pending) {
+                (Some(_), _) => "failed",
+                (None, true) => "pending",
+                (None, false) => "succeeded",
+            },
             transfer_data: (),
             transfer_group: (),
         }
@@ -504,9 +548,25 @@ struct OutcomeJson {
 
 #[derive(Serialize)]
 struct PaymentMethodDetailsJson<'a> {
-    card: CardDetailsJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card: Option<CardDetailsJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sepa_debit: Option<BankDetailsJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    us_bank_account: Option<BankDetailsJson<'a>>,
     #[serde(rename = "type")]
     kind: &'static str,
+}
+
+/// `sepa_debit` / `us_bank_account` details (the fields both share; SEPA's `bank_code` is
+/// the code inside the IBAN, a US account's is its routing number).
+#[derive(Serialize)]
+struct BankDetailsJson<'a> {
+    bank_code: &'a str,
+    country: &'a str,
+    fingerprint: (),
+    last4: &'a str,
+    mandate: (),
 }
 
 #[derive(Serialize)]

@@ -1,8 +1,9 @@
 //! Drop-in check with Stripe's official Node SDK: `tests/sdk/node/checkout.mjs` drives a real
-//! mock through `new Stripe(key, {host, port, protocol: 'http'})` and nothing else
-//! mock-specific (create with `%20` and `key=` encodings, retrieve, auto-paginated line items
-//! and sessions in both directions, errors, idempotency keys, webhook endpoint, payment,
-//! `constructEvent`, expiry).
+//! mock through `new Stripe(key, {host, port, protocol: 'http'})` (create with `%20` and
+//! `key=` encodings, retrieve, auto-paginated line items and sessions in both directions,
+//! errors, idempotency keys, webhook endpoint, payment, `constructEvent`, expiry), then
+//! injects API faults through `/_config/faults` and checks that the SDK's own retries (500,
+//! 429, a lost response) end in exactly one session.
 //! Needs `node` and `npm ci --prefix mock-stripe/tests/sdk/node` (npm `stripe` 23.1.0, pinned
 //! in that folder's package-lock.json).
 

@@ -36,7 +36,8 @@ async fn page_shows_items_total_and_the_stripe_form() {
             "input {id}"
         );
     }
-    assert!(html.contains("T-shirt &amp; cap"));
+    // Escaped by askama (numeric references): never the raw `&`.
+    assert!(html.contains("T-shirt &#38; cap"), "{html}");
     assert!(html.contains("Qty 2"));
     assert!(html.contains("$39.98"));
     assert!(

@@ -1,7 +1,9 @@
 //! Drop-in check with Stripe's official Python SDK: `tests/sdk/python_checkout.py` drives a
-//! real mock through `stripe.StripeClient(..., base_addresses={"api": base_url})` and nothing
-//! else mock-specific (create, retrieve, line items, lists, errors, webhook endpoint, payment,
-//! signature verification, expiry). Needs `python3` with `pip install stripe==16.1.0`.
+//! real mock through `stripe.StripeClient(..., base_addresses={"api": base_url})` (create,
+//! retrieve, line items, lists, errors, webhook endpoint, payment, signature verification,
+//! expiry), then injects API faults through `/_config/faults` and checks that the SDK's own
+//! retries (500, 429, a lost response) and explicit idempotency keys end in exactly one
+//! session. Needs `python3` with `pip install stripe==16.1.0`.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

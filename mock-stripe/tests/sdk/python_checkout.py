@@ -5,7 +5,8 @@ Usage: python3 python_checkout.py http://127.0.0.1:PORT
 
 The app code below is what a shop would write against the real Stripe; the only
 mock-specific thing is `base_addresses={"api": BASE}`. (The hosted payment form is
-posted directly, as a browser would on the mock's page.) Prints one line per check;
+posted directly, as a browser would on the mock's page; the retry checks inject faults
+with plain HTTP calls to the mock's `/_config/faults`.) Prints one line per check;
 exits 1 with a FAIL line on the first check that does not hold.
 
 Standard library + `stripe` only. Install with: pip install stripe==16.1.0
@@ -21,6 +22,7 @@ import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 
 import stripe
 
@@ -201,6 +203,42 @@ def browser_get(url):
             return resp.status, resp.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
+
+
+# --- the mock's control API, over plain HTTP (not part of the SDK) ----------------------------
+
+
+def control(base, key, method, path, fields=None):
+    """Calls `/_config/...` with the account's secret key; returns (status, parsed JSON)."""
+    data = urllib.parse.urlencode(fields).encode() if fields is not None else None
+    req = urllib.request.Request(
+        base + path, data=data, method=method, headers={"Authorization": f"Bearer {key}"}
+    )
+    try:
+        with _browser.open(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def header(headers, name):
+    """A response header by name, whatever the case of the stored names."""
+    return {k.lower(): v for k, v in (headers or {}).items()}.get(name.lower())
+
+
+class RecordingClient(stripe.RequestsClient):
+    """The SDK's default HTTP client, noting each attempt (retries included) as
+    (method, path, Idempotency-Key) before sending it."""
+
+    def __init__(self):
+        super().__init__()
+        self.attempts = []
+
+    def request(self, method, url, headers, post_data=None, **kwargs):
+        self.attempts.append(
+            (method.upper(), urllib.parse.urlsplit(url).path, (headers or {}).get("Idempotency-Key"))
+        )
+        return super().request(method, url, headers, post_data, **kwargs)
 
 
 # --- the flow --------------------------------------------------------------------------------
@@ -517,6 +555,92 @@ def run(base):
     updated = sessions.update(cs.id, params={"metadata": {"shipped": "yes", "note": ""}})
     eq("update metadata: key added, empty value unsets",
        updated.metadata.to_dict(), {"order_id": "42", "shipped": "yes"})
+
+    run_retries(base)
+
+
+# --- the SDK's automatic retries, against injected faults --------------------------------------
+
+SESSIONS_PATH = "/v1/checkout/sessions"
+
+
+def retrying_client(base):
+    """A client with retries on, for a fresh account (each key is its own account on the
+    mock, so its session list holds only what this case created)."""
+    key = f"sk_test_pythonSdkRetry{uuid.uuid4().hex}"
+    http = RecordingClient()
+    client = stripe.StripeClient(key, base_addresses={"api": base}, max_network_retries=2,
+                                 http_client=http)
+    return key, client, http
+
+
+def inject(base, key, label, **fault):
+    status, body = control(base, key, "POST", "/_config/faults",
+                           {"target": "api", "path": SESSIONS_PATH, **fault})
+    check(f"{label}: fault injected", status == 200 and body.get("object") == "mock_fault", body)
+
+
+def faults_used_up(base, key, label):
+    status, body = control(base, key, "GET", "/_config/faults")
+    eq(f"{label}: every injected fault used up", (status, body.get("data")), (200, []))
+
+
+def only_session(client, label, cs):
+    ids = [s.id for s in client.v1.checkout.sessions.list(params={"limit": 100}).data]
+    eq(f"{label}: the account holds exactly the one session", ids, [cs.id])
+
+
+def retried_create(base, label, fault, attempts, replayed):
+    """Injects `fault` on /v1/checkout/sessions, creates one session through the SDK with
+    max_network_retries=2, and checks that the SDK's retries got it through exactly once."""
+    key, client, http = retrying_client(base)
+    inject(base, key, label, **fault)
+    cs = client.v1.checkout.sessions.create(params=session_params(metadata={"case": label}))
+    check(f"{label}: create succeeds through the SDK's retries", cs.id.startswith("cs_test_"), cs.id)
+    eq(f"{label}: attempts the SDK made", len(http.attempts), attempts)
+    sent = {k for (_, _, k) in http.attempts}
+    check(f"{label}: every attempt carried the same Idempotency-Key",
+          len(sent) == 1 and None not in sent, http.attempts)
+    eq(f"{label}: the answer echoes that key", cs.last_response.idempotency_key, http.attempts[0][2])
+    eq(f"{label}: Idempotent-Replayed on the answer",
+       header(cs.last_response.headers, "Idempotent-Replayed"), "true" if replayed else None)
+    only_session(client, label, cs)
+    faults_used_up(base, key, label)
+
+
+def run_retries(base):
+    # An injected 5xx is answered without executing and is not stored under the key: the
+    # third attempt runs the create for the first time.
+    retried_create(base, "500 twice", {"kind": "status", "status": "500", "count": "2"},
+                   attempts=3, replayed=False)
+    # The create runs, then the connection closes unanswered: the SDK's retry with the same
+    # key gets the stored answer instead of creating a second session.
+    retried_create(base, "lost response", {"kind": "timeout", "count": "1"},
+                   attempts=2, replayed=True)
+
+    # A 429: the SDKs retry a 429 only when Stripe-Should-Retry says so; the mock says so
+    # for injected faults (nothing was executed), so the retry creates the session once.
+    retried_create(base, "429 rate_limit", {"kind": "status", "status": "429", "count": "1"},
+                   attempts=2, replayed=False)
+
+    # Explicit idempotency keys, as an app sets them.
+    label = "idempotency_key"
+    key, client, http = retrying_client(base)
+    sessions = client.v1.checkout.sessions
+    idem = f"python-sdk-explicit-{uuid.uuid4()}"
+    params = session_params(metadata={"case": label})
+    first = sessions.create(params=params, options={"idempotency_key": idem})
+    eq(f"{label}: echoed on the answer", first.last_response.idempotency_key, idem)
+    again = sessions.create(params=params, options={"idempotency_key": idem})
+    eq(f"{label}: same key and params give the same session", again.id, first.id)
+    eq(f"{label}: the second answer is a replay",
+       header(again.last_response.headers, "Idempotent-Replayed"), "true")
+    e = expect_error(f"{label}: same key, other params", stripe.IdempotencyError,
+                     lambda: sessions.create(params=session_params(metadata={"case": "other"}),
+                                             options={"idempotency_key": idem}))
+    eq(f"{label}: mismatch is HTTP 400", e.http_status, 400)
+    eq(f"{label}: mismatch is not retried", len(http.attempts), 3)
+    only_session(client, label, first)
 
 
 def main():

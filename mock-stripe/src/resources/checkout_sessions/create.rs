@@ -465,6 +465,7 @@ pub(crate) fn create_session(
         integration_identifier: c.integration_identifier,
         managed_payments: c.managed_payments,
         origin_context: c.origin_context,
+        pending_authentication: None,
     };
     account.sessions.insert(session);
     // `checkout.session.expired` is sent at the moment `expires_at` passes.

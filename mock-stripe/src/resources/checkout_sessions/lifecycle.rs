@@ -1,12 +1,18 @@
 //! The state machine (contract §2.3): pay (complete or decline), expire on request or when
 //! time is up, and the events each transition emits, in order.
 
-use super::object::{CustomerDetails, Expansion, Mode, PaymentStatus, Session, Status};
+use super::object::{
+    CustomerDetails, Expansion, Mode, PaymentStatus, PendingAuthentication, Session, Status,
+};
+use crate::bank_debits::BankAccount;
 use crate::cards::{Card, CardError, Outcome};
+use crate::engine::agenda::Job;
 use crate::ids::prefix;
 use crate::protocol::{ApiError, ApiResult};
 use crate::resources::events::{EventRequest, emit, snapshot};
-use crate::resources::payment_intents::{Charge, ChargeCard, LastError, PaymentIntent, PiStatus};
+use crate::resources::payment_intents::{
+    Charge, ChargeCard, ChargeMethod, LastError, PaymentIntent, PiStatus,
+};
 use crate::store::Account;
 
 fn event_version(session: &Session) -> String {
@@ -79,39 +85,95 @@ pub(crate) struct Payer<'a> {
     pub card: &'a Card,
     pub email: &'a str,
     pub name: Option<&'a str>,
+    /// For cards that require 3-D Secure: `None` asks the payer (the challenge page),
+    /// `Some(true)` / `Some(false)` answers it at once (headless completion).
+    pub authenticated: Option<bool>,
 }
 
 /// The result of submitting the payment form.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum PayResult {
-    /// Paid now; events emitted. Carries the redirect URL (if any).
+    /// Paid now (or, for a bank debit, submitted); events emitted. Carries the redirect URL.
     Completed(Option<String>),
     /// Paid earlier (double submit): nothing new happens.
     AlreadyComplete(Option<String>),
     Expired,
     Declined(CardError),
+    /// The card requires 3-D Secure: the payer must answer the challenge `token`.
+    RequiresAuthentication {
+        token: String,
+    },
 }
 
-/// Charges the card for an open session (contract §2.3).
+/// The session, if it can still be paid; otherwise what the payer should be told.
+fn open_session<'a>(
+    account: &'a mut Account,
+    id: &str,
+) -> ApiResult<Result<&'a Session, PayResult>> {
+    refresh(account, id)?;
+    let session = account
+        .sessions
+        .get(id)
+        .ok_or_else(|| ApiError::no_such("checkout.session", id, "session", true))?;
+    Ok(match session.status {
+        Status::Complete => Err(PayResult::AlreadyComplete(session.redirect_url())),
+        Status::Expired => Err(PayResult::Expired),
+        Status::Open => Ok(session),
+    })
+}
+
+/// The session's PaymentIntent, created (with `payment_intent.created`) on the first attempt
+/// and reused by later ones.
+fn ensure_payment_intent(
+    account: &mut Account,
+    id: &str,
+    method_type: &str,
+    request: &EventRequest,
+) -> ApiResult<String> {
+    let now = account.now();
+    let session = account.sessions.get(id).expect("checked by the caller");
+    if let Some(pi) = &session.payment_intent {
+        let pi = pi.clone();
+        if let Some(p) = account.payment_intents.get_mut(&pi) {
+            p.payment_method_types = vec![method_type.to_string()];
+        }
+        return Ok(pi);
+    }
+    let v = event_version(session);
+    let (amount, currency, data) = (
+        session.amount_total.unwrap_or(0),
+        session.currency.clone().unwrap_or_else(|| "usd".into()),
+        session.payment_intent_data.clone(),
+    );
+    let mut pi = PaymentIntent::new(&mut account.ids, now, amount, &currency, &data);
+    pi.payment_method_types = vec![method_type.to_string()];
+    let pi_id = pi.id.clone();
+    let obj = snapshot(&pi.json(None))?;
+    account.payment_intents.insert(pi);
+    account
+        .sessions
+        .get_mut(id)
+        .expect("checked by the caller")
+        .payment_intent = Some(pi_id.clone());
+    emit(account, "payment_intent.created", obj, &v, request)?;
+    Ok(pi_id)
+}
+
+/// Pays an open session by card (contract §2.3).
 ///
 /// Success: the session becomes `complete`/`paid` and the events `payment_intent.created`
 /// (first attempt only), `charge.succeeded`, `payment_intent.succeeded`,
 /// `checkout.session.completed` are emitted in that order. A decline leaves the session open
 /// and emits `payment_intent.created` (first attempt), `charge.failed`,
-/// `payment_intent.payment_failed`.
+/// `payment_intent.payment_failed`. A card that requires 3-D Secure first emits
+/// `payment_intent.requires_action` and waits for [`authenticate`], unless the payer's
+/// answer came with the payment (`Payer::authenticated`).
 pub(crate) fn pay(account: &mut Account, id: &str, payer: &Payer<'_>) -> ApiResult<PayResult> {
-    refresh(account, id)?;
-    let now = account.now();
     let request = EventRequest::default(); // a browser, not an API call
-    let session = account
-        .sessions
-        .get(id)
-        .ok_or_else(|| ApiError::no_such("checkout.session", id, "session", true))?;
-    match session.status {
-        Status::Complete => return Ok(PayResult::AlreadyComplete(session.redirect_url())),
-        Status::Expired => return Ok(PayResult::Expired),
-        Status::Open => {}
-    }
+    let session = match open_session(account, id)? {
+        Ok(s) => s,
+        Err(answer) => return Ok(answer),
+    };
     let v = event_version(session);
     let details = CustomerDetails {
         email: Some(payer.email.to_string()),
@@ -129,33 +191,127 @@ pub(crate) fn pay(account: &mut Account, id: &str, payer: &Payer<'_>) -> ApiResu
         return Ok(PayResult::Completed(session.redirect_url()));
     }
 
-    // The PaymentIntent is created on the first attempt and reused by later ones.
-    let pi_id = match &session.payment_intent {
-        Some(pi) => pi.clone(),
-        None => {
-            let pi = PaymentIntent::new(
-                &mut account.ids,
-                now,
-                session.amount_total.unwrap_or(0),
-                session.currency.as_deref().unwrap_or("usd"),
-                &session.payment_intent_data,
-            );
-            let pi_id = pi.id.clone();
-            let obj = snapshot(&pi.json(None))?;
-            account.payment_intents.insert(pi);
-            account
-                .sessions
-                .get_mut(id)
-                .expect("looked up above")
-                .payment_intent = Some(pi_id.clone());
-            emit(account, "payment_intent.created", obj, &v, &request)?;
-            pi_id
+    let pi_id = ensure_payment_intent(account, id, "card", &request)?;
+    if crate::cards::requires_authentication(&payer.card.number) {
+        match payer.authenticated {
+            None => {
+                let token = account.ids.with_len("3ds_", 24);
+                let pi = account
+                    .payment_intents
+                    .get_mut(&pi_id)
+                    .expect("ensured above");
+                pi.status = PiStatus::RequiresAction;
+                pi.payment_method = Some(account.ids.object(prefix::PAYMENT_METHOD));
+                let obj = snapshot(&pi.json(None))?;
+                account
+                    .sessions
+                    .get_mut(id)
+                    .expect("looked up above")
+                    .pending_authentication = Some(PendingAuthentication {
+                    token: token.clone(),
+                    card: payer.card.clone(),
+                    email: payer.email.to_string(),
+                    name: payer.name.map(str::to_string),
+                });
+                emit(account, "payment_intent.requires_action", obj, &v, &request)?;
+                return Ok(PayResult::RequiresAuthentication { token });
+            }
+            Some(false) => return fail_authentication(account, id, &pi_id, &v, &request),
+            Some(true) => {}
         }
-    };
+    }
+    charge_card(account, id, &pi_id, payer, details, &v, &request)
+}
 
+/// The payer's answer to a 3-D Secure challenge: `complete` charges the card as its row in
+/// the test-card table says; failing leaves the session open with
+/// `payment_intent.payment_failed` (`payment_intent_authentication_failure`). A stale or
+/// unknown `token` (the page was answered already) is `None`.
+pub(crate) fn authenticate(
+    account: &mut Account,
+    id: &str,
+    token: &str,
+    complete: bool,
+) -> ApiResult<Option<PayResult>> {
+    let request = EventRequest::default();
+    let session = match open_session(account, id)? {
+        Ok(s) => s,
+        Err(answer) => return Ok(Some(answer)),
+    };
+    let matches = session
+        .pending_authentication
+        .as_ref()
+        .is_some_and(|p| p.token == token);
+    let (Some(pi_id), true) = (session.payment_intent.clone(), matches) else {
+        return Ok(None);
+    };
+    let v = event_version(session);
+    let pending = account
+        .sessions
+        .get_mut(id)
+        .expect("looked up above")
+        .pending_authentication
+        .take()
+        .expect("matched above");
+    if !complete {
+        return fail_authentication(account, id, &pi_id, &v, &request).map(Some);
+    }
+    let payer = Payer {
+        card: &pending.card,
+        email: &pending.email,
+        name: pending.name.as_deref(),
+        authenticated: Some(true),
+    };
+    let details = CustomerDetails {
+        email: Some(pending.email.clone()),
+        name: pending.name.clone(),
+    };
+    charge_card(account, id, &pi_id, &payer, details, &v, &request).map(Some)
+}
+
+fn fail_authentication(
+    account: &mut Account,
+    id: &str,
+    pi_id: &str,
+    v: &str,
+    request: &EventRequest,
+) -> ApiResult<PayResult> {
+    let error = crate::cards::AUTHENTICATION_FAILED;
+    if let Some(s) = account.sessions.get_mut(id) {
+        s.pending_authentication = None;
+    }
+    let pi = account
+        .payment_intents
+        .get_mut(pi_id)
+        .expect("created before the challenge");
+    pi.status = PiStatus::RequiresPaymentMethod;
+    pi.last_payment_error = Some(LastError {
+        error: error.clone(),
+        method_type: "card",
+        charge: None,
+    });
+    let obj = snapshot(&pi.json(None))?;
+    emit(account, "payment_intent.payment_failed", obj, v, request)?;
+    Ok(PayResult::Declined(error))
+}
+
+/// Charges the card: the charge and the events of a success or a decline.
+fn charge_card(
+    account: &mut Account,
+    id: &str,
+    pi_id: &str,
+    payer: &Payer<'_>,
+    details: CustomerDetails,
+    v: &str,
+    request: &EventRequest,
+) -> ApiResult<PayResult> {
+    let now = account.now();
     let outcome = crate::cards::outcome(&payer.card.number);
     let (amount, currency, description) = {
-        let pi = account.payment_intents.get(&pi_id).expect("created above");
+        let pi = account
+            .payment_intents
+            .get(pi_id)
+            .expect("created by the caller");
         (pi.amount, pi.currency.clone(), pi.data.description.clone())
     };
     let charge = Charge {
@@ -163,11 +319,12 @@ pub(crate) fn pay(account: &mut Account, id: &str, payer: &Payer<'_>) -> ApiResu
         created: now,
         amount,
         currency,
-        payment_intent: pi_id.clone(),
+        payment_intent: pi_id.to_string(),
         payment_method: account.ids.object(prefix::PAYMENT_METHOD),
-        card: ChargeCard::from(payer.card),
+        method: ChargeMethod::Card(ChargeCard::from(payer.card)),
         email: Some(payer.email.to_string()),
         name: payer.name.map(str::to_string),
+        pending: false,
         failure: match &outcome {
             Outcome::Succeeds => None,
             Outcome::Declined(e) => Some(e.clone()),
@@ -179,18 +336,192 @@ pub(crate) fn pay(account: &mut Account, id: &str, payer: &Payer<'_>) -> ApiResu
     account.charges.insert(charge);
     let pi = account
         .payment_intents
-        .get_mut(&pi_id)
-        .expect("created above");
+        .get_mut(pi_id)
+        .expect("created by the caller");
     pi.latest_charge = Some(charge_id.clone());
     pi.payment_method = Some(pm_id);
 
     match outcome {
         Outcome::Declined(error) => {
+            pi.status = PiStatus::RequiresPaymentMethod;
             pi.last_payment_error = Some(LastError {
                 error: error.clone(),
-                charge: charge_id,
+                method_type: "card",
+                charge: Some(charge_id),
             });
             let pi_obj = snapshot(&pi.json(None))?;
+            emit(account, "charge.failed", charge_obj, v, request)?;
+            emit(account, "payment_intent.payment_failed", pi_obj, v, request)?;
+            Ok(PayResult::Declined(error))
+        }
+        Outcome::Succeeds => {
+            pi.status = PiStatus::Succeeded;
+            pi.last_payment_error = None;
+            let pi_obj = snapshot(&pi.json(None))?;
+            let session = account.sessions.get_mut(id).expect("checked by the caller");
+            session.status = Status::Complete;
+            session.payment_status = PaymentStatus::Paid;
+            session.customer_details = Some(details);
+            session.pending_authentication = None;
+            let session = session.clone();
+            let session_obj = snapshot(&session.json(&session.version(), &Expansion::default()))?;
+            emit(account, "charge.succeeded", charge_obj, v, request)?;
+            emit(account, "payment_intent.succeeded", pi_obj, v, request)?;
+            emit(
+                account,
+                "checkout.session.completed",
+                session_obj,
+                v,
+                request,
+            )?;
+            Ok(PayResult::Completed(session.redirect_url()))
+        }
+    }
+}
+
+/// Pays an open session by bank debit (a delayed-notification method, contract §2.3): the
+/// session completes with `payment_status=unpaid` and emits `payment_intent.created` (first
+/// attempt), `charge.pending`, `payment_intent.processing`, `checkout.session.completed`;
+/// the debit settles (or fails) after the account's `async_payment_delay`, on its clock
+/// ([`settle_payment`]).
+pub(crate) fn pay_by_bank(
+    account: &mut Account,
+    id: &str,
+    bank: &BankAccount,
+    email: &str,
+    name: Option<&str>,
+) -> ApiResult<PayResult> {
+    let request = EventRequest::default();
+    let session = match open_session(account, id)? {
+        Ok(s) => s,
+        Err(answer) => return Ok(answer),
+    };
+    let v = event_version(session);
+    let pi_id = ensure_payment_intent(account, id, bank.kind.as_str(), &request)?;
+    let now = account.now();
+    let (amount, currency, description) = {
+        let pi = account.payment_intents.get(&pi_id).expect("ensured above");
+        (pi.amount, pi.currency.clone(), pi.data.description.clone())
+    };
+    let charge = Charge {
+        id: account.ids.object(prefix::CHARGE),
+        created: now,
+        amount,
+        currency,
+        payment_intent: pi_id.clone(),
+        payment_method: account.ids.object(prefix::PAYMENT_METHOD),
+        method: ChargeMethod::Bank(bank.clone()),
+        email: Some(email.to_string()),
+        name: name.map(str::to_string),
+        pending: true,
+        failure: None,
+        description,
+    };
+    let charge_obj = snapshot(&charge.json())?;
+    let (charge_id, pm_id) = (charge.id.clone(), charge.payment_method.clone());
+    account.charges.insert(charge);
+    let pi = account
+        .payment_intents
+        .get_mut(&pi_id)
+        .expect("ensured above");
+    pi.latest_charge = Some(charge_id);
+    pi.payment_method = Some(pm_id);
+    pi.status = PiStatus::Processing;
+    pi.last_payment_error = None;
+    let pi_obj = snapshot(&pi.json(None))?;
+    let session = account.sessions.get_mut(id).expect("checked above");
+    session.status = Status::Complete;
+    session.customer_details = Some(CustomerDetails {
+        email: Some(email.to_string()),
+        name: name.map(str::to_string),
+    });
+    session.pending_authentication = None;
+    let session = session.clone();
+    let session_obj = snapshot(&session.json(&session.version(), &Expansion::default()))?;
+    emit(account, "charge.pending", charge_obj, &v, &request)?;
+    emit(account, "payment_intent.processing", pi_obj, &v, &request)?;
+    emit(
+        account,
+        "checkout.session.completed",
+        session_obj,
+        &v,
+        &request,
+    )?;
+    let due = (now + account.settings.async_payment_delay_secs).saturating_mul(1000);
+    account
+        .agenda
+        .schedule(due, Job::SettlePayment(id.to_string()));
+    Ok(PayResult::Completed(session.redirect_url()))
+}
+
+/// The agenda's settlement job: the bank debit of a completed, unpaid session succeeds
+/// (`charge.succeeded`, `payment_intent.succeeded`,
+/// `checkout.session.async_payment_succeeded`; the session becomes `paid`) or fails
+/// (`charge.failed`, `payment_intent.payment_failed`,
+/// `checkout.session.async_payment_failed`), as its account number says.
+pub(crate) fn settle_payment(account: &mut Account, id: &str) -> ApiResult<()> {
+    let Some(session) = account.sessions.get(id) else {
+        return Ok(());
+    };
+    let v = event_version(session);
+    let Some(pi_id) = session.payment_intent.clone() else {
+        return Ok(());
+    };
+    let processing = account
+        .payment_intents
+        .get(&pi_id)
+        .is_some_and(|pi| pi.status == PiStatus::Processing);
+    if session.payment_status != PaymentStatus::Unpaid || !processing {
+        return Ok(());
+    }
+    let request = EventRequest::default();
+    let charge_id = account
+        .payment_intents
+        .get(&pi_id)
+        .and_then(|pi| pi.latest_charge.clone())
+        .unwrap_or_default();
+    let Some(charge) = account.charges.get_mut(&charge_id) else {
+        return Ok(());
+    };
+    let (failure, method_type) = match &charge.method {
+        ChargeMethod::Bank(b) => (b.failure.clone(), b.kind.as_str()),
+        ChargeMethod::Card(_) => (None, "card"),
+    };
+    charge.pending = false;
+    charge.failure = failure.clone();
+    let charge_obj = snapshot(&charge.json())?;
+    let pi = account
+        .payment_intents
+        .get_mut(&pi_id)
+        .expect("looked up above");
+    match failure {
+        None => {
+            pi.status = PiStatus::Succeeded;
+            let pi_obj = snapshot(&pi.json(None))?;
+            let session = account.sessions.get_mut(id).expect("looked up above");
+            session.payment_status = PaymentStatus::Paid;
+            let session = session.clone();
+            let obj = snapshot(&session.json(&session.version(), &Expansion::default()))?;
+            emit(account, "charge.succeeded", charge_obj, &v, &request)?;
+            emit(account, "payment_intent.succeeded", pi_obj, &v, &request)?;
+            emit(
+                account,
+                "checkout.session.async_payment_succeeded",
+                obj,
+                &v,
+                &request,
+            )
+        }
+        Some(error) => {
+            pi.status = PiStatus::RequiresPaymentMethod;
+            pi.last_payment_error = Some(LastError {
+                error,
+                method_type,
+                charge: Some(charge_id),
+            });
+            let pi_obj = snapshot(&pi.json(None))?;
+            let session = account.sessions.get(id).expect("looked up above").clone();
+            let obj = snapshot(&session.json(&session.version(), &Expansion::default()))?;
             emit(account, "charge.failed", charge_obj, &v, &request)?;
             emit(
                 account,
@@ -199,28 +530,13 @@ pub(crate) fn pay(account: &mut Account, id: &str, payer: &Payer<'_>) -> ApiResu
                 &v,
                 &request,
             )?;
-            Ok(PayResult::Declined(error))
-        }
-        Outcome::Succeeds => {
-            pi.status = PiStatus::Succeeded;
-            pi.last_payment_error = None;
-            let pi_obj = snapshot(&pi.json(None))?;
-            let session = account.sessions.get_mut(id).expect("looked up above");
-            session.status = Status::Complete;
-            session.payment_status = PaymentStatus::Paid;
-            session.customer_details = Some(details);
-            let session = session.clone();
-            let session_obj = snapshot(&session.json(&session.version(), &Expansion::default()))?;
-            emit(account, "charge.succeeded", charge_obj, &v, &request)?;
-            emit(account, "payment_intent.succeeded", pi_obj, &v, &request)?;
             emit(
                 account,
-                "checkout.session.completed",
-                session_obj,
+                "checkout.session.async_payment_failed",
+                obj,
                 &v,
                 &request,
-            )?;
-            Ok(PayResult::Completed(session.redirect_url()))
+            )
         }
     }
 }
@@ -248,6 +564,7 @@ mod tests {
             card: &c,
             email: "buyer@example.com",
             name: Some("Jenny Rosen"),
+            authenticated: None,
         };
         let r = pay(&mut a, &id, &payer).unwrap();
         assert_eq!(
@@ -301,6 +618,7 @@ mod tests {
                 card: &bad,
                 email: "b@e.test",
                 name: None,
+                authenticated: None,
             },
         )
         .unwrap();
@@ -328,6 +646,7 @@ mod tests {
                 card: &good,
                 email: "b@e.test",
                 name: None,
+                authenticated: None,
             },
         )
         .unwrap();
@@ -380,7 +699,8 @@ mod tests {
                 &Payer {
                     card: &card("4242424242424242"),
                     email: "x@y.test",
-                    name: None
+                    name: None,
+                    authenticated: None,
                 }
             )
             .unwrap(),
@@ -400,6 +720,7 @@ mod tests {
                 card: &bad,
                 email: "b@e.test",
                 name: None,
+                authenticated: None,
             },
         )
         .unwrap();
@@ -412,5 +733,129 @@ mod tests {
         );
         expire_if_due(&mut a, &id).unwrap();
         assert_eq!(a.events.len(), 5, "expired exactly once");
+    }
+
+    #[test]
+    fn three_d_secure_waits_for_the_payer_then_charges_as_the_card_says() {
+        let mut a = account();
+        let id = new_session(&mut a);
+        let c = card("4000000000003220");
+        let payer = Payer {
+            card: &c,
+            email: "b@e.test",
+            name: None,
+            authenticated: None,
+        };
+        let PayResult::RequiresAuthentication { token } = pay(&mut a, &id, &payer).unwrap() else {
+            panic!("a 3-D Secure card asks first")
+        };
+        assert_eq!(a.sessions.get(&id).unwrap().status, Status::Open);
+        assert_eq!(authenticate(&mut a, &id, "3ds_forged", true).unwrap(), None);
+        let done = authenticate(&mut a, &id, &token, true).unwrap().unwrap();
+        assert!(matches!(done, PayResult::Completed(_)));
+        assert_eq!(
+            authenticate(&mut a, &id, &token, true).unwrap(),
+            Some(PayResult::AlreadyComplete(done_url(&a, &id)))
+        );
+        assert_eq!(
+            event_types(&a),
+            [
+                "payment_intent.created",
+                "payment_intent.requires_action",
+                "charge.succeeded",
+                "payment_intent.succeeded",
+                "checkout.session.completed"
+            ]
+        );
+
+        // Authenticated, then declined by the issuer (4000 0082 6000 3178).
+        let id = new_session(&mut a);
+        let c = card("4000008260003178");
+        let payer = Payer {
+            card: &c,
+            email: "b@e.test",
+            name: None,
+            authenticated: Some(true),
+        };
+        let PayResult::Declined(e) = pay(&mut a, &id, &payer).unwrap() else {
+            panic!("declined after authentication")
+        };
+        assert_eq!(e.decline_code, Some("insufficient_funds"));
+    }
+
+    fn done_url(a: &Account, id: &str) -> Option<String> {
+        a.sessions.get(id).unwrap().redirect_url()
+    }
+
+    #[test]
+    fn failing_three_d_secure_leaves_the_session_open() {
+        let mut a = account();
+        let id = new_session(&mut a);
+        let c = card("4000002760003184");
+        let payer = Payer {
+            card: &c,
+            email: "b@e.test",
+            name: None,
+            authenticated: None,
+        };
+        let PayResult::RequiresAuthentication { token } = pay(&mut a, &id, &payer).unwrap() else {
+            panic!("asks first")
+        };
+        let Some(PayResult::Declined(e)) = authenticate(&mut a, &id, &token, false).unwrap() else {
+            panic!("failing authentication declines")
+        };
+        assert_eq!(e.code, "payment_intent_authentication_failure");
+        let s = a.sessions.get(&id).unwrap();
+        assert_eq!(s.status, Status::Open);
+        assert!(s.pending_authentication.is_none());
+        let pi = a
+            .payment_intents
+            .get(s.payment_intent.as_deref().unwrap())
+            .unwrap();
+        assert_eq!(pi.status, PiStatus::RequiresPaymentMethod);
+        assert_eq!(
+            event_types(&a).last(),
+            Some(&"payment_intent.payment_failed")
+        );
+    }
+
+    #[test]
+    fn a_bank_debit_completes_unpaid_and_settles_on_the_clock() {
+        let mut a = account();
+        let id = new_session(&mut a);
+        let bank = crate::bank_debits::BankKind::UsBankAccount.test_account(true);
+        let r = pay_by_bank(&mut a, &id, &bank, "b@e.test", Some("Jenny")).unwrap();
+        assert!(matches!(r, PayResult::Completed(Some(_))));
+        let s = a.sessions.get(&id).unwrap();
+        assert_eq!(
+            (s.status, s.payment_status),
+            (Status::Complete, PaymentStatus::Unpaid)
+        );
+        // Settlement is due after the account's delay (3 days by default), not before.
+        let due = (NOW + a.settings.async_payment_delay_secs) * 1000;
+        let settles = Job::SettlePayment(id.clone());
+        let before: Vec<Job> = std::iter::from_fn(|| a.agenda.pop_due(due - 1))
+            .map(|(_, j)| j)
+            .collect();
+        assert!(!before.contains(&settles), "{before:?}");
+        assert_eq!(a.agenda.pop_due(due).map(|(_, j)| j), Some(settles));
+        settle_payment(&mut a, &id).unwrap();
+        assert_eq!(
+            a.sessions.get(&id).unwrap().payment_status,
+            PaymentStatus::Paid
+        );
+        settle_payment(&mut a, &id).unwrap();
+        assert_eq!(
+            &event_types(&a)[1..],
+            [
+                "charge.pending",
+                "payment_intent.processing",
+                "checkout.session.completed",
+                "charge.succeeded",
+                "payment_intent.succeeded",
+                "checkout.session.async_payment_succeeded"
+            ],
+            "settles once"
+        );
     }
 }

@@ -18,7 +18,9 @@ mod params;
 mod test_support;
 
 pub(crate) use create::create_session;
-pub(crate) use lifecycle::{PayResult, Payer, expire, expire_if_due, pay};
+pub(crate) use lifecycle::{
+    PayResult, Payer, authenticate, expire, expire_if_due, pay, pay_by_bank, settle_payment,
+};
 pub(crate) use object::{Mode, Session, Status};
 
 use lifecycle::refresh;
@@ -216,6 +218,9 @@ pub(crate) struct PageView {
     pub cancel_url: Option<String>,
     pub submit_type: Option<&'static str>,
     pub redirect: Option<String>,
+    /// The payment methods the page offers: `card`, and the bank debits the session lists
+    /// whose currency it is in.
+    pub methods: Vec<&'static str>,
 }
 
 pub(crate) fn page_view(account: &mut Account, id: &str) -> ApiResult<Option<PageView>> {
@@ -242,7 +247,30 @@ pub(crate) fn page_view(account: &mut Account, id: &str) -> ApiResult<Option<Pag
         cancel_url: s.cancel_url.clone(),
         submit_type: s.submit_type,
         redirect: s.redirect_url(),
+        methods: offered_methods(s),
     }))
+}
+
+/// What the hosted page offers: the session's `payment_method_types` (or
+/// `allowed_payment_method_types`) that the mock simulates, bank debits only in their
+/// currency; a card when nothing else is left.
+fn offered_methods(s: &Session) -> Vec<&'static str> {
+    let listed = s
+        .allowed_payment_method_types
+        .as_ref()
+        .unwrap_or(&s.payment_method_types);
+    let currency = s.currency.as_deref().unwrap_or("usd");
+    let mut methods: Vec<&'static str> = ["card", "sepa_debit", "us_bank_account"]
+        .into_iter()
+        .filter(|m| listed.iter().any(|l| l == m))
+        .filter(|m| {
+            crate::bank_debits::BankKind::parse(m).is_none_or(|k| k.currency() == currency)
+        })
+        .collect();
+    if methods.is_empty() {
+        methods.push("card");
+    }
+    methods
 }
 
 #[cfg(test)]
@@ -284,6 +312,7 @@ mod tests {
                 card: &card("4242424242424242"),
                 email: "buyer@example.com",
                 name: Some("Jenny Rosen"),
+                authenticated: None,
             },
         )
         .unwrap();

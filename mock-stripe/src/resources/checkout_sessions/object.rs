@@ -168,6 +168,18 @@ pub(crate) struct Session {
     pub integration_identifier: Option<String>,
     pub managed_payments: Option<bool>,
     pub origin_context: Option<&'static str>,
+    /// A 3-D Secure challenge the payer has not answered yet.
+    pub pending_authentication: Option<PendingAuthentication>,
+}
+
+/// What the payer submitted with a card that requires 3-D Secure, kept until they
+/// complete or fail the challenge (`token` ties the challenge page to this attempt).
+#[derive(Clone, Debug)]
+pub(crate) struct PendingAuthentication {
+    pub token: String,
+    pub card: crate::cards::Card,
+    pub email: String,
+    pub name: Option<String>,
 }
 
 impl Keyed for Session {

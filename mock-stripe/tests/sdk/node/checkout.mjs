@@ -5,8 +5,9 @@
 //
 // The app code below is what a shop would write against the real Stripe; the only
 // mock-specific thing is `new Stripe(key, {host, port, protocol: 'http'})`. (The hosted payment
-// form is posted directly, as a browser would on the mock's page.) Prints one `ok N - …` line
-// per check; exits 1 with a `FAIL: …` line on the first check that does not hold.
+// form is posted directly, as a browser would on the mock's page; the retry checks inject faults
+// with plain `fetch` calls to the mock's `/_config/faults`.) Prints one `ok N - …` line per
+// check; exits 1 with a `FAIL: …` line on the first check that does not hold.
 //
 // Node's standard library + `stripe` only. Install with: npm ci --prefix mock-stripe/tests/sdk/node
 //
@@ -377,7 +378,7 @@ async function run(base) {
   eq('unknown session: code', e.code, 'resource_missing');
   eq('unknown session: param', e.param, 'session');
 
-  // An explicit idempotency key is accepted and echoed (replay is not modelled by the mock).
+  // An explicit idempotency key is accepted and echoed (replays: see runRetries).
   const idemKey = `node-sdk-explicit-${randomUUID()}`;
   const keyed = await stripe.checkout.sessions.create(sessionParams({ metadata: { order_id: '45' } }), {
     idempotencyKey: idemKey,
@@ -558,7 +559,7 @@ async function run(base) {
   });
 
   // Node retries connection errors, 409 and 5xx with the same key; against a healthy mock no
-  // request should have needed one (the mock does not replay keys, so a retry would repeat a POST).
+  // request should have needed one (runRetries below injects the faults that do).
   eq('every SDK request answered on its first attempt', traffic.attempts, traffic.answers);
   check(
     'every POST carried its own stripe-node-retry- key',
@@ -566,6 +567,117 @@ async function run(base) {
       new Set(traffic.keys).size === traffic.keys.length,
     show(traffic.keys),
   );
+
+  await runRetries(base, config);
+}
+
+// --- the SDK's automatic retries, against injected faults ---------------------------------------
+
+const SESSIONS_PATH = '/v1/checkout/sessions';
+// The SDK does not read the body of an answer it retries, so that socket stays busy until the
+// server drops it (the mock: after 30 s idle) and keeps the process alive: these clients get
+// their own agent, destroyed when the retry checks are done.
+const retryAgent = new http.Agent({ keepAlive: true });
+
+/** Calls the mock's `/_config/…` with plain fetch and the account's key: [status, parsed JSON]. */
+async function control(base, key, method, path, fields) {
+  const resp = await fetch(`${base}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${key}` },
+    body: fields === undefined ? undefined : new URLSearchParams(fields),
+  });
+  return [resp.status, await resp.json()];
+}
+
+/** A client with retries on, for a fresh account (its session list holds only this case's). */
+function retryingClient(config) {
+  const key = `sk_test_nodeSdkRetry${randomUUID().replaceAll('-', '')}`;
+  const client = new Stripe(key, { ...config, maxNetworkRetries: 2, httpAgent: retryAgent });
+  return { key, client, traffic: watch(client) };
+}
+
+async function inject(base, key, label, fault) {
+  const [status, body] = await control(base, key, 'POST', '/_config/faults', {
+    target: 'api',
+    path: SESSIONS_PATH,
+    ...fault,
+  });
+  check(`${label}: fault injected`, status === 200 && body.object === 'mock_fault', show(body));
+}
+
+async function faultsUsedUp(base, key, label) {
+  const [status, body] = await control(base, key, 'GET', '/_config/faults');
+  eq(`${label}: every injected fault used up`, [status, body.data], [200, []]);
+}
+
+async function onlySession(client, label, cs) {
+  const ids = (await client.checkout.sessions.list({ limit: 100 })).data.map((s) => s.id);
+  eq(`${label}: the account holds exactly the one session`, ids, [cs.id]);
+}
+
+/**
+ * Injects `fault` on /v1/checkout/sessions, creates one session through the SDK with
+ * maxNetworkRetries: 2, and checks that the SDK's retries got it through exactly once.
+ */
+async function retriedCreate(base, config, label, fault, attempts, replayed) {
+  const { key, client, traffic } = retryingClient(config);
+  await inject(base, key, label, fault);
+  const cs = await client.checkout.sessions.create(sessionParams({ metadata: { case: label } }));
+  startsWith(`${label}: create succeeds through the SDK's retries`, cs.id, 'cs_test_');
+  eq(`${label}: attempts the SDK made, answers it reported`, [traffic.attempts, traffic.answers], [attempts, 1]);
+  check(
+    `${label}: every attempt carried the same stripe-node-retry- key`,
+    traffic.keys.length === attempts &&
+      new Set(traffic.keys).size === 1 &&
+      traffic.keys[0].startsWith('stripe-node-retry-'),
+    show(traffic.keys),
+  );
+  eq(`${label}: the answer echoes that key`, cs.lastResponse.idempotencyKey, traffic.keys[0]);
+  eq(
+    `${label}: Idempotent-Replayed on the answer`,
+    cs.lastResponse.headers['idempotent-replayed'],
+    replayed ? 'true' : undefined,
+  );
+  await onlySession(client, label, cs);
+  await faultsUsedUp(base, key, label);
+}
+
+async function runRetries(base, config) {
+  try {
+    await retryChecks(base, config);
+  } finally {
+    retryAgent.destroy();
+  }
+}
+
+async function retryChecks(base, config) {
+  // An injected 5xx is answered without executing and is not stored under the key: the
+  // third attempt runs the create for the first time.
+  await retriedCreate(base, config, '500 twice', { kind: 'status', status: '500', count: '2' }, 3, false);
+  // The create runs, then the connection closes unanswered: the SDK's retry with the same key
+  // gets the stored answer instead of creating a second session.
+  await retriedCreate(base, config, 'lost response', { kind: 'timeout', count: '1' }, 2, true);
+
+  // A 429: the SDKs retry a 429 only when Stripe-Should-Retry says so; the mock says so for
+  // injected faults (nothing was executed), so the retry creates the session once.
+  await retriedCreate(base, config, '429 rate_limit', { kind: 'status', status: '429', count: '1' }, 2, false);
+
+  // Explicit idempotency keys, as an app sets them.
+  let label = 'idempotencyKey';
+  let { key, client, traffic } = retryingClient(config);
+  let idem = `node-sdk-explicit-${randomUUID()}`;
+  let params = sessionParams({ metadata: { case: label } });
+  const first = await client.checkout.sessions.create(params, { idempotencyKey: idem });
+  eq(`${label}: echoed on the answer`, first.lastResponse.idempotencyKey, idem);
+  const again = await client.checkout.sessions.create(params, { idempotencyKey: idem });
+  eq(`${label}: same key and params give the same session`, again.id, first.id);
+  eq(`${label}: the second answer is a replay`, again.lastResponse.headers['idempotent-replayed'], 'true');
+  const e = await expectError(`${label}: same key, other params`, errors.StripeIdempotencyError, () =>
+    client.checkout.sessions.create(sessionParams({ metadata: { case: 'other' } }), { idempotencyKey: idem }),
+  );
+  eq(`${label}: mismatch statusCode`, e.statusCode, 400);
+  eq(`${label}: mismatch is not retried`, traffic.attempts, 3);
+  await onlySession(client, label, first);
 }
 
 async function main() {
