@@ -116,6 +116,11 @@ async fn up(args: UpArgs) -> ExitCode {
     };
     println!("storefront   {}", stack.shop_url);
     println!("mock-stripe  {}", stack.mock_url);
+    // The shop's account on the mock: its sessions, events and every delivery attempt.
+    println!(
+        "dashboard    {}_config/dashboard?key={}",
+        stack.mock_url, stack.secret_key
+    );
     println!("database     {}", stack.database_description());
     println!("receipts     {}", stack.outbox.display());
     println!();

@@ -5,7 +5,7 @@
 //! Stripe's test account numbers choose the outcome; any other well-formed account
 //! succeeds, as a real account with funds would.
 
-use crate::cards::CardError;
+use crate::cards::{CardError, CardErrorSpec, ErrorCode};
 
 /// Which kind of bank debit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,16 +68,12 @@ pub(crate) struct BankAccount {
     pub failure: Option<CardError>,
 }
 
-fn input_error(code: &'static str, message: &'static str) -> CardError {
-    CardError {
-        code,
-        decline_code: None,
-        message,
-    }
+fn input_error(code: ErrorCode, message: &'static str) -> CardError {
+    CardError::new(code, message)
 }
 
-const NOT_AUTHORIZED: CardError = CardError {
-    code: "debit_not_authorized",
+const NOT_AUTHORIZED: CardErrorSpec = CardErrorSpec {
+    code: ErrorCode::DebitNotAuthorized,
     decline_code: None,
     message: "The customer's bank did not authorize this debit.",
 };
@@ -86,27 +82,27 @@ const NOT_AUTHORIZED: CardError = CardError {
 const FAILING_IBANS: &[&str] = &["AT861904300235473202"];
 
 /// Stripe's ACH test account numbers that fail, with the failure each gives.
-const FAILING_US_ACCOUNTS: &[(&str, CardError)] = &[
+const FAILING_US_ACCOUNTS: &[(&str, CardErrorSpec)] = &[
     (
         "000111111116",
-        CardError {
-            code: "no_account",
+        CardErrorSpec {
+            code: ErrorCode::NoAccount,
             decline_code: None,
             message: "The customer's bank account could not be located.",
         },
     ),
     (
         "000111111113",
-        CardError {
-            code: "account_closed",
+        CardErrorSpec {
+            code: ErrorCode::AccountClosed,
             decline_code: None,
             message: "The customer's bank account has been closed.",
         },
     ),
     (
         "000222222227",
-        CardError {
-            code: "insufficient_funds",
+        CardErrorSpec {
+            code: ErrorCode::InsufficientFunds,
             decline_code: None,
             message: "The customer's account has insufficient funds to cover this payment.",
         },
@@ -121,14 +117,17 @@ pub(crate) fn check_iban(input: &str) -> Result<BankAccount, CardError> {
         .map(|c| c.to_ascii_uppercase())
         .collect();
     if iban.is_empty() {
-        return Err(input_error("incomplete_iban", "Your IBAN is incomplete."));
+        return Err(input_error(
+            ErrorCode::IncompleteIban,
+            "Your IBAN is incomplete.",
+        ));
     }
     let well_formed = (15..=34).contains(&iban.len())
         && iban.bytes().all(|b| b.is_ascii_alphanumeric())
         && iban.as_bytes()[..2].iter().all(u8::is_ascii_uppercase)
         && iban.as_bytes()[2..4].iter().all(u8::is_ascii_digit);
     if !well_formed || !iban_checksum_ok(&iban) {
-        return Err(input_error("invalid_iban", "Your IBAN is invalid."));
+        return Err(input_error(ErrorCode::InvalidIban, "Your IBAN is invalid."));
     }
     Ok(BankAccount {
         kind: BankKind::SepaDebit,
@@ -137,7 +136,7 @@ pub(crate) fn check_iban(input: &str) -> Result<BankAccount, CardError> {
         bank_code: iban[4..9.min(iban.len())].to_string(),
         failure: FAILING_IBANS
             .contains(&iban.as_str())
-            .then_some(NOT_AUTHORIZED),
+            .then(|| NOT_AUTHORIZED.into()),
     })
 }
 
@@ -166,20 +165,20 @@ pub(crate) fn check_us_account(routing: &str, account: &str) -> Result<BankAccou
     let account = account.trim();
     if routing.is_empty() || account.is_empty() {
         return Err(input_error(
-            "incomplete_bank_account",
+            ErrorCode::IncompleteBankAccount,
             "Your bank account details are incomplete.",
         ));
     }
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if routing.len() != 9 || !digits(routing) || !aba_checksum_ok(routing) {
         return Err(input_error(
-            "invalid_routing_number",
+            ErrorCode::InvalidRoutingNumber,
             "Your routing number is invalid.",
         ));
     }
     if !(4..=17).contains(&account.len()) || !digits(account) {
         return Err(input_error(
-            "invalid_account_number",
+            ErrorCode::InvalidAccountNumber,
             "Your account number is invalid.",
         ));
     }
@@ -191,7 +190,7 @@ pub(crate) fn check_us_account(routing: &str, account: &str) -> Result<BankAccou
         failure: FAILING_US_ACCOUNTS
             .iter()
             .find(|(n, _)| *n == account)
-            .map(|(_, e)| e.clone()),
+            .map(|(_, e)| (*e).into()),
     })
 }
 
@@ -210,7 +209,7 @@ mod tests {
         assert_eq!((ok.last4.as_str(), ok.country.as_str()), ("3201", "AT"));
         assert!(ok.failure.is_none());
         let fails = check_iban("AT861904300235473202").unwrap();
-        assert_eq!(fails.failure.unwrap().code, "debit_not_authorized");
+        assert_eq!(fails.failure.unwrap().code, ErrorCode::DebitNotAuthorized);
         assert!(
             check_iban("DE89370400440532013000")
                 .unwrap()
@@ -221,14 +220,18 @@ mod tests {
 
     #[test]
     fn malformed_ibans_are_refused() {
-        assert_eq!(check_iban("").unwrap_err().code, "incomplete_iban");
+        assert_eq!(check_iban("").unwrap_err().code, ErrorCode::IncompleteIban);
         for bad in [
             "AT611904300234573202x",
             "AT611904300234573200",
             "1234",
             "ATXX1904300234573201",
         ] {
-            assert_eq!(check_iban(bad).unwrap_err().code, "invalid_iban", "{bad}");
+            assert_eq!(
+                check_iban(bad).unwrap_err().code,
+                ErrorCode::InvalidIban,
+                "{bad}"
+            );
         }
     }
 
@@ -244,20 +247,20 @@ mod tests {
             .unwrap()
             .failure
             .unwrap();
-        assert_eq!(e.code, "insufficient_funds");
+        assert_eq!(e.code, ErrorCode::InsufficientFunds);
         assert_eq!(
             check_us_account("110000001", "000123456789")
                 .unwrap_err()
                 .code,
-            "invalid_routing_number"
+            ErrorCode::InvalidRoutingNumber
         );
         assert_eq!(
             check_us_account("110000000", "12").unwrap_err().code,
-            "invalid_account_number"
+            ErrorCode::InvalidAccountNumber
         );
         assert_eq!(
             check_us_account("", "").unwrap_err().code,
-            "incomplete_bank_account"
+            ErrorCode::IncompleteBankAccount
         );
     }
 

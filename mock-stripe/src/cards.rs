@@ -2,13 +2,106 @@
 //! checks the payment form makes before charging (number, expiry, CVC).
 
 use crate::engine::clock::year_month;
+use crate::resources::string_enum;
 
-/// A card error: the `code`, `decline_code` and message Stripe shows.
+string_enum! {
+    /// The `code` of a card (or bank debit) error: every code the mock gives.
+    pub(crate) enum ErrorCode {
+        CardDeclined = "card_declined",
+        ExpiredCard = "expired_card",
+        IncorrectCvc = "incorrect_cvc",
+        ProcessingError = "processing_error",
+        PaymentIntentAuthenticationFailure = "payment_intent_authentication_failure",
+        IncompleteNumber = "incomplete_number",
+        InvalidNumber = "invalid_number",
+        IncorrectNumber = "incorrect_number",
+        InvalidExpiryYear = "invalid_expiry_year",
+        InvalidExpiryMonth = "invalid_expiry_month",
+        IncompleteExpiry = "incomplete_expiry",
+        InvalidCvc = "invalid_cvc",
+        IncompleteIban = "incomplete_iban",
+        InvalidIban = "invalid_iban",
+        IncompleteBankAccount = "incomplete_bank_account",
+        InvalidRoutingNumber = "invalid_routing_number",
+        InvalidAccountNumber = "invalid_account_number",
+        DebitNotAuthorized = "debit_not_authorized",
+        NoAccount = "no_account",
+        AccountClosed = "account_closed",
+        InsufficientFunds = "insufficient_funds",
+    }
+}
+
+string_enum! {
+    /// The `decline_code` of a declined card.
+    pub(crate) enum DeclineCode {
+        GenericDecline = "generic_decline",
+        InsufficientFunds = "insufficient_funds",
+        LostCard = "lost_card",
+        StolenCard = "stolen_card",
+        CardVelocityExceeded = "card_velocity_exceeded",
+        Fraudulent = "fraudulent",
+        TestModeLiveCard = "test_mode_live_card",
+    }
+}
+
+string_enum! {
+    /// `payment_method_details.card.brand` (and `network`).
+    pub(crate) enum Brand {
+        Visa = "visa",
+        Mastercard = "mastercard",
+        Amex = "amex",
+        Discover = "discover",
+        Jcb = "jcb",
+        Diners = "diners",
+        Unionpay = "unionpay",
+        Unknown = "unknown",
+    }
+}
+
+string_enum! {
+    /// `payment_method_details.card.funding`.
+    pub(crate) enum Funding {
+        Credit = "credit",
+        Debit = "debit",
+    }
+}
+
+/// A card error: the `code`, `decline_code` and message Stripe shows. Owned: charges and
+/// PaymentIntents keep it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct CardError {
-    pub code: &'static str,
-    pub decline_code: Option<&'static str>,
+    pub code: ErrorCode,
+    pub decline_code: Option<DeclineCode>,
+    pub message: String,
+}
+
+impl CardError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> CardError {
+        CardError {
+            code,
+            decline_code: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// A card error as the const tables write it (static text); [`CardError::from`] makes
+/// the owned copy that is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CardErrorSpec {
+    pub code: ErrorCode,
+    pub decline_code: Option<DeclineCode>,
     pub message: &'static str,
+}
+
+impl From<CardErrorSpec> for CardError {
+    fn from(e: CardErrorSpec) -> CardError {
+        CardError {
+            code: e.code,
+            decline_code: e.decline_code,
+            message: e.message.to_string(),
+        }
+    }
 }
 
 /// What charging a card leads to.
@@ -21,55 +114,60 @@ pub(crate) enum Outcome {
 const DECLINED: &str = "Your card was declined.";
 const INSUFFICIENT: &str = "Your card has insufficient funds.";
 
-const fn decline(
-    code: &'static str,
-    decline_code: Option<&'static str>,
-    message: &'static str,
-) -> Outcome {
-    Outcome::Declined(CardError {
+/// A row of [`TABLE`]: `None` succeeds, `Some` declines with this error.
+type Row = Option<CardErrorSpec>;
+
+const SUCCEEDS: Row = None;
+
+const fn decline(code: ErrorCode, decline_code: Option<DeclineCode>, message: &'static str) -> Row {
+    Some(CardErrorSpec {
         code,
         decline_code,
         message,
     })
 }
 
+const fn declined(decline_code: DeclineCode, message: &'static str) -> Row {
+    decline(ErrorCode::CardDeclined, Some(decline_code), message)
+}
+
 /// Number (digits only) → outcome. For the cards that require 3-D Secure
 /// ([`requires_authentication`]), the outcome once the payer has authenticated.
-const TABLE: &[(&str, Outcome)] = &[
-    ("4242424242424242", Outcome::Succeeds),
-    ("5555555555554444", Outcome::Succeeds),
-    ("378282246310005", Outcome::Succeeds),
-    ("6011111111111117", Outcome::Succeeds),
-    ("4000056655665556", Outcome::Succeeds),
-    ("4000000000000077", Outcome::Succeeds),
-    ("4000000000000259", Outcome::Succeeds),
-    ("4000000000003220", Outcome::Succeeds),
-    ("4000002500003155", Outcome::Succeeds),
-    ("4000002760003184", Outcome::Succeeds),
+const TABLE: &[(&str, Row)] = &[
+    ("4242424242424242", SUCCEEDS),
+    ("5555555555554444", SUCCEEDS),
+    ("378282246310005", SUCCEEDS),
+    ("6011111111111117", SUCCEEDS),
+    ("4000056655665556", SUCCEEDS),
+    ("4000000000000077", SUCCEEDS),
+    ("4000000000000259", SUCCEEDS),
+    ("4000000000003220", SUCCEEDS),
+    ("4000002500003155", SUCCEEDS),
+    ("4000002760003184", SUCCEEDS),
     (
         "4000000000000002",
-        decline("card_declined", Some("generic_decline"), DECLINED),
+        declined(DeclineCode::GenericDecline, DECLINED),
     ),
     (
         "4000000000009995",
-        decline("card_declined", Some("insufficient_funds"), INSUFFICIENT),
+        declined(DeclineCode::InsufficientFunds, INSUFFICIENT),
     ),
     (
         "4000000000009987",
-        decline("card_declined", Some("lost_card"), DECLINED),
+        declined(DeclineCode::LostCard, DECLINED),
     ),
     (
         "4000000000009979",
-        decline("card_declined", Some("stolen_card"), DECLINED),
+        declined(DeclineCode::StolenCard, DECLINED),
     ),
     (
         "4000000000000069",
-        decline("expired_card", None, "Your card has expired."),
+        decline(ErrorCode::ExpiredCard, None, "Your card has expired."),
     ),
     (
         "4000000000000127",
         decline(
-            "incorrect_cvc",
+            ErrorCode::IncorrectCvc,
             None,
             "Your card's security code is incorrect.",
         ),
@@ -77,48 +175,45 @@ const TABLE: &[(&str, Outcome)] = &[
     (
         "4000000000000119",
         decline(
-            "processing_error",
+            ErrorCode::ProcessingError,
             None,
             "An error occurred while processing your card. Try again in a little bit.",
         ),
     ),
     (
         "4000000000006975",
-        decline(
-            "card_declined",
-            Some("card_velocity_exceeded"),
+        declined(
+            DeclineCode::CardVelocityExceeded,
             "Your card was declined for making repeated attempts too frequently or exceeding its amount limit.",
         ),
     ),
     (
         "4100000000000019",
-        decline("card_declined", Some("fraudulent"), DECLINED),
+        declined(DeclineCode::Fraudulent, DECLINED),
     ),
     // Declined when a CVC is entered; the form always asks for one.
     (
         "4000000000000101",
         decline(
-            "incorrect_cvc",
+            ErrorCode::IncorrectCvc,
             None,
             "Your card's security code is incorrect.",
         ),
     ),
     (
         "4000000000000341",
-        decline("card_declined", Some("generic_decline"), DECLINED),
+        declined(DeclineCode::GenericDecline, DECLINED),
     ),
     (
         "4000008260003178",
-        decline("card_declined", Some("insufficient_funds"), INSUFFICIENT),
+        declined(DeclineCode::InsufficientFunds, INSUFFICIENT),
     ),
     (
         "4000008400001629",
-        decline("card_declined", Some("generic_decline"), DECLINED),
+        declined(DeclineCode::GenericDecline, DECLINED),
     ),
 ];
 
-/// The outcome of charging `number` (digits only). A valid number outside the table is a
-/// real card, which test mode refuses.
 /// Cards that ask the payer to authenticate (3-D Secure) before they are charged.
 const AUTHENTICATION_REQUIRED: &[&str] = &[
     "4000000000003220",
@@ -133,24 +228,31 @@ pub(crate) fn requires_authentication(number: &str) -> bool {
 }
 
 /// What the payment fails with when the payer fails 3-D Secure (contract §4).
-pub(crate) const AUTHENTICATION_FAILED: CardError = CardError {
-    code: "payment_intent_authentication_failure",
+pub(crate) const AUTHENTICATION_FAILED: CardErrorSpec = CardErrorSpec {
+    code: ErrorCode::PaymentIntentAuthenticationFailure,
     decline_code: None,
     message: "The provided PaymentMethod has failed authentication. You can provide \
               payment_method_data or a new PaymentMethod to attempt to fulfill this \
               PaymentIntent again.",
 };
 
+/// A Luhn-valid number outside the table: a real card, which test mode refuses.
+const LIVE_CARD: Row = declined(
+    DeclineCode::TestModeLiveCard,
+    "Your card was declined. Your request was in test mode, but used a non test card. \
+     For a list of valid test cards, visit: https://stripe.com/docs/testing.",
+);
+
+/// The outcome of charging `number` (digits only).
 pub(crate) fn outcome(number: &str) -> Outcome {
-    TABLE.iter().find(|(n, _)| *n == number).map_or(
-        decline(
-            "card_declined",
-            Some("test_mode_live_card"),
-            "Your card was declined. Your request was in test mode, but used a non test card. \
-             For a list of valid test cards, visit: https://stripe.com/docs/testing.",
-        ),
-        |(_, o)| o.clone(),
-    )
+    let row = TABLE
+        .iter()
+        .find(|(n, _)| *n == number)
+        .map_or(LIVE_CARD, |(_, row)| *row);
+    match row {
+        None => Outcome::Succeeds,
+        Some(e) => Outcome::Declined(e.into()),
+    }
 }
 
 /// A card as typed into the form, checked.
@@ -159,8 +261,8 @@ pub(crate) struct Card {
     pub number: String,
     pub exp_month: u32,
     pub exp_year: i64,
-    pub brand: &'static str,
-    pub funding: &'static str,
+    pub brand: Brand,
+    pub funding: Funding,
 }
 
 impl Card {
@@ -169,12 +271,8 @@ impl Card {
     }
 }
 
-fn input_error(code: &'static str, message: &'static str) -> CardError {
-    CardError {
-        code,
-        decline_code: None,
-        message,
-    }
+fn input_error(code: ErrorCode, message: &'static str) -> CardError {
+    CardError::new(code, message)
 }
 
 /// Checks number (Luhn), expiry (`MM / YY`, `MM/YY`, `MM/YYYY`) and CVC as Stripe's form
@@ -186,25 +284,25 @@ pub(crate) fn check(number: &str, expiry: &str, cvc: &str, now: i64) -> Result<C
         .collect();
     if number.is_empty() {
         return Err(input_error(
-            "incomplete_number",
+            ErrorCode::IncompleteNumber,
             "Your card number is incomplete.",
         ));
     }
     if !number.bytes().all(|b| b.is_ascii_digit()) {
         return Err(input_error(
-            "invalid_number",
+            ErrorCode::InvalidNumber,
             "Your card number is invalid.",
         ));
     }
     if number.len() < 12 {
         return Err(input_error(
-            "incomplete_number",
+            ErrorCode::IncompleteNumber,
             "Your card number is incomplete.",
         ));
     }
     if number.len() > 19 || !luhn(&number) {
         return Err(input_error(
-            "incorrect_number",
+            ErrorCode::IncorrectNumber,
             "Your card number is incorrect.",
         ));
     }
@@ -212,47 +310,47 @@ pub(crate) fn check(number: &str, expiry: &str, cvc: &str, now: i64) -> Result<C
     let (year, month) = year_month(now);
     if exp_year < year {
         return Err(input_error(
-            "invalid_expiry_year",
+            ErrorCode::InvalidExpiryYear,
             "Your card's expiration year is in the past.",
         ));
     }
     if exp_year == year && exp_month < month {
         return Err(input_error(
-            "invalid_expiry_month",
+            ErrorCode::InvalidExpiryMonth,
             "Your card's expiration date is in the past.",
         ));
     }
     if exp_year > year + 50 {
         return Err(input_error(
-            "invalid_expiry_year",
+            ErrorCode::InvalidExpiryYear,
             "Your card's expiration year is invalid.",
         ));
     }
     let brand = brand(&number);
     let cvc = cvc.trim();
-    let cvc_len = if brand == "amex" { 4 } else { 3 };
+    let cvc_len = if brand == Brand::Amex { 4 } else { 3 };
     if cvc.is_empty() || !cvc.bytes().all(|b| b.is_ascii_digit()) {
         return Err(input_error(
-            "invalid_cvc",
+            ErrorCode::InvalidCvc,
             "Your card's security code is invalid.",
         ));
     }
     if cvc.len() < cvc_len {
         return Err(input_error(
-            "invalid_cvc",
+            ErrorCode::InvalidCvc,
             "Your card's security code is incomplete.",
         ));
     }
     if cvc.len() > cvc_len {
         return Err(input_error(
-            "invalid_cvc",
+            ErrorCode::InvalidCvc,
             "Your card's security code is invalid.",
         ));
     }
     let funding = if number == "4000056655665556" {
-        "debit"
+        Funding::Debit
     } else {
-        "credit"
+        Funding::Credit
     };
     Ok(Card {
         number,
@@ -266,7 +364,7 @@ pub(crate) fn check(number: &str, expiry: &str, cvc: &str, now: i64) -> Result<C
 fn parse_expiry(expiry: &str) -> Result<(u32, i64), CardError> {
     let incomplete = || {
         input_error(
-            "incomplete_expiry",
+            ErrorCode::IncompleteExpiry,
             "Your card's expiration date is incomplete.",
         )
     };
@@ -283,7 +381,7 @@ fn parse_expiry(expiry: &str) -> Result<(u32, i64), CardError> {
     let month: u32 = mm.parse().map_err(|_| incomplete())?;
     if !(1..=12).contains(&month) {
         return Err(input_error(
-            "invalid_expiry_month",
+            ErrorCode::InvalidExpiryMonth,
             "Your card's expiration month is invalid.",
         ));
     }
@@ -310,20 +408,20 @@ fn luhn(number: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
-pub(crate) fn brand(number: &str) -> &'static str {
+pub(crate) fn brand(number: &str) -> Brand {
     let p2: u32 = number[..2].parse().unwrap_or(0);
     let p4: u32 = number[..4].parse().unwrap_or(0);
     match () {
-        _ if number.starts_with('4') => "visa",
-        _ if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => "mastercard",
-        _ if p2 == 34 || p2 == 37 => "amex",
+        _ if number.starts_with('4') => Brand::Visa,
+        _ if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => Brand::Mastercard,
+        _ if p2 == 34 || p2 == 37 => Brand::Amex,
         _ if number.starts_with("6011") || p2 == 65 || (644..=649).contains(&(p4 / 10)) => {
-            "discover"
+            Brand::Discover
         }
-        _ if (3528..=3589).contains(&p4) => "jcb",
-        _ if p2 == 36 || p2 == 30 || p2 == 38 => "diners",
-        _ if p2 == 62 => "unionpay",
-        _ => "unknown",
+        _ if (3528..=3589).contains(&p4) => Brand::Jcb,
+        _ if p2 == 36 || p2 == 30 || p2 == 38 => Brand::Diners,
+        _ if p2 == 62 => Brand::Unionpay,
+        _ => Brand::Unknown,
     }
 }
 
@@ -350,10 +448,10 @@ mod tests {
             assert_eq!(outcome(&card.number), Outcome::Succeeds, "{n}");
         }
         let amex = check("3782 822463 10005", "12/34", "1234", NOW).unwrap();
-        assert_eq!(amex.brand, "amex");
+        assert_eq!(amex.brand, Brand::Amex);
         assert_eq!(outcome(&amex.number), Outcome::Succeeds);
         assert_eq!(ok("4242424242424242").last4(), "4242");
-        assert_eq!(ok("4000056655665556").funding, "debit");
+        assert_eq!(ok("4000056655665556").funding, Funding::Debit);
     }
 
     #[test]
@@ -362,34 +460,34 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (e.code, e.decline_code, e.message),
+            (e.code, e.decline_code, e.message.as_str()),
             (
-                "card_declined",
-                Some("generic_decline"),
+                ErrorCode::CardDeclined,
+                Some(DeclineCode::GenericDecline),
                 "Your card was declined."
             )
         );
         let Outcome::Declined(e) = outcome(&ok("4000000000009995").number) else {
             panic!()
         };
-        assert_eq!(e.decline_code, Some("insufficient_funds"));
+        assert_eq!(e.decline_code, Some(DeclineCode::InsufficientFunds));
         assert_eq!(e.message, "Your card has insufficient funds.");
         let Outcome::Declined(e) = outcome(&ok("4000000000000069").number) else {
             panic!()
         };
-        assert_eq!((e.code, e.decline_code), ("expired_card", None));
+        assert_eq!((e.code, e.decline_code), (ErrorCode::ExpiredCard, None));
         let Outcome::Declined(e) = outcome(&ok("4000000000000127").number) else {
             panic!()
         };
-        assert_eq!(e.code, "incorrect_cvc");
+        assert_eq!(e.code, ErrorCode::IncorrectCvc);
         let Outcome::Declined(e) = outcome(&ok("4000000000000119").number) else {
             panic!()
         };
-        assert_eq!(e.code, "processing_error");
+        assert_eq!(e.code, ErrorCode::ProcessingError);
         let Outcome::Declined(e) = outcome(&ok("4100000000000019").number) else {
             panic!()
         };
-        assert_eq!(e.decline_code, Some("fraudulent"));
+        assert_eq!(e.decline_code, Some(DeclineCode::Fraudulent));
     }
 
     #[test]
@@ -398,21 +496,21 @@ mod tests {
         let Outcome::Declined(e) = outcome(&ok("4111111111111111").number) else {
             panic!()
         };
-        assert_eq!(e.decline_code, Some("test_mode_live_card"));
+        assert_eq!(e.decline_code, Some(DeclineCode::TestModeLiveCard));
     }
 
     #[test]
     fn luhn_failure_is_incorrect_number() {
         let e = check("4242 4242 4242 4241", "12/34", "123", NOW).unwrap_err();
-        assert_eq!(e.code, "incorrect_number");
+        assert_eq!(e.code, ErrorCode::IncorrectNumber);
         assert_eq!(e.message, "Your card number is incorrect.");
         assert_eq!(
             check("4242", "12/34", "123", NOW).unwrap_err().code,
-            "incomplete_number"
+            ErrorCode::IncompleteNumber
         );
         assert_eq!(
             check("4242x", "12/34", "123", NOW).unwrap_err().code,
-            "invalid_number"
+            ErrorCode::InvalidNumber
         );
     }
 
@@ -421,23 +519,23 @@ mod tests {
         let n = "4242424242424242";
         assert_eq!(
             check(n, "13 / 30", "123", NOW).unwrap_err().code,
-            "invalid_expiry_month"
+            ErrorCode::InvalidExpiryMonth
         );
         assert_eq!(
             check(n, "00/30", "123", NOW).unwrap_err().code,
-            "invalid_expiry_month"
+            ErrorCode::InvalidExpiryMonth
         );
         assert_eq!(
             check(n, "12 / 22", "123", NOW).unwrap_err().code,
-            "invalid_expiry_year"
+            ErrorCode::InvalidExpiryYear
         );
         assert_eq!(
             check(n, "10/23", "123", NOW).unwrap_err().code,
-            "invalid_expiry_month"
+            ErrorCode::InvalidExpiryMonth
         );
         assert_eq!(
             check(n, "1", "123", NOW).unwrap_err().code,
-            "incomplete_expiry"
+            ErrorCode::IncompleteExpiry
         );
         // The current month is still valid; so are MMYY and MM/YYYY.
         assert_eq!(check(n, "11/23", "123", NOW).unwrap().exp_year, 2023);
@@ -450,18 +548,21 @@ mod tests {
         let n = "4242424242424242";
         assert_eq!(
             check(n, "12/34", "12", NOW).unwrap_err().code,
-            "invalid_cvc"
+            ErrorCode::InvalidCvc
         );
-        assert_eq!(check(n, "12/34", "", NOW).unwrap_err().code, "invalid_cvc");
+        assert_eq!(
+            check(n, "12/34", "", NOW).unwrap_err().code,
+            ErrorCode::InvalidCvc
+        );
         assert_eq!(
             check(n, "12/34", "12a", NOW).unwrap_err().code,
-            "invalid_cvc"
+            ErrorCode::InvalidCvc
         );
         assert_eq!(
             check("378282246310005", "12/34", "123", NOW)
                 .unwrap_err()
                 .code,
-            "invalid_cvc"
+            ErrorCode::InvalidCvc
         );
     }
 }

@@ -19,7 +19,7 @@ use crate::protocol::version::ApiVersion;
 use crate::protocol::{ApiError, ApiResult, Params, Reply, RequestCtx, auth};
 use crate::resources::{checkout_sessions, events, payment_intents, webhook_endpoints};
 use crate::server::{CloseConnection, Resp, json_error, json_response};
-use crate::store::{Account, AccountRef, lock};
+use crate::store::Account;
 use crate::{control, hosted};
 
 /// Larger bodies are refused (100 line items with every option fit easily).
@@ -196,21 +196,6 @@ async fn api(
     Ok(resp)
 }
 
-/// Frees a claimed idempotency key if the request is abandoned before it finishes (the
-/// client hung up during an injected delay).
-struct ClaimGuard<'a> {
-    account: &'a AccountRef,
-    key: Option<String>,
-}
-
-impl Drop for ClaimGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            lock(self.account).idempotency.release(&key);
-        }
-    }
-}
-
 /// The outer `Result` is the answer; the inner one says to close the connection instead.
 async fn api_inner(
     app: &Arc<App>,
@@ -305,15 +290,12 @@ async fn api_inner(
         }
         None => None,
     };
-    let mut guard = ClaimGuard {
-        account: &account,
-        key: claimed,
-    };
+    // The request runs to its end even if the client hangs up (handlers run in tasks of
+    // their own), so a claimed key is always finished below.
     if let Some(FaultKind::Delay(secs)) = fault {
         tokio::time::sleep(Duration::from_secs(secs)).await;
     }
-
-    let key_to_save = guard.key.take();
+    let key_to_save = claimed;
     let stepped = app.engine.step(&account, |acc| {
         let mut created = None;
         let result = execute(acc, &route, &params, &ctx, &app.base_url, &mut created);
@@ -326,7 +308,6 @@ async fn api_inner(
         }
         (resp, created)
     });
-    drop(guard);
     let ((status, body), created) = stepped.value;
     if let Some(id) = created {
         app.store.index_session(&id, &account);

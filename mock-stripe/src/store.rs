@@ -246,7 +246,11 @@ impl Account {
             .collect();
         let key = std::mem::take(&mut self.key);
         let defaults = self.defaults.clone();
+        // Delivery ids keep counting: an attempt still in flight must not mistake a new
+        // delivery for its own.
+        let deliveries_so_far = self.deliveries.issued();
         *self = Account::new(&key, Clock::Real, &defaults);
+        self.deliveries.continue_after(deliveries_so_far);
         sessions
     }
 }

@@ -51,7 +51,7 @@ pub(super) async fn complete(call: &Call<'_>, id: &str) -> ApiResult<Resp> {
     // Any future expiry and a CVC of the right length, as the test-card docs say.
     let (year, _) = year_month(now);
     let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    let cvc = if cards::brand(&digits) == "amex" {
+    let cvc = if cards::brand(&digits) == cards::Brand::Amex {
         "1234"
     } else {
         "123"
@@ -59,10 +59,10 @@ pub(super) async fn complete(call: &Call<'_>, id: &str) -> ApiResult<Resp> {
     let card =
         cards::check(&number, &format!("12/{}", (year + 5) % 100), cvc, now).map_err(|e| {
             ApiError::card(
-                e.code,
+                e.code.as_str(),
                 e.message,
                 CardDetails {
-                    decline_code: e.decline_code.map(str::to_string),
+                    decline_code: e.decline_code.map(|d| d.as_str().to_string()),
                     charge: None,
                     payment_intent: None,
                 },
@@ -94,10 +94,10 @@ pub(super) async fn complete(call: &Call<'_>, id: &str) -> ApiResult<Resp> {
                         .as_deref()
                         .and_then(|p| acc.payment_intents.get(p));
                     return Err(ApiError::card(
-                        e.code,
+                        e.code.as_str(),
                         e.message,
                         CardDetails {
-                            decline_code: e.decline_code.map(str::to_string),
+                            decline_code: e.decline_code.map(|d| d.as_str().to_string()),
                             charge: pi.and_then(|p| {
                                 p.last_payment_error.as_ref().and_then(|e| e.charge.clone())
                             }),

@@ -1,13 +1,12 @@
 //! `/_config/deliveries` (every attempt, newest first) and
 //! `/_config/events/{id}/redeliver` (a manual resend).
 
-use bytes::Bytes;
-
 use super::{Call, ok};
+use crate::app::App;
 use crate::engine::delivery::{Target, current_target, targets_for};
-use crate::protocol::{ApiError, ApiResult, Fields, to_json};
+use crate::protocol::{ApiError, ApiResult, Fields};
 use crate::server::Resp;
-use crate::store::lock;
+use crate::store::{AccountRef, lock};
 
 /// `GET /_config/deliveries`, filterable by `event` and `endpoint` (`we_…` or a forward-to
 /// URL), `limit` 1..=1000 (default 100).
@@ -24,17 +23,17 @@ pub(super) fn list(call: &Call<'_>) -> ApiResult<Resp> {
         ));
     }
     let acc = lock(call.account()?);
-    let data: Vec<_> = acc
+    let mut matching = acc
         .deliveries
         .log()
         .filter(|r| event.as_deref().is_none_or(|e| r.event == e))
-        .filter(|r| endpoint.as_deref().is_none_or(|e| r.endpoint == e))
-        .take(limit as usize)
-        .collect();
+        .filter(|r| endpoint.as_deref().is_none_or(|e| r.endpoint == e));
+    let data: Vec<_> = matching.by_ref().take(limit as usize).collect();
+    let has_more = matching.next().is_some();
     ok(&serde_json::json!({
         "object": "list",
         "data": data,
-        "has_more": false,
+        "has_more": has_more,
         "url": "/_config/deliveries",
         "pending": acc.deliveries.pending_count(),
     }))
@@ -46,9 +45,28 @@ pub(super) fn redeliver(call: &Call<'_>, event_id: &str) -> ApiResult<Resp> {
     let mut f = Fields::root(&call.params);
     let endpoint = f.owned("endpoint")?;
     f.finish()?;
-    let account = call.account()?;
-    let globals = call
-        .app
+    let queued = queue_redelivery(call.app, call.account()?, event_id, endpoint.as_deref())?;
+    ok(
+        &serde_json::json!({"object": "mock_redelivery", "event": event_id, "deliveries_queued": queued}),
+    )
+}
+
+/// The dashboard's Resend button: every endpoint that receives the event.
+pub(super) fn redeliver_to_all(
+    app: &App,
+    account: &AccountRef,
+    event_id: &str,
+) -> ApiResult<usize> {
+    queue_redelivery(app, account, event_id, None)
+}
+
+fn queue_redelivery(
+    app: &App,
+    account: &AccountRef,
+    event_id: &str,
+    endpoint: Option<&str>,
+) -> ApiResult<usize> {
+    let globals = app
         .engine
         .globals
         .read()
@@ -60,7 +78,7 @@ pub(super) fn redeliver(call: &Call<'_>, event_id: &str) -> ApiResult<Resp> {
             .events
             .get(event_id)
             .ok_or_else(|| ApiError::no_such("event", event_id, "id", true))?;
-        let targets: Vec<Target> = match &endpoint {
+        let targets: Vec<Target> = match endpoint {
             Some(we) => {
                 let ep = acc
                     .webhook_endpoints
@@ -80,17 +98,10 @@ pub(super) fn redeliver(call: &Call<'_>, event_id: &str) -> ApiResult<Resp> {
             }
             None => targets_for(&acc, &globals, &event.kind),
         };
-        (
-            event.kind.clone(),
-            Bytes::from(to_json(&event.json())?),
-            targets,
-        )
+        (event.kind.clone(), event.delivery_body()?, targets)
     };
     let queued = targets.len();
-    call.app
-        .engine
+    app.engine
         .redeliver(account, event_id, &kind, body, targets);
-    ok(
-        &serde_json::json!({"object": "mock_redelivery", "event": event_id, "deliveries_queued": queued}),
-    )
+    Ok(queued)
 }

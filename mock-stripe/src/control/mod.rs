@@ -6,7 +6,8 @@
 //! - `clock`: read, pin, advance, or release the account's clock;
 //! - `faults`: inject API and webhook faults;
 //! - `deliveries`: the attempt log, and redelivery of an event;
-//! - `account`: settings, emptying the account, health, localstripe's `/_config/webhooks`.
+//! - `account`: settings, emptying the account, health, localstripe's `/_config/webhooks`;
+//! - `dashboard`: an HTML page to look at an account, with a Resend button per event.
 //!
 //! When the mock listens beyond loopback it has a control token, and every call here must
 //! carry it in `X-Control-Token` (compared in constant time).
@@ -14,6 +15,7 @@
 mod account;
 mod checkout;
 mod clock;
+mod dashboard;
 mod deliveries;
 mod faults;
 
@@ -66,7 +68,11 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>, request_id: &s
 fn keyless(method: &Method, segs: &[&str]) -> bool {
     matches!(
         (method.as_str(), segs),
-        ("GET", ["health"]) | ("POST", ["webhooks", _]) | ("DELETE", ["data"])
+        ("GET", ["health"])
+            | ("GET", ["dashboard"])
+            | ("POST", ["dashboard", "redeliver"])
+            | ("POST", ["webhooks", _])
+            | ("DELETE", ["data"])
     )
 }
 
@@ -110,6 +116,8 @@ async fn route_inner(app: &Arc<App>, req: Request<Incoming>, request_id: &str) -
     };
     match (method.as_str(), segs.as_slice()) {
         ("GET", ["health"]) => ok(&serde_json::json!({"object": "health", "status": "ok"})),
+        ("GET", ["dashboard"]) => dashboard::show(&call),
+        ("POST", ["dashboard", "redeliver"]) => dashboard::resend(&call),
         ("POST", ["checkout", "sessions", id, "complete"]) => checkout::complete(&call, id).await,
         ("GET", ["clock"]) => clock::show(&call),
         ("POST", ["clock"]) => clock::pin(&call),

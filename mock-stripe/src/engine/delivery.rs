@@ -128,6 +128,16 @@ impl RetrySchedule {
     }
 }
 
+/// Why a delivery waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hold {
+    /// Redirect timing `after`: released by the payment page once it answered.
+    Redirect,
+    /// A `reorder` fault: released when the next delivery to the same endpoint has been
+    /// attempted (or by its fallback job).
+    Reorder,
+}
+
 /// One event on its way to one target.
 pub(crate) struct Pending {
     pub event_id: String,
@@ -138,8 +148,8 @@ pub(crate) struct Pending {
     pub attempts: u32,
     /// Bumped each time the delivery is (re)scheduled; older agenda jobs are stale.
     pub generation: u32,
-    /// Held back (redirect timing `after`, or a `reorder` fault) until released.
-    pub held: bool,
+    /// Held back until released, and why.
+    pub held: Option<Hold>,
     /// Told when the first attempt is over, whatever its outcome.
     pub first_attempt_waiters: Vec<oneshot::Sender<()>>,
 }
@@ -165,7 +175,7 @@ pub(crate) struct AttemptRecord {
     /// The first 1 KB of the endpoint's answer.
     pub response_body: String,
     /// The fault that shaped this attempt, if any.
-    pub fault: Option<&'static str>,
+    pub fault: Option<String>,
     /// When the next attempt is due, if one is scheduled (account clock, unix seconds).
     pub next_retry_at: Option<i64>,
 }
@@ -188,6 +198,16 @@ impl Deliveries {
             log_capacity,
             log_seq: 0,
         }
+    }
+
+    /// How many delivery ids were handed out.
+    pub fn issued(&self) -> u64 {
+        self.next_id
+    }
+
+    /// Hands out ids after `issued` (an account emptied keeps counting).
+    pub fn continue_after(&mut self, issued: u64) {
+        self.next_id = self.next_id.max(issued);
     }
 
     pub fn pending_count(&self) -> usize {
@@ -228,7 +248,9 @@ impl Deliveries {
         let mut ids: Vec<u64> = self
             .pending
             .iter()
-            .filter(|(id, p)| **id != except && p.held && p.target.label() == label)
+            .filter(|(id, p)| {
+                **id != except && p.held == Some(Hold::Reorder) && p.target.label() == label
+            })
             .map(|(id, _)| *id)
             .collect();
         ids.sort_unstable();
@@ -244,7 +266,7 @@ pub(crate) fn enqueue(
     event_type: &str,
     body: Bytes,
     target: Target,
-    held: bool,
+    held: Option<Hold>,
 ) -> u64 {
     let d = &mut account.deliveries;
     d.next_id += 1;
@@ -262,7 +284,7 @@ pub(crate) fn enqueue(
             first_attempt_waiters: Vec::new(),
         },
     );
-    if !held {
+    if held.is_none() {
         let now = account.clock.now_ms();
         schedule(account, id, now);
     }
@@ -275,7 +297,7 @@ pub(crate) fn schedule(account: &mut Account, id: u64, due_ms: i64) {
         return;
     };
     p.generation += 1;
-    p.held = false;
+    p.held = None;
     let generation = p.generation;
     account.agenda.schedule(
         due_ms,
@@ -290,7 +312,7 @@ pub(crate) fn schedule(account: &mut Account, id: u64, due_ms: i64) {
 pub(crate) fn release(account: &mut Account, ids: &[u64]) {
     let now = account.clock.now_ms();
     for &id in ids {
-        if account.deliveries.get(id).is_some_and(|p| p.held) {
+        if account.deliveries.get(id).is_some_and(|p| p.held.is_some()) {
             schedule(account, id, now);
         }
     }
@@ -315,6 +337,8 @@ pub(crate) fn current_target(account: &Account, target: &Target) -> Option<Targe
 /// Everything one attempt needs, taken out of the account under the lock.
 pub(crate) struct AttemptPlan {
     pub delivery: u64,
+    /// When the attempt started, on the account's clock.
+    pub started_ms: i64,
     pub attempt: u32,
     pub event_id: String,
     pub event_type: String,
@@ -330,10 +354,15 @@ pub(crate) fn plan_attempt(
     delivery: u64,
     generation: u32,
 ) -> Option<AttemptPlan> {
-    let p = account.deliveries.get(delivery)?;
-    if p.generation != generation || p.held {
-        return None;
+    let p = account.deliveries.get_mut(delivery)?;
+    match p.held {
+        _ if p.generation != generation => return None,
+        Some(Hold::Redirect) => return None,
+        // A reorder's fallback job: nothing came after it in time, so it goes now.
+        Some(Hold::Reorder) => p.held = None,
+        None => {}
     }
+    let p = account.deliveries.get(delivery)?;
     let Some(target) = current_target(account, &p.target) else {
         // Endpoint deleted or disabled: Stripe makes no further attempts.
         finish(account, delivery);
@@ -358,7 +387,7 @@ pub(crate) fn plan_attempt(
                 succeeded: false,
                 latency_ms: 0,
                 response_body: String::new(),
-                fault: Some("drop"),
+                fault: Some(FaultKind::Drop.name().to_string()),
                 next_retry_at: None,
             };
             account.deliveries.record(record);
@@ -374,7 +403,7 @@ pub(crate) fn plan_attempt(
             // scheduled here is the fallback if none comes.
             schedule(account, delivery, now + secs as i64 * 1000);
             if let Some(p) = account.deliveries.get_mut(delivery) {
-                p.held = true;
+                p.held = Some(Hold::Reorder);
             }
             None
         }
@@ -383,6 +412,7 @@ pub(crate) fn plan_attempt(
             p.attempts += 1;
             Some(AttemptPlan {
                 delivery,
+                started_ms: now,
                 attempt: p.attempts,
                 event_id: p.event_id.clone(),
                 event_type,
@@ -410,13 +440,25 @@ pub(crate) fn settle_attempt(
     outcome: AttemptOutcome,
     retry_delays: &[Duration],
 ) {
+    // The delivery is gone when the account was emptied while the attempt ran: record
+    // nothing in the new account's log.
+    if account.deliveries.get(plan.delivery).is_none() {
+        return;
+    }
     let forced_timeout = matches!(plan.fault, Some(FaultKind::Timeout(_)));
     let succeeded = !forced_timeout && outcome.status.is_some_and(|s| (200..300).contains(&s));
     let now = account.clock.now_ms();
+    // A virtual clock may have been advanced while the attempt ran: the retry is due after
+    // the attempt in the clock's time, so the advance runs it if it falls before its end.
+    let failed_at = if account.clock.is_virtual() {
+        plan.started_ms
+    } else {
+        now
+    };
     let next_retry = (!succeeded)
         .then(|| retry_delays.get(plan.attempt as usize - 1))
         .flatten()
-        .map(|d| now + d.as_millis() as i64);
+        .map(|d| failed_at + d.as_millis() as i64);
     let error = if forced_timeout {
         Some("timed out (injected fault: the endpoint received the attempt)".to_string())
     } else {
@@ -435,7 +477,7 @@ pub(crate) fn settle_attempt(
         succeeded,
         latency_ms: outcome.latency_ms,
         response_body: outcome.response_body,
-        fault: plan.fault.map(FaultKind::name),
+        fault: plan.fault.map(|k| k.name().to_string()),
         next_retry_at: next_retry.map(|ms| ms.div_euclid(1000)),
     });
     if let Some(p) = account.deliveries.get_mut(plan.delivery) {
@@ -507,6 +549,15 @@ pub(crate) async fn send(client: &reqwest::Client, plan: &AttemptPlan) -> Attemp
         Some(FaultKind::BadSignature) => "whsec_injected_fault_wrong_secret".to_string(),
         _ => plan.target.secret().to_string(),
     };
+    if let Some(FaultKind::Status(status)) = plan.fault {
+        // Not sent: the attempt counts as this answer, so it is retried like one.
+        return AttemptOutcome {
+            status: Some(status),
+            error: None,
+            latency_ms: 0,
+            response_body: "(not sent: an injected fault answered for the endpoint)".into(),
+        };
+    }
     let copies = if plan.fault == Some(FaultKind::Duplicate) {
         2
     } else {

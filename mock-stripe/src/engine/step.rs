@@ -210,7 +210,7 @@ impl Engine {
     ) {
         self.step(account, |acc| {
             for t in targets {
-                delivery::enqueue(acc, event_id, event_type, body.clone(), t, false);
+                delivery::enqueue(acc, event_id, event_type, body.clone(), t, None);
             }
         });
     }
@@ -288,15 +288,16 @@ fn route_emitted(
             continue;
         };
         event.pending_webhooks = targets.len() as i64;
+        event.routed_pending = event.pending_webhooks;
         // Frozen now: every attempt sends these bytes (Stripe sends what the event was).
-        let body = match crate::protocol::to_json(&event.json()) {
-            Ok(b) => Bytes::from(b),
+        let body = match event.delivery_body() {
+            Ok(b) => b,
             Err(e) => {
                 tracing::error!("rendering {event_id}: {}", e.message);
                 continue;
             }
         };
-        let held = routing.hold == Some(kind.as_str());
+        let held = (routing.hold == Some(kind.as_str())).then_some(delivery::Hold::Redirect);
         for target in targets {
             let id = delivery::enqueue(acc, &event_id, &kind, body.clone(), target, held);
             queued.push((id, kind.clone()));

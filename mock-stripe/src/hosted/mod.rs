@@ -13,7 +13,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::app::App;
 use crate::bank_debits::{self, BankKind};
-use crate::cards;
+use crate::cards::{self, CardError, DeclineCode};
 use crate::engine::step::Routing;
 use crate::protocol::ApiError;
 use crate::protocol::Params;
@@ -338,6 +338,14 @@ fn submit_locked(
             page::form_page(&view, form, Some(&e)),
         ))
     };
+    let rerender_error = |e: &CardError| {
+        rerender(
+            StatusCode::BAD_REQUEST,
+            e.code.as_str(),
+            e.decline_code.map(DeclineCode::as_str),
+            &e.message,
+        )
+    };
     if let Some(message) = email_problem(&form.email) {
         return rerender(StatusCode::BAD_REQUEST, "email_invalid", None, message);
     }
@@ -353,7 +361,7 @@ fn submit_locked(
         };
         let bank = match bank {
             Ok(b) => b,
-            Err(e) => return rerender(StatusCode::BAD_REQUEST, e.code, e.decline_code, e.message),
+            Err(e) => return rerender_error(&e),
         };
         let label = format!("{} ending {}", kind.as_str(), bank.last4);
         return match checkout_sessions::pay_by_bank(acc, id, &bank, &form.email, name) {
@@ -379,7 +387,7 @@ fn submit_locked(
         acc.now(),
     ) {
         Ok(card) => card,
-        Err(e) => return rerender(StatusCode::BAD_REQUEST, e.code, e.decline_code, e.message),
+        Err(e) => return rerender_error(&e),
     };
     let result = checkout_sessions::pay(
         acc,
@@ -425,11 +433,12 @@ fn payment_step(
             ))
         }
         PayResult::Declined(e) => {
-            tracing::info!(session = %id, "{label} declined: {}", e.decline_code.unwrap_or(e.code));
+            let decline_code = e.decline_code.map(DeclineCode::as_str);
+            tracing::info!(session = %id, "{label} declined: {}", decline_code.unwrap_or(e.code.as_str()));
             let error = PageError {
-                code: e.code,
-                decline_code: e.decline_code,
-                message: e.message,
+                code: e.code.as_str(),
+                decline_code,
+                message: &e.message,
             };
             Step::Done(HtmlReply::html(
                 StatusCode::PAYMENT_REQUIRED,

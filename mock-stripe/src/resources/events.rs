@@ -18,6 +18,9 @@ pub(crate) struct Event {
     pub object: Box<RawValue>,
     /// Endpoints that have not yet answered 2xx.
     pub pending_webhooks: i64,
+    /// `pending_webhooks` when the event was routed: what its deliveries carry, so every
+    /// delivery and resend sends the same bytes.
+    pub routed_pending: i64,
     pub request: EventRequest,
 }
 
@@ -60,6 +63,13 @@ pub(crate) struct RequestJson<'a> {
 }
 
 impl Event {
+    /// The body every delivery of this event sends (frozen when it was routed).
+    pub fn delivery_body(&self) -> ApiResult<bytes::Bytes> {
+        let mut json = self.json();
+        json.pending_webhooks = self.routed_pending;
+        crate::protocol::to_json(&json).map(bytes::Bytes::from)
+    }
+
     pub fn json(&self) -> EventJson<'_> {
         EventJson {
             id: &self.id,
@@ -109,6 +119,7 @@ pub(crate) fn emit(
         api_version: api_version.to_string(),
         object,
         pending_webhooks: 0,
+        routed_pending: 0,
         request: request.clone(),
     };
     tracing::info!(event = %event.id, "--> {kind}");

@@ -9,7 +9,62 @@ pub(crate) mod webhook_endpoints;
 
 use std::collections::BTreeMap;
 
-use crate::protocol::{ApiError, ApiResult};
+use crate::protocol::{ApiError, ApiResult, Fields};
+
+/// A closed set of values that Stripe spells as strings, stored as an enum (objects own
+/// their data: no `&'static str` in stored state). [`string_enum!`] writes the impl.
+pub(crate) trait StringEnum: Sized + Copy + 'static {
+    /// Every spelling, in the order `Invalid …: must be one of …` lists them.
+    const NAMES: &'static [&'static str];
+    /// The value of a spelling in [`Self::NAMES`].
+    fn parse(s: &str) -> Option<Self>;
+}
+
+/// Declares a [`StringEnum`]: `enum Name { Variant = "spelling", … }` gets
+/// `Clone, Copy, Debug, PartialEq, Eq`, an `as_str()` for rendering JSON and the
+/// `NAMES`/`parse` that [`one_of`] reads parameters with.
+macro_rules! string_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// The value as Stripe spells it.
+            pub(crate) fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl $crate::resources::StringEnum for $name {
+            const NAMES: &'static [&'static str] = &[$($text),+];
+
+            fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+pub(crate) use string_enum;
+
+/// [`Fields::one_of`] for a [`StringEnum`]: the same checks and error message, an owned
+/// value.
+pub(crate) fn one_of<T: StringEnum>(f: &mut Fields<'_>, key: &str) -> ApiResult<Option<T>> {
+    Ok(f.one_of(key, T::NAMES)?
+        .map(|s| T::parse(s).expect("one_of returns one of T::NAMES")))
+}
 
 /// An absolute `http`/`https` URL with a host, as Stripe requires for redirect and webhook
 /// URLs. `{CHECKOUT_SESSION_ID}` is allowed anywhere (it is substituted later).

@@ -6,9 +6,43 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::bank_debits::{BankAccount, BankKind};
-use crate::cards::{Card, CardError};
+use crate::cards::{Brand, Card, CardError, DeclineCode, ErrorCode, Funding};
 use crate::protocol::{ApiError, ApiResult, Fields, Params, Reply, read_expand};
+use crate::resources::string_enum;
 use crate::store::{Account, Keyed};
+
+string_enum! {
+    /// `payment_intent_data[setup_future_usage]`.
+    pub(crate) enum SetupFutureUsage {
+        OnSession = "on_session",
+        OffSession = "off_session",
+    }
+}
+
+string_enum! {
+    /// `cancellation_reason`: the ones the mock gives (Stripe has more, for API cancels).
+    pub(crate) enum CancellationReason {
+        /// The Checkout Session expired with the PaymentIntent unpaid.
+        Abandoned = "abandoned",
+    }
+}
+
+/// A payment method type the mock simulates: `card`, `sepa_debit`, `us_bank_account`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MethodType {
+    Card,
+    Bank(BankKind),
+}
+
+impl MethodType {
+    /// As in `payment_method_types`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodType::Card => "card",
+            MethodType::Bank(kind) => kind.as_str(),
+        }
+    }
+}
 
 /// `payment_intent_data[...]` of a Checkout Session: what the PaymentIntent will carry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -16,7 +50,7 @@ pub(crate) struct PaymentIntentData {
     pub description: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub receipt_email: Option<String>,
-    pub setup_future_usage: Option<&'static str>,
+    pub setup_future_usage: Option<SetupFutureUsage>,
     pub statement_descriptor: Option<String>,
     pub statement_descriptor_suffix: Option<String>,
     pub transfer_group: Option<String>,
@@ -43,7 +77,7 @@ impl PaymentIntentData {
             description: f.owned("description")?,
             metadata,
             receipt_email: f.owned("receipt_email")?,
-            setup_future_usage: f.one_of("setup_future_usage", &["on_session", "off_session"])?,
+            setup_future_usage: super::one_of(&mut f, "setup_future_usage")?,
             statement_descriptor: f.owned("statement_descriptor")?,
             statement_descriptor_suffix: f.owned("statement_descriptor_suffix")?,
             transfer_group: f.owned("transfer_group")?,
@@ -78,8 +112,7 @@ pub(crate) enum PiStatus {
 #[derive(Clone, Debug)]
 pub(crate) struct LastError {
     pub error: CardError,
-    /// `card`, `sepa_debit`, `us_bank_account`.
-    pub method_type: &'static str,
+    pub method_type: MethodType,
     /// The failed charge; `None` when no charge was made (3-D Secure failed).
     pub charge: Option<String>,
 }
@@ -97,7 +130,7 @@ pub(crate) struct PaymentIntent {
     pub payment_method: Option<String>,
     pub payment_method_types: Vec<String>,
     pub canceled_at: Option<i64>,
-    pub cancellation_reason: Option<&'static str>,
+    pub cancellation_reason: Option<CancellationReason>,
 }
 
 impl Keyed for PaymentIntent {
@@ -149,7 +182,7 @@ impl PaymentIntent {
             application_fee_amount: (),
             automatic_payment_methods: (),
             canceled_at: self.canceled_at,
-            cancellation_reason: self.cancellation_reason,
+            cancellation_reason: self.cancellation_reason.map(CancellationReason::as_str),
             capture_method: "automatic",
             client_secret: &self.client_secret,
             confirmation_method: "automatic",
@@ -181,7 +214,7 @@ impl PaymentIntent {
             processing: (),
             receipt_email: self.data.receipt_email.as_deref(),
             review: (),
-            setup_future_usage: self.data.setup_future_usage,
+            setup_future_usage: self.data.setup_future_usage.map(SetupFutureUsage::as_str),
             shipping: (),
             source: (),
             statement_descriptor: self.data.statement_descriptor.as_deref(),
@@ -257,23 +290,23 @@ pub(crate) struct CardErrorJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     decline_code: Option<&'static str>,
     doc_url: String,
-    message: &'static str,
+    message: &'a str,
     payment_method_type: &'static str,
 }
 
 impl<'a> CardErrorJson<'a> {
-    fn new(e: &CardError, charge: Option<&'a str>, method_type: &'static str) -> Self {
+    fn new(e: &'a CardError, charge: Option<&'a str>, method_type: MethodType) -> Self {
         CardErrorJson {
             kind: "card_error",
             charge,
-            code: e.code,
-            decline_code: e.decline_code,
+            code: e.code.as_str(),
+            decline_code: e.decline_code.map(DeclineCode::as_str),
             doc_url: format!(
                 "https://stripe.com/docs/error-codes/{}",
-                e.code.replace('_', "-")
+                e.code.as_str().replace('_', "-")
             ),
-            message: e.message,
-            payment_method_type: method_type,
+            message: &e.message,
+            payment_method_type: method_type.as_str(),
         }
     }
 }
@@ -281,11 +314,11 @@ impl<'a> CardErrorJson<'a> {
 /// The card and billing details a charge was made with.
 #[derive(Clone, Debug)]
 pub(crate) struct ChargeCard {
-    pub brand: &'static str,
+    pub brand: Brand,
     pub last4: String,
     pub exp_month: u32,
     pub exp_year: i64,
-    pub funding: &'static str,
+    pub funding: Funding,
 }
 
 impl From<&Card> for ChargeCard {
@@ -344,7 +377,7 @@ impl Charge {
                 seller_message: "Payment complete.",
                 kind: "authorized",
             },
-            Some(e) if e.decline_code == Some("fraudulent") => OutcomeJson {
+            Some(e) if e.decline_code == Some(DeclineCode::Fraudulent) => OutcomeJson {
                 advice_code: (),
                 network_advice_code: (),
                 network_decline_code: (),
@@ -359,14 +392,14 @@ impl Charge {
                 network_advice_code: (),
                 network_decline_code: (),
                 network_status: "declined_by_network",
-                reason: Some(e.decline_code.unwrap_or(e.code)),
+                reason: Some(e.decline_code.map_or(e.code.as_str(), DeclineCode::as_str)),
                 risk_level: "normal",
                 seller_message: "The bank did not return any further details with this decline.",
                 kind: "issuer_declined",
             },
         };
         let cvc_check = match &self.failure {
-            Some(e) if e.code == "incorrect_cvc" => "fail",
+            Some(e) if e.code == ErrorCode::IncorrectCvc => "fail",
             _ => "pass",
         };
         ChargeJson {
@@ -394,8 +427,8 @@ impl Charge {
             description: self.description.as_deref(),
             disputed: false,
             failure_balance_transaction: (),
-            failure_code: self.failure.as_ref().map(|e| e.code),
-            failure_message: self.failure.as_ref().map(|e| e.message),
+            failure_code: self.failure.as_ref().map(|e| e.code.as_str()),
+            failure_message: self.failure.as_ref().map(|e| e.message.as_str()),
             fraud_details: EmptyObject {},
             livemode: false,
             metadata: EmptyObject {},
@@ -409,7 +442,7 @@ impl Charge {
                     card: Some(CardDetailsJson {
                         amount_authorized: ok.then_some(self.amount),
                         authorization_code: (),
-                        brand: card.brand,
+                        brand: card.brand.as_str(),
                         checks: ChecksJson {
                             address_line1_check: (),
                             address_postal_code_check: (),
@@ -419,11 +452,11 @@ impl Charge {
                         electronic_commerce_indicator: (),
                         exp_month: card.exp_month,
                         exp_year: card.exp_year,
-                        funding: card.funding,
+                        funding: card.funding.as_str(),
                         installments: (),
                         last4: &card.last4,
                         mandate: (),
-                        network: card.brand,
+                        network: card.brand.as_str(),
                         network_transaction_id: (),
                         regulated_status: "unregulated",
                         three_d_secure: (),
@@ -499,7 +532,7 @@ pub(crate) struct ChargeJson<'a> {
     disputed: bool,
     failure_balance_transaction: (),
     failure_code: Option<&'static str>,
-    failure_message: Option<&'static str>,
+    failure_message: Option<&'a str>,
     fraud_details: EmptyObject,
     livemode: bool,
     metadata: EmptyObject,

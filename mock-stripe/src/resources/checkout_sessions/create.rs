@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::object::{LineItem, Mode, PaymentStatus, Price, Product, Session, Status, UiMode};
+use super::object::{
+    CustomerCreation, LineItem, Mode, PaymentStatus, Price, Product, RedirectOnCompletion, Session,
+    Status, TaxBehavior, UiMode,
+};
 use super::params::{LineItemIn, PriceDataIn, ProductDataIn, read_create};
 use crate::engine::agenda::Job;
 use crate::ids::{IdGen, prefix};
@@ -205,7 +208,7 @@ fn build_line_item(ids: &mut IdGen, li: LineItemIn) -> ApiResult<LineItem> {
             currency,
             unit_amount,
             unit_amount_decimal,
-            tax_behavior: price_data.tax_behavior.unwrap_or("unspecified"),
+            tax_behavior: price_data.tax_behavior.unwrap_or(TaxBehavior::Unspecified),
             product,
         },
     })
@@ -263,7 +266,7 @@ pub(crate) fn create_session(
         }
         match (&c.return_url, c.redirect_on_completion) {
             (Some(u), _) => check_url("return_url", u)?,
-            (None, Some("never")) => {}
+            (None, Some(RedirectOnCompletion::Never)) => {}
             (None, _) => return Err(ApiError::missing("return_url")),
         }
     }
@@ -439,11 +442,11 @@ pub(crate) fn create_session(
         return_url: c.return_url,
         redirect_on_completion: c
             .redirect_on_completion
-            .or((ui_mode != UiMode::Hosted).then_some("always")),
+            .or((ui_mode != UiMode::Hosted).then_some(RedirectOnCompletion::Always)),
         client_secret,
         client_reference_id: c.client_reference_id,
         customer_email: c.customer_email,
-        customer_creation: Some(c.customer_creation.unwrap_or("if_required")),
+        customer_creation: Some(c.customer_creation.unwrap_or(CustomerCreation::IfRequired)),
         customer_details: None,
         metadata: c.metadata,
         payment_intent: None,

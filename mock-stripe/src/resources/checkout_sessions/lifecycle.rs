@@ -11,7 +11,8 @@ use crate::ids::prefix;
 use crate::protocol::{ApiError, ApiResult};
 use crate::resources::events::{EventRequest, emit, snapshot};
 use crate::resources::payment_intents::{
-    Charge, ChargeCard, ChargeMethod, LastError, PaymentIntent, PiStatus,
+    CancellationReason, Charge, ChargeCard, ChargeMethod, LastError, MethodType, PaymentIntent,
+    PiStatus,
 };
 use crate::store::Account;
 
@@ -35,7 +36,7 @@ fn do_expire(account: &mut Account, id: &str, request: &EventRequest) -> ApiResu
     {
         pi.status = PiStatus::Canceled;
         pi.canceled_at = Some(now);
-        pi.cancellation_reason = Some("abandoned");
+        pi.cancellation_reason = Some(CancellationReason::Abandoned);
         let obj = snapshot(&pi.json(None))?;
         emit(account, "payment_intent.canceled", obj, &v, request)?;
     }
@@ -276,7 +277,7 @@ fn fail_authentication(
     v: &str,
     request: &EventRequest,
 ) -> ApiResult<PayResult> {
-    let error = crate::cards::AUTHENTICATION_FAILED;
+    let error = CardError::from(crate::cards::AUTHENTICATION_FAILED);
     if let Some(s) = account.sessions.get_mut(id) {
         s.pending_authentication = None;
     }
@@ -287,7 +288,7 @@ fn fail_authentication(
     pi.status = PiStatus::RequiresPaymentMethod;
     pi.last_payment_error = Some(LastError {
         error: error.clone(),
-        method_type: "card",
+        method_type: MethodType::Card,
         charge: None,
     });
     let obj = snapshot(&pi.json(None))?;
@@ -346,7 +347,7 @@ fn charge_card(
             pi.status = PiStatus::RequiresPaymentMethod;
             pi.last_payment_error = Some(LastError {
                 error: error.clone(),
-                method_type: "card",
+                method_type: MethodType::Card,
                 charge: Some(charge_id),
             });
             let pi_obj = snapshot(&pi.json(None))?;
@@ -484,8 +485,8 @@ pub(crate) fn settle_payment(account: &mut Account, id: &str) -> ApiResult<()> {
         return Ok(());
     };
     let (failure, method_type) = match &charge.method {
-        ChargeMethod::Bank(b) => (b.failure.clone(), b.kind.as_str()),
-        ChargeMethod::Card(_) => (None, "card"),
+        ChargeMethod::Bank(b) => (b.failure.clone(), MethodType::Bank(b.kind)),
+        ChargeMethod::Card(_) => (None, MethodType::Card),
     };
     charge.pending = false;
     charge.failure = failure.clone();
@@ -545,6 +546,7 @@ pub(crate) fn settle_payment(account: &mut Account, id: &str) -> ApiResult<()> {
 mod tests {
     use super::super::test_support::*;
     use super::*;
+    use crate::cards::{DeclineCode, ErrorCode};
     use crate::engine::clock::Clock;
 
     fn event_types(a: &Account) -> Vec<&str> {
@@ -625,7 +627,7 @@ mod tests {
         let PayResult::Declined(e) = r else {
             panic!("{r:?}")
         };
-        assert_eq!(e.decline_code, Some("generic_decline"));
+        assert_eq!(e.decline_code, Some(DeclineCode::GenericDecline));
         assert_eq!(
             event_types(&a),
             [
@@ -780,7 +782,7 @@ mod tests {
         let PayResult::Declined(e) = pay(&mut a, &id, &payer).unwrap() else {
             panic!("declined after authentication")
         };
-        assert_eq!(e.decline_code, Some("insufficient_funds"));
+        assert_eq!(e.decline_code, Some(DeclineCode::InsufficientFunds));
     }
 
     fn done_url(a: &Account, id: &str) -> Option<String> {
@@ -804,7 +806,7 @@ mod tests {
         let Some(PayResult::Declined(e)) = authenticate(&mut a, &id, &token, false).unwrap() else {
             panic!("failing authentication declines")
         };
-        assert_eq!(e.code, "payment_intent_authentication_failure");
+        assert_eq!(e.code, ErrorCode::PaymentIntentAuthenticationFailure);
         let s = a.sessions.get(&id).unwrap();
         assert_eq!(s.status, Status::Open);
         assert!(s.pending_authentication.is_none());

@@ -24,7 +24,7 @@ pub(crate) use lifecycle::{
 pub(crate) use object::{Mode, Session, Status};
 
 use lifecycle::refresh;
-use object::{Expansion, LineItem};
+use object::{Expansion, LineItem, SubmitType};
 use params::{read_expand_only, read_line_items, read_list, read_update};
 
 use crate::protocol::list::{ListJson, paginate};
@@ -245,7 +245,7 @@ pub(crate) fn page_view(account: &mut Account, id: &str) -> ApiResult<Option<Pag
         total: s.amount_total.unwrap_or(0),
         customer_email: s.customer_email.clone(),
         cancel_url: s.cancel_url.clone(),
-        submit_type: s.submit_type,
+        submit_type: s.submit_type.map(SubmitType::as_str),
         redirect: s.redirect_url(),
         methods: offered_methods(s),
     }))
@@ -263,9 +263,7 @@ fn offered_methods(s: &Session) -> Vec<&'static str> {
     let mut methods: Vec<&'static str> = ["card", "sepa_debit", "us_bank_account"]
         .into_iter()
         .filter(|m| listed.iter().any(|l| l == m))
-        .filter(|m| {
-            crate::bank_debits::BankKind::parse(m).is_none_or(|k| k.currency() == currency)
-        })
+        .filter(|m| crate::bank_debits::BankKind::parse(m).is_none_or(|k| k.currency() == currency))
         .collect();
     if methods.is_empty() {
         methods.push("card");

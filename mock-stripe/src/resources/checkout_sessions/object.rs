@@ -10,6 +10,7 @@ use crate::protocol::version::{self, ApiVersion};
 use crate::resources::payment_intents::{
     Charge, PaymentIntent, PaymentIntentData, PaymentIntentJson,
 };
+use crate::resources::string_enum;
 use crate::store::Keyed;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -80,6 +81,106 @@ impl UiMode {
     }
 }
 
+string_enum! {
+    /// `price.tax_behavior`.
+    pub(crate) enum TaxBehavior {
+        Inclusive = "inclusive",
+        Exclusive = "exclusive",
+        Unspecified = "unspecified",
+    }
+}
+
+string_enum! {
+    /// `redirect_on_completion` (embedded and custom UI modes).
+    pub(crate) enum RedirectOnCompletion {
+        Always = "always",
+        IfRequired = "if_required",
+        Never = "never",
+    }
+}
+
+string_enum! {
+    /// `customer_creation`.
+    pub(crate) enum CustomerCreation {
+        Always = "always",
+        IfRequired = "if_required",
+    }
+}
+
+string_enum! {
+    /// `billing_address_collection`.
+    pub(crate) enum BillingAddressCollection {
+        Auto = "auto",
+        Required = "required",
+    }
+}
+
+string_enum! {
+    /// `submit_type`: the verb on the pay button.
+    pub(crate) enum SubmitType {
+        Auto = "auto",
+        Book = "book",
+        Donate = "donate",
+        Pay = "pay",
+        Subscribe = "subscribe",
+    }
+}
+
+string_enum! {
+    /// `origin_context`.
+    pub(crate) enum OriginContext {
+        MobileApp = "mobile_app",
+        Web = "web",
+    }
+}
+
+string_enum! {
+    /// `locale`: the languages Checkout is offered in.
+    pub(crate) enum Locale {
+        Auto = "auto",
+        Bg = "bg",
+        Cs = "cs",
+        Da = "da",
+        De = "de",
+        El = "el",
+        En = "en",
+        EnGb = "en-GB",
+        Es = "es",
+        Es419 = "es-419",
+        Et = "et",
+        Fi = "fi",
+        Fil = "fil",
+        Fr = "fr",
+        FrCa = "fr-CA",
+        Hr = "hr",
+        Hu = "hu",
+        Id = "id",
+        It = "it",
+        Ja = "ja",
+        Ko = "ko",
+        Lt = "lt",
+        Lv = "lv",
+        Ms = "ms",
+        Mt = "mt",
+        Nb = "nb",
+        Nl = "nl",
+        Pl = "pl",
+        Pt = "pt",
+        PtBr = "pt-BR",
+        Ro = "ro",
+        Ru = "ru",
+        Sk = "sk",
+        Sl = "sl",
+        Sv = "sv",
+        Th = "th",
+        Tr = "tr",
+        Vi = "vi",
+        Zh = "zh",
+        ZhHk = "zh-HK",
+        ZhTw = "zh-TW",
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Product {
     pub id: String,
@@ -95,7 +196,7 @@ pub(crate) struct Price {
     pub currency: String,
     pub unit_amount: Option<i64>,
     pub unit_amount_decimal: String,
-    pub tax_behavior: &'static str,
+    pub tax_behavior: TaxBehavior,
     pub product: Product,
 }
 
@@ -145,20 +246,20 @@ pub(crate) struct Session {
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
     pub return_url: Option<String>,
-    pub redirect_on_completion: Option<&'static str>,
+    pub redirect_on_completion: Option<RedirectOnCompletion>,
     pub client_secret: Option<String>,
     pub client_reference_id: Option<String>,
     pub customer_email: Option<String>,
-    pub customer_creation: Option<&'static str>,
+    pub customer_creation: Option<CustomerCreation>,
     pub customer_details: Option<CustomerDetails>,
     pub metadata: BTreeMap<String, String>,
     pub payment_intent: Option<String>,
     pub payment_intent_data: PaymentIntentData,
     pub payment_method_types: Vec<String>,
     pub allow_promotion_codes: Option<bool>,
-    pub billing_address_collection: Option<&'static str>,
-    pub locale: Option<&'static str>,
-    pub submit_type: Option<&'static str>,
+    pub billing_address_collection: Option<BillingAddressCollection>,
+    pub locale: Option<Locale>,
+    pub submit_type: Option<SubmitType>,
     pub phone_number_collection: bool,
     pub tax_id_collection: bool,
     pub automatic_tax: bool,
@@ -167,7 +268,7 @@ pub(crate) struct Session {
     pub allowed_payment_method_types: Option<Vec<String>>,
     pub integration_identifier: Option<String>,
     pub managed_payments: Option<bool>,
-    pub origin_context: Option<&'static str>,
+    pub origin_context: Option<OriginContext>,
     /// A 3-D Secure challenge the payer has not answered yet.
     pub pending_authentication: Option<PendingAuthentication>,
 }
@@ -496,7 +597,7 @@ impl LineItem {
                     ProductRef::Id(&product.id)
                 },
                 recurring: (),
-                tax_behavior: self.price.tax_behavior,
+                tax_behavior: self.price.tax_behavior.as_str(),
                 tiers_mode: (),
                 transform_quantity: (),
                 kind: "one_time",
@@ -535,7 +636,9 @@ impl Session {
                 provider: (),
                 status: self.automatic_tax.then_some("complete"),
             },
-            billing_address_collection: self.billing_address_collection,
+            billing_address_collection: self
+                .billing_address_collection
+                .map(BillingAddressCollection::as_str),
             cancel_url: self.cancel_url.as_deref(),
             client_reference_id: self.client_reference_id.as_deref(),
             client_secret: match self.status {
@@ -557,7 +660,7 @@ impl Session {
             },
             customer: (),
             customer_account: (),
-            customer_creation: self.customer_creation,
+            customer_creation: self.customer_creation.map(CustomerCreation::as_str),
             customer_details: self.customer_details.as_ref().map(|d| CustomerDetailsJson {
                 address: (),
                 business_name: (),
@@ -583,11 +686,11 @@ impl Session {
                 ListJson::new(data, false, self.line_items_url())
             }),
             livemode: false,
-            locale: self.locale,
+            locale: self.locale.map(Locale::as_str),
             managed_payments: self.managed_payments.map(|enabled| Enabled { enabled }),
             metadata: &self.metadata,
             mode: self.mode,
-            origin_context: self.origin_context,
+            origin_context: self.origin_context.map(OriginContext::as_str),
             payment_intent: match (expand.payment_intent, &self.payment_intent) {
                 (Some(pi), _) => Some(PaymentIntentRef::Object(Box::new(
                     pi.json(expand.latest_charge),
@@ -610,7 +713,9 @@ impl Session {
                 enabled: self.phone_number_collection,
             },
             recovered_from: (),
-            redirect_on_completion: self.redirect_on_completion,
+            redirect_on_completion: self
+                .redirect_on_completion
+                .map(RedirectOnCompletion::as_str),
             return_url: self.return_url.as_deref(),
             saved_payment_method_options: (),
             setup_intent: (),
@@ -623,7 +728,7 @@ impl Session {
             shipping_details: v.before(2025, 3, 31).then_some(()),
             shipping_options: [],
             status: self.status,
-            submit_type: self.submit_type,
+            submit_type: self.submit_type.map(SubmitType::as_str),
             subscription: (),
             success_url: self.success_url.as_deref(),
             tax_id_collection: TaxIdCollectionJson {

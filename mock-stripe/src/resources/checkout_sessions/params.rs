@@ -4,18 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use super::object::{CustomText, Session, UiMode};
+use super::object::{
+    BillingAddressCollection, CustomText, CustomerCreation, Locale, OriginContext,
+    RedirectOnCompletion, Session, SubmitType, TaxBehavior, UiMode,
+};
 use crate::protocol::form::{Item, MapUpdate};
 use crate::protocol::list::ListParams;
 use crate::protocol::version::{self, ApiVersion};
 use crate::protocol::{ApiError, ApiResult, Fields, Params, RangeFilter, read_expand};
+use crate::resources::one_of;
 use crate::resources::payment_intents::PaymentIntentData;
-
-const LOCALES: &[&str] = &[
-    "auto", "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr",
-    "fr-CA", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt",
-    "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
-];
 
 /// Accepted and ignored on create: they change how Stripe's page looks or what it collects,
 /// which the mock's page does not model. Rendered with their default values.
@@ -56,7 +54,7 @@ pub(super) struct PriceDataIn {
     pub unit_amount_decimal: Option<String>,
     pub product: Option<String>,
     pub product_data: Option<ProductDataIn>,
-    pub tax_behavior: Option<&'static str>,
+    pub tax_behavior: Option<TaxBehavior>,
     pub recurring: bool,
 }
 
@@ -94,19 +92,19 @@ pub(super) struct CreateIn {
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
     pub return_url: Option<String>,
-    pub redirect_on_completion: Option<&'static str>,
+    pub redirect_on_completion: Option<RedirectOnCompletion>,
     pub client_reference_id: Option<String>,
     pub customer: Option<String>,
     pub customer_email: Option<String>,
-    pub customer_creation: Option<&'static str>,
+    pub customer_creation: Option<CustomerCreation>,
     pub metadata: BTreeMap<String, String>,
     pub expires_at: Option<i64>,
     pub payment_intent_data: Option<PaymentIntentData>,
     pub allow_promotion_codes: Option<bool>,
     pub discounts: Vec<DiscountIn>,
-    pub locale: Option<&'static str>,
-    pub submit_type: Option<&'static str>,
-    pub billing_address_collection: Option<&'static str>,
+    pub locale: Option<Locale>,
+    pub submit_type: Option<SubmitType>,
+    pub billing_address_collection: Option<BillingAddressCollection>,
     pub phone_number_collection: Option<bool>,
     pub tax_id_collection: Option<bool>,
     pub automatic_tax: Option<bool>,
@@ -118,7 +116,7 @@ pub(super) struct CreateIn {
     pub customer_account: Option<String>,
     pub integration_identifier: Option<String>,
     pub managed_payments: Option<bool>,
-    pub origin_context: Option<&'static str>,
+    pub origin_context: Option<OriginContext>,
     pub expand: Vec<&'static str>,
 }
 
@@ -178,7 +176,7 @@ fn read_price_data(mut f: Fields<'_>, path: String) -> ApiResult<PriceDataIn> {
         .object("product_data")?
         .map(|o| read_product_data(o, product_path))
         .transpose()?;
-    let tax_behavior = f.one_of("tax_behavior", &["inclusive", "exclusive", "unspecified"])?;
+    let tax_behavior = one_of(&mut f, "tax_behavior")?;
     let recurring = f.ignore("recurring");
     f.finish()?;
     Ok(PriceDataIn {
@@ -258,14 +256,11 @@ pub(super) fn read_create(params: &Params, version: Option<&ApiVersion>) -> ApiR
     c.success_url = f.owned("success_url")?;
     c.cancel_url = f.owned("cancel_url")?;
     c.return_url = f.owned("return_url")?;
-    c.redirect_on_completion = f.one_of(
-        "redirect_on_completion",
-        &["always", "if_required", "never"],
-    )?;
+    c.redirect_on_completion = one_of(&mut f, "redirect_on_completion")?;
     c.client_reference_id = f.owned("client_reference_id")?;
     c.customer = f.owned("customer")?;
     c.customer_email = f.owned("customer_email")?;
-    c.customer_creation = f.one_of("customer_creation", &["always", "if_required"])?;
+    c.customer_creation = one_of(&mut f, "customer_creation")?;
     c.metadata = f
         .string_map("metadata")?
         .map(|m| m.to_map())
@@ -286,12 +281,9 @@ pub(super) fn read_create(params: &Params, version: Option<&ApiVersion>) -> ApiR
         o.finish()?;
         c.discounts.push(din);
     }
-    c.locale = f.one_of("locale", LOCALES)?;
-    c.submit_type = f.one_of(
-        "submit_type",
-        &["auto", "book", "donate", "pay", "subscribe"],
-    )?;
-    c.billing_address_collection = f.one_of("billing_address_collection", &["auto", "required"])?;
+    c.locale = one_of(&mut f, "locale")?;
+    c.submit_type = one_of(&mut f, "submit_type")?;
+    c.billing_address_collection = one_of(&mut f, "billing_address_collection")?;
     c.phone_number_collection = read_enabled(&mut f, "phone_number_collection")?;
     c.tax_id_collection = read_enabled(&mut f, "tax_id_collection")?;
     c.automatic_tax = read_enabled(&mut f, "automatic_tax")?;
@@ -322,7 +314,7 @@ pub(super) fn read_create(params: &Params, version: Option<&ApiVersion>) -> ApiR
     c.customer_account = f.owned("customer_account")?;
     c.integration_identifier = f.owned("integration_identifier")?;
     c.managed_payments = read_enabled(&mut f, "managed_payments")?;
-    c.origin_context = f.one_of("origin_context", &["mobile_app", "web"])?;
+    c.origin_context = one_of(&mut f, "origin_context")?;
     c.expand = read_expand(&mut f, SESSION_EXPANDABLE)?;
     for key in ACCEPTED_NOT_MODELLED {
         f.ignore(key);
