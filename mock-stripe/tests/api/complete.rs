@@ -83,6 +83,10 @@ async fn every_decline_card_is_a_402_card_error_and_the_session_stays_open() {
             Some("card_velocity_exceeded"),
         ),
         ("4100000000000019", "card_declined", Some("fraudulent")),
+        // Declined because the form always sends a CVC.
+        ("4000000000000101", "incorrect_cvc", None),
+        // Attaches to a Customer, but every charge fails.
+        ("4000000000000341", "card_declined", Some("generic_decline")),
     ] {
         let (status, v) = t.complete(KEY_A, &id, &format!("card={card}")).await;
         assert_eq!(status, 402, "{card}: {v}");
@@ -122,6 +126,63 @@ async fn every_decline_card_is_a_402_card_error_and_the_session_stays_open() {
     let (status, v) = t.complete(KEY_A, &id, "").await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["payment_intent"], payment_intent.unwrap());
+}
+
+/// The rest of the test-card table: every card that pays, and the 3-D Secure cards
+/// answered both ways (those that decline after authentication decline).
+#[tokio::test]
+async fn every_succeeding_and_3ds_card_gives_stripes_outcome() {
+    let t = spawn_mock(vec![]).await;
+    for card in [
+        "4242424242424242",
+        "5555555555554444",
+        "378282246310005",
+        "6011111111111117",
+        "4000056655665556",
+        "4000000000000077",
+        "4000000000000259",
+    ] {
+        let id = t.session_id(KEY_A).await;
+        let (status, v) = t.complete(KEY_A, &id, &format!("card={card}")).await;
+        assert_eq!(status, 200, "{card}: {v}");
+        assert_eq!(v["payment_status"], "paid", "{card}");
+    }
+    for (card, completed_declines) in [
+        ("4000000000003220", None),
+        ("4000002500003155", None),
+        ("4000002760003184", None),
+        ("4000008260003178", Some("insufficient_funds")),
+        ("4000008400001629", Some("generic_decline")),
+    ] {
+        let id = t.session_id(KEY_A).await;
+        let (status, v) = t
+            .complete(KEY_A, &id, &format!("card={card}&three_d_secure=fail"))
+            .await;
+        assert_eq!(status, 402, "{card} failing 3-D Secure: {v}");
+        assert_eq!(v["error"]["code"], "payment_intent_authentication_failure");
+        assert!(v["error"].get("charge").is_none(), "no charge is made: {v}");
+        let (status, v) = t
+            .complete(KEY_A, &id, &format!("card={card}&three_d_secure=complete"))
+            .await;
+        match completed_declines {
+            None => assert_eq!(
+                (status, v["payment_status"].as_str()),
+                (200, Some("paid")),
+                "{card}: {v}"
+            ),
+            Some(code) => {
+                assert_eq!(status, 402, "{card}: {v}");
+                assert_eq!(v["error"]["decline_code"], code, "{card}: {v}");
+            }
+        }
+    }
+    let id = t.session_id(KEY_A).await;
+    let (status, v) = t.complete(KEY_A, &id, "three_d_secure=sometimes").await;
+    assert_eq!(
+        (status, v["error"]["param"].as_str()),
+        (400, Some("three_d_secure")),
+        "{v}"
+    );
 }
 
 #[tokio::test]
