@@ -39,6 +39,8 @@ impl App {
                 seed: config.seed,
                 redirect_timing: config.redirect_timing,
                 delivery_log: config.delivery_log,
+                api_version: crate::protocol::version::ApiVersion::parse(&config.api_version)
+                    .unwrap_or_else(crate::protocol::version::default_version),
                 ..AccountDefaults::default()
             }),
             engine: Arc::new(engine),

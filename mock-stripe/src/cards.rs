@@ -28,6 +28,7 @@ string_enum! {
         NoAccount = "no_account",
         AccountClosed = "account_closed",
         InsufficientFunds = "insufficient_funds",
+        AuthenticationRequired = "authentication_required",
     }
 }
 
@@ -41,6 +42,7 @@ string_enum! {
         CardVelocityExceeded = "card_velocity_exceeded",
         Fraudulent = "fraudulent",
         TestModeLiveCard = "test_mode_live_card",
+        AuthenticationRequired = "authentication_required",
     }
 }
 
@@ -63,6 +65,7 @@ string_enum! {
     pub(crate) enum Funding {
         Credit = "credit",
         Debit = "debit",
+        Prepaid = "prepaid",
     }
 }
 
@@ -144,6 +147,13 @@ const TABLE: &[(&str, Row)] = &[
     ("4000000000003220", SUCCEEDS),
     ("4000002500003155", SUCCEEDS),
     ("4000002760003184", SUCCEEDS),
+    ("5200828282828210", SUCCEEDS),
+    ("5105105105105100", SUCCEEDS),
+    ("3056930009020004", SUCCEEDS),
+    ("3566002020360505", SUCCEEDS),
+    ("6200000000000005", SUCCEEDS),
+    // Succeeds; a refund of it fails later (`refund.failed`).
+    ("4000000000005126", SUCCEEDS),
     (
         "4000000000000002",
         declined(DeclineCode::GenericDecline, DECLINED),
@@ -213,6 +223,79 @@ const TABLE: &[(&str, Row)] = &[
         declined(DeclineCode::GenericDecline, DECLINED),
     ),
 ];
+
+/// Stripe's test PaymentMethods and tokens (contract §4): `pm_card_<name>` and `tok_<name>`
+/// stand for these numbers of [`TABLE`] (the API takes them where a `pm_…` or `tok_…` goes).
+const TEST_NAMES: &[(&str, &str)] = &[
+    ("visa", "4242424242424242"),
+    ("visa_debit", "4000056655665556"),
+    ("mastercard", "5555555555554444"),
+    ("mastercard_debit", "5200828282828210"),
+    ("mastercard_prepaid", "5105105105105100"),
+    ("amex", "378282246310005"),
+    ("discover", "6011111111111117"),
+    ("diners", "3056930009020004"),
+    ("jcb", "3566002020360505"),
+    ("unionpay", "6200000000000005"),
+    ("bypassPending", "4000000000000077"),
+    ("createDispute", "4000000000000259"),
+    ("chargeDeclined", "4000000000000002"),
+    ("visa_chargeDeclined", "4000000000000002"),
+    ("chargeDeclinedInsufficientFunds", "4000000000009995"),
+    ("visa_chargeDeclinedInsufficientFunds", "4000000000009995"),
+    ("chargeDeclinedLostCard", "4000000000009987"),
+    ("visa_chargeDeclinedLostCard", "4000000000009987"),
+    ("chargeDeclinedStolenCard", "4000000000009979"),
+    ("visa_chargeDeclinedStolenCard", "4000000000009979"),
+    ("chargeDeclinedExpiredCard", "4000000000000069"),
+    ("chargeDeclinedIncorrectCvc", "4000000000000127"),
+    ("chargeDeclinedProcessingError", "4000000000000119"),
+    ("chargeDeclinedVelocityLimitExceeded", "4000000000006975"),
+    (
+        "visa_chargeDeclinedVelocityLimitExceeded",
+        "4000000000006975",
+    ),
+    ("chargeDeclinedFraudulent", "4100000000000019"),
+    ("radarBlock", "4100000000000019"),
+    ("chargeCustomerFail", "4000000000000341"),
+    ("threeDSecure2Required", "4000000000003220"),
+    ("authenticationRequired", "4000002760003184"),
+    ("authenticationRequiredOnSetup", "4000002500003155"),
+    (
+        "authenticationRequiredChargeDeclinedInsufficientFunds",
+        "4000008260003178",
+    ),
+    ("threeDSecureRequiredChargeDeclined", "4000008400001629"),
+    ("refundFail", "4000000000005126"),
+];
+
+/// The card number a test PaymentMethod id (`pm_card_visa`) or token (`tok_visa`) stands for.
+pub(crate) fn test_card_number(id: &str) -> Option<&'static str> {
+    let name = id
+        .strip_prefix("pm_card_")
+        .or_else(|| id.strip_prefix("tok_"))?;
+    TEST_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, number)| *number)
+}
+
+/// The card behind a test PaymentMethod or token, expiring in December five years on.
+pub(crate) fn test_card(id: &str, now: i64) -> Option<Card> {
+    let number = test_card_number(id)?;
+    let (year, _) = year_month(now);
+    let cvc = if brand(number) == Brand::Amex {
+        "1234"
+    } else {
+        "123"
+    };
+    check(number, &format!("12/{}", year + 5), cvc, now).ok()
+}
+
+/// A test card whose refunds fail after they were accepted (`refund.failed`).
+pub(crate) fn refund_fails(number: &str) -> bool {
+    number == "4000000000005126"
+}
 
 /// Cards that ask the payer to authenticate (3-D Secure) before they are charged.
 const AUTHENTICATION_REQUIRED: &[&str] = &[
@@ -347,10 +430,10 @@ pub(crate) fn check(number: &str, expiry: &str, cvc: &str, now: i64) -> Result<C
             "Your card's security code is invalid.",
         ));
     }
-    let funding = if number == "4000056655665556" {
-        Funding::Debit
-    } else {
-        Funding::Credit
+    let funding = match number.as_str() {
+        "4000056655665556" | "5200828282828210" => Funding::Debit,
+        "5105105105105100" => Funding::Prepaid,
+        _ => Funding::Credit,
     };
     Ok(Card {
         number,
@@ -488,6 +571,41 @@ mod tests {
             panic!()
         };
         assert_eq!(e.decline_code, Some(DeclineCode::Fraudulent));
+    }
+
+    #[test]
+    fn test_payment_methods_and_tokens_are_table_cards() {
+        for (id, number) in [
+            ("pm_card_visa", "4242424242424242"),
+            ("tok_visa", "4242424242424242"),
+            ("pm_card_chargeDeclined", "4000000000000002"),
+            (
+                "pm_card_chargeDeclinedInsufficientFunds",
+                "4000000000009995",
+            ),
+            ("tok_chargeDeclinedInsufficientFunds", "4000000000009995"),
+            ("pm_card_authenticationRequired", "4000002760003184"),
+            ("pm_card_threeDSecure2Required", "4000000000003220"),
+        ] {
+            assert_eq!(test_card_number(id), Some(number), "{id}");
+        }
+        assert_eq!(test_card_number("pm_card_nope"), None);
+        assert_eq!(test_card_number("visa"), None);
+        // Every name is a card of the table with a valid number, and every one checks.
+        for (name, number) in TEST_NAMES {
+            assert!(TABLE.iter().any(|(n, _)| n == number), "{name}: {number}");
+            let card = test_card(&format!("pm_card_{name}"), NOW).unwrap();
+            assert_eq!(card.number, *number);
+            assert_eq!((card.exp_month, card.exp_year), (12, 2028));
+        }
+        assert_eq!(
+            test_card("tok_mastercard_prepaid", NOW).unwrap().funding,
+            Funding::Prepaid
+        );
+        assert_eq!(test_card("pm_card_amex", NOW).unwrap().brand, Brand::Amex);
+        assert!(requires_authentication(
+            test_card_number("pm_card_authenticationRequired").unwrap()
+        ));
     }
 
     #[test]

@@ -88,6 +88,9 @@ pub(crate) mod prefix {
     pub const PRICE: &str = "price_";
     pub const PRODUCT: &str = "prod_";
     pub const PAYMENT_METHOD: &str = "pm_";
+    pub const REFUND: &str = "re_";
+    pub const CUSTOMER: &str = "cus_";
+    pub const PROMOTION_CODE: &str = "promo_";
 }
 
 #[cfg(test)]

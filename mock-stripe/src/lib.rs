@@ -50,6 +50,7 @@ mod sdk_compat;
 mod server;
 pub mod signature;
 mod store;
+mod stripejs;
 
 pub use engine::delivery::RetrySchedule;
 pub use store::RedirectTiming;
@@ -82,6 +83,20 @@ pub struct Config {
     /// Required to bind anything but loopback: every `/_config/` call must then carry it
     /// in `X-Control-Token` (the control API can complete payments).
     pub control_token: Option<String>,
+    /// Every account's default API version (Stripe pins one per account): what requests
+    /// without a `Stripe-Version` header get, and what events are rendered at. Default
+    /// [`DEFAULT_API_VERSION`], the latest the mock knows. Set an old one (`2020-08-27`) for
+    /// apps written before 2022-08-01 that send no version. Accounts can change theirs with
+    /// `POST /_config/settings api_version=…`.
+    pub api_version: String,
+}
+
+/// The API version accounts default to: the latest the mock knows.
+pub const DEFAULT_API_VERSION: &str = protocol::version::DEFAULT_VERSION;
+
+/// Whether `s` is a well-formed API version (`2020-08-27`, `2026-09-30.endive`).
+pub fn is_api_version(s: &str) -> bool {
+    protocol::version::ApiVersion::parse(s).is_some()
 }
 
 impl Default for Config {
@@ -96,6 +111,7 @@ impl Default for Config {
             seed: None,
             delivery_log: 1000,
             control_token: None,
+            api_version: DEFAULT_API_VERSION.to_string(),
         }
     }
 }
@@ -150,6 +166,15 @@ impl MockStripe {
                      (/_config/) can complete payments. Set --control-token (Config::control_token), \
                      or listen on 127.0.0.1.",
                     config.host
+                ),
+            ));
+        }
+        if !is_api_version(&config.api_version) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "invalid API version {:?}: expected YYYY-MM-DD or YYYY-MM-DD.name, like {DEFAULT_API_VERSION}",
+                    config.api_version
                 ),
             ));
         }

@@ -53,6 +53,22 @@ struct Cli {
     /// Required when --host is not loopback: /_config/ calls must send it as X-Control-Token.
     #[arg(long, env = "MOCK_STRIPE_CONTROL_TOKEN", hide_env_values = true)]
     control_token: Option<String>,
+
+    /// Every account's default API version, for requests without Stripe-Version (e.g.
+    /// 2020-08-27 for apps written before 2022-08-01); events are rendered at it.
+    #[arg(long, env = "MOCK_STRIPE_API_VERSION", default_value = mock_stripe::DEFAULT_API_VERSION, value_parser = parse_api_version)]
+    api_version: String,
+}
+
+fn parse_api_version(s: &str) -> Result<String, String> {
+    if mock_stripe::is_api_version(s) {
+        Ok(s.trim().to_string())
+    } else {
+        Err(format!(
+            "expected an API version like 2020-08-27 or {}, got {s:?}",
+            mock_stripe::DEFAULT_API_VERSION
+        ))
+    }
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -151,8 +167,10 @@ async fn main() -> ExitCode {
         seed: cli.seed,
         delivery_log: cli.delivery_log,
         control_token: cli.control_token,
+        api_version: cli.api_version,
     };
     let addr = std::net::SocketAddr::new(cli.host, cli.port);
+    let cli_api_version = config.api_version.clone();
     let mock = match MockStripe::start(config).await {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
@@ -165,6 +183,9 @@ async fn main() -> ExitCode {
         }
     };
     println!("mock-stripe listening on {}", mock.base_url());
+    if cli_api_version != mock_stripe::DEFAULT_API_VERSION {
+        println!("default API version {cli_api_version} (requests without Stripe-Version)");
+    }
     for w in &webhooks {
         // Printed on purpose (like `stripe listen`): the app needs this secret to verify.
         println!(

@@ -1,4 +1,5 @@
-//! Maps requests to handlers: `/c/pay/…` to the hosted page, `/_config/…` to the control
+//! Maps requests to handlers: `/c/pay/…` to the hosted page (`/c/3ds/…` to a
+//! PaymentIntent's 3-D Secure page), `/_config/…` to the control
 //! API, `/v1/…` to a resource function. For `/v1` it runs the protocol steps in the order
 //! Stripe does (API key, version, route, parameters), then injected faults, idempotency,
 //! and the resource as one engine step.
@@ -20,7 +21,7 @@ use crate::protocol::{ApiError, ApiResult, Params, Reply, RequestCtx, auth};
 use crate::resources::{checkout_sessions, events, payment_intents, webhook_endpoints};
 use crate::server::{CloseConnection, Resp, json_error, json_response};
 use crate::store::Account;
-use crate::{control, hosted};
+use crate::{control, hosted, stripejs};
 
 /// Larger bodies are refused (100 line items with every option fit easily).
 const MAX_BODY: usize = 1024 * 1024;
@@ -33,6 +34,50 @@ enum Route {
     SessionExpire(String),
     SessionLineItems(String),
     PaymentIntentRetrieve(String),
+    // PaymentIntents, PaymentMethods, Charges, Refunds (resources/{payment_intents/,
+    // payment_methods,charges,refunds}.rs).
+    PaymentIntentCreate,
+    PaymentIntentList,
+    PaymentIntentUpdate(String),
+    PaymentIntentConfirm(String),
+    PaymentIntentCapture(String),
+    PaymentIntentCancel(String),
+    PaymentMethodCreate,
+    PaymentMethodRetrieve(String),
+    ChargeList,
+    ChargeRetrieve(String),
+    RefundCreate,
+    RefundList,
+    RefundRetrieve(String),
+    RefundUpdate(String),
+    RefundCancel(String),
+    // Catalog, customers, discounts, search (resources/{products,prices,customers,coupons,
+    // promotion_codes,search}.rs).
+    ProductCreate,
+    ProductList,
+    ProductSearch,
+    ProductRetrieve(String),
+    ProductUpdate(String),
+    ProductDelete(String),
+    PriceCreate,
+    PriceList,
+    PriceSearch,
+    PriceRetrieve(String),
+    PriceUpdate(String),
+    CustomerCreate,
+    CustomerList,
+    CustomerSearch,
+    CustomerRetrieve(String),
+    CustomerUpdate(String),
+    CustomerDelete(String),
+    CouponCreate,
+    CouponList,
+    CouponRetrieve(String),
+    PromotionCodeCreate,
+    PromotionCodeList,
+    PromotionCodeRetrieve(String),
+    PromotionCodeUpdate(String),
+    PaymentIntentSearch,
     EndpointCreate,
     EndpointList,
     EndpointRetrieve(String),
@@ -52,7 +97,47 @@ fn match_route(method: &Method, segs: &[String]) -> Option<Route> {
         ("POST", ["checkout", "sessions", _]) => Route::SessionUpdate(id(2)),
         ("POST", ["checkout", "sessions", _, "expire"]) => Route::SessionExpire(id(2)),
         ("GET", ["checkout", "sessions", _, "line_items"]) => Route::SessionLineItems(id(2)),
+        ("GET", ["payment_intents", "search"]) => Route::PaymentIntentSearch,
         ("GET", ["payment_intents", _]) => Route::PaymentIntentRetrieve(id(1)),
+        ("POST", ["payment_intents"]) => Route::PaymentIntentCreate,
+        ("GET", ["payment_intents"]) => Route::PaymentIntentList,
+        ("POST", ["payment_intents", _]) => Route::PaymentIntentUpdate(id(1)),
+        ("POST", ["payment_intents", _, "confirm"]) => Route::PaymentIntentConfirm(id(1)),
+        ("POST", ["payment_intents", _, "capture"]) => Route::PaymentIntentCapture(id(1)),
+        ("POST", ["payment_intents", _, "cancel"]) => Route::PaymentIntentCancel(id(1)),
+        ("POST", ["payment_methods"]) => Route::PaymentMethodCreate,
+        ("GET", ["payment_methods", _]) => Route::PaymentMethodRetrieve(id(1)),
+        ("GET", ["charges"]) => Route::ChargeList,
+        ("GET", ["charges", _]) => Route::ChargeRetrieve(id(1)),
+        ("POST", ["refunds"]) => Route::RefundCreate,
+        ("GET", ["refunds"]) => Route::RefundList,
+        ("GET", ["refunds", _]) => Route::RefundRetrieve(id(1)),
+        ("POST", ["refunds", _]) => Route::RefundUpdate(id(1)),
+        ("POST", ["refunds", _, "cancel"]) => Route::RefundCancel(id(1)),
+        ("POST", ["products"]) => Route::ProductCreate,
+        ("GET", ["products"]) => Route::ProductList,
+        ("GET", ["products", "search"]) => Route::ProductSearch,
+        ("GET", ["products", _]) => Route::ProductRetrieve(id(1)),
+        ("POST", ["products", _]) => Route::ProductUpdate(id(1)),
+        ("DELETE", ["products", _]) => Route::ProductDelete(id(1)),
+        ("POST", ["prices"]) => Route::PriceCreate,
+        ("GET", ["prices"]) => Route::PriceList,
+        ("GET", ["prices", "search"]) => Route::PriceSearch,
+        ("GET", ["prices", _]) => Route::PriceRetrieve(id(1)),
+        ("POST", ["prices", _]) => Route::PriceUpdate(id(1)),
+        ("POST", ["customers"]) => Route::CustomerCreate,
+        ("GET", ["customers"]) => Route::CustomerList,
+        ("GET", ["customers", "search"]) => Route::CustomerSearch,
+        ("GET", ["customers", _]) => Route::CustomerRetrieve(id(1)),
+        ("POST", ["customers", _]) => Route::CustomerUpdate(id(1)),
+        ("DELETE", ["customers", _]) => Route::CustomerDelete(id(1)),
+        ("POST", ["coupons"]) => Route::CouponCreate,
+        ("GET", ["coupons"]) => Route::CouponList,
+        ("GET", ["coupons", _]) => Route::CouponRetrieve(id(1)),
+        ("POST", ["promotion_codes"]) => Route::PromotionCodeCreate,
+        ("GET", ["promotion_codes"]) => Route::PromotionCodeList,
+        ("GET", ["promotion_codes", _]) => Route::PromotionCodeRetrieve(id(1)),
+        ("POST", ["promotion_codes", _]) => Route::PromotionCodeUpdate(id(1)),
         ("POST", ["webhook_endpoints"]) => Route::EndpointCreate,
         ("GET", ["webhook_endpoints"]) => Route::EndpointList,
         ("GET", ["webhook_endpoints", _]) => Route::EndpointRetrieve(id(1)),
@@ -78,8 +163,12 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp
     let path = req.uri().path().to_string();
     let mut resp = if path.starts_with("/c/pay/") {
         hosted::route(app, req).await
+    } else if path.starts_with("/c/3ds/") {
+        hosted::three_d_secure::route(app, req).await
     } else if path == "/_config" || path.starts_with("/_config/") {
         control::route(app, req, &request_id).await
+    } else if path == "/v3" || path.starts_with("/v3/") {
+        stripejs::route(app, &req)
     } else {
         api(app, req, &request_id).await?
     };
@@ -138,6 +227,8 @@ struct Answer {
     resp: Resp,
     /// Close the connection after `Duration` instead of answering (an injected timeout).
     lose_after: Option<Duration>,
+    /// The API version the request ran at (its `Stripe-Version`, else the account's).
+    version: Option<ApiVersion>,
 }
 
 async fn api(
@@ -172,6 +263,7 @@ async fn api(
         Err(e) => Answer {
             resp: json_error(&e),
             lose_after: None,
+            version: None,
         },
     };
     if let Some(wait) = answer.lose_after {
@@ -183,9 +275,9 @@ async fn api(
     if let Some(k) = headers.get("idempotency-key") {
         h.insert("idempotency-key", k.clone());
     }
-    let used = version_header
-        .as_deref()
-        .and_then(ApiVersion::parse)
+    let used = answer
+        .version
+        .or_else(|| version_header.as_deref().and_then(ApiVersion::parse))
         .map_or_else(
             || crate::protocol::version::DEFAULT_VERSION.to_string(),
             |v| v.to_string(),
@@ -212,6 +304,10 @@ async fn api_inner(
         ));
     }
     let key = auth::authenticate(req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()))?;
+    let connected = auth::connected_account(
+        req.headers().get("stripe-account").map(|v| v.as_bytes()),
+        &key,
+    )?;
     let version = version_header.map(ApiVersion::from_header).transpose()?;
     if idempotency_key
         .as_ref()
@@ -229,13 +325,15 @@ async fn api_inner(
         .and_then(|rest| match_route(&method, &segments(rest)))
         .ok_or_else(|| ApiError::unrecognized_url(method.as_str(), &path))?;
     let params = read_params(req).await?;
+    let account = app.store.account_for(&key, connected.as_deref());
+    // One version for the whole request: the header, else the account's default.
+    let version = version.unwrap_or_else(|| crate::store::lock(&account).api_version().clone());
     let ctx = RequestCtx {
         request_id: request_id.to_string(),
-        version,
+        version: Some(version.clone()),
         idempotency_key: idempotency_key.clone(),
     };
 
-    let account = app.store.account(&key);
     let fault = app
         .engine
         .step(&account, |acc| acc.faults.take_api(&path))
@@ -256,6 +354,7 @@ async fn api_inner(
             return Ok(Ok(Answer {
                 resp,
                 lose_after: None,
+                version: Some(version),
             }));
         }
         Some(FaultKind::Drop) => return Ok(Err(CloseConnection)),
@@ -282,6 +381,7 @@ async fn api_inner(
                     return Ok(Ok(Answer {
                         resp,
                         lose_after: None,
+                        version: Some(version),
                     }));
                 }
                 Claim::Mismatch => return Err(ApiError::idempotency_mismatch(&k)),
@@ -318,6 +418,7 @@ async fn api_inner(
             Some(FaultKind::Timeout(secs)) => Some(Duration::from_secs(secs)),
             _ => None,
         },
+        version: Some(version),
     }))
 }
 
@@ -342,7 +443,63 @@ fn execute(
         Route::SessionUpdate(id) => checkout_sessions::update(a, id, params, ctx),
         Route::SessionExpire(id) => checkout_sessions::expire_handler(a, id, params, ctx),
         Route::SessionLineItems(id) => checkout_sessions::line_items(a, id, params),
-        Route::PaymentIntentRetrieve(id) => payment_intents::retrieve(a, id, params),
+        Route::PaymentIntentRetrieve(id) => payment_intents::retrieve(a, id, params, ctx),
+        // Intents waiting for 3-D Secure are indexed like sessions, for the browser.
+        Route::PaymentIntentCreate => {
+            payment_intents::create(a, params, ctx, base_url).map(|(r, browser)| {
+                *created = browser;
+                r
+            })
+        }
+        Route::PaymentIntentConfirm(id) => payment_intents::confirm(a, id, params, ctx, base_url)
+            .map(|(r, browser)| {
+                *created = browser;
+                r
+            }),
+        Route::PaymentIntentList => payment_intents::list(a, params, ctx),
+        Route::PaymentIntentUpdate(id) => payment_intents::update(a, id, params, ctx),
+        Route::PaymentIntentCapture(id) => payment_intents::capture(a, id, params, ctx),
+        Route::PaymentIntentCancel(id) => payment_intents::cancel(a, id, params, ctx),
+        Route::PaymentMethodCreate => crate::resources::payment_methods::create(a, params, ctx),
+        Route::PaymentMethodRetrieve(id) => {
+            crate::resources::payment_methods::retrieve(a, id, params, ctx)
+        }
+        Route::ChargeList => crate::resources::charges::list(a, params, ctx),
+        Route::ChargeRetrieve(id) => crate::resources::charges::retrieve(a, id, params, ctx),
+        Route::RefundCreate => crate::resources::refunds::create(a, params, ctx),
+        Route::RefundList => crate::resources::refunds::list(a, params, ctx),
+        Route::RefundRetrieve(id) => crate::resources::refunds::retrieve(a, id, params, ctx),
+        Route::RefundUpdate(id) => crate::resources::refunds::update(a, id, params, ctx),
+        Route::RefundCancel(id) => crate::resources::refunds::cancel(a, id, params, ctx),
+        Route::ProductCreate => crate::resources::products::create(a, params, ctx),
+        Route::ProductList => crate::resources::products::list(a, params, ctx),
+        Route::ProductSearch => crate::resources::search::products(a, params),
+        Route::ProductRetrieve(id) => crate::resources::products::retrieve(a, id, params, ctx),
+        Route::ProductUpdate(id) => crate::resources::products::update(a, id, params, ctx),
+        Route::ProductDelete(id) => crate::resources::products::delete(a, id, params, ctx),
+        Route::PriceCreate => crate::resources::prices::create(a, params, ctx),
+        Route::PriceList => crate::resources::prices::list(a, params, ctx),
+        Route::PriceSearch => crate::resources::search::prices(a, params),
+        Route::PriceRetrieve(id) => crate::resources::prices::retrieve(a, id, params, ctx),
+        Route::PriceUpdate(id) => crate::resources::prices::update(a, id, params, ctx),
+        Route::CustomerCreate => crate::resources::customers::create(a, params, ctx),
+        Route::CustomerList => crate::resources::customers::list(a, params),
+        Route::CustomerSearch => crate::resources::search::customers(a, params),
+        Route::CustomerRetrieve(id) => crate::resources::customers::retrieve(a, id, params),
+        Route::CustomerUpdate(id) => crate::resources::customers::update(a, id, params, ctx),
+        Route::CustomerDelete(id) => crate::resources::customers::delete(a, id, params, ctx),
+        Route::CouponCreate => crate::resources::coupons::create(a, params, ctx),
+        Route::CouponList => crate::resources::coupons::list(a, params),
+        Route::CouponRetrieve(id) => crate::resources::coupons::retrieve(a, id, params),
+        Route::PromotionCodeCreate => crate::resources::promotion_codes::create(a, params, ctx),
+        Route::PromotionCodeList => crate::resources::promotion_codes::list(a, params, ctx),
+        Route::PromotionCodeRetrieve(id) => {
+            crate::resources::promotion_codes::retrieve(a, id, params, ctx)
+        }
+        Route::PromotionCodeUpdate(id) => {
+            crate::resources::promotion_codes::update(a, id, params, ctx)
+        }
+        Route::PaymentIntentSearch => crate::resources::search::payment_intents(a, params),
         Route::EndpointCreate => webhook_endpoints::create(a, params),
         Route::EndpointList => webhook_endpoints::list(a, params),
         Route::EndpointRetrieve(id) => webhook_endpoints::retrieve(a, id, params),

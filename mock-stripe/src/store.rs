@@ -7,7 +7,9 @@
 //! * never take an account lock while holding the `accounts` or `sessions` index lock:
 //!   look the `Arc` up, drop the index guard, then lock the account;
 //! * change an account only through the engine's step seam (`engine/step.rs`), so that what
-//!   a change emits is routed and delivered, and what falls due is scheduled.
+//!   a change emits is routed and delivered, and what falls due is scheduled;
+//! * two account locks at once only as connected account, then its platform (routing a
+//!   connected account's events to the platform's Connect endpoints); never the reverse.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize};
@@ -20,10 +22,17 @@ use crate::engine::delivery::Deliveries;
 use crate::engine::faults::Faults;
 use crate::ids::IdGen;
 use crate::protocol::idempotency::IdempotencyStore;
+use crate::protocol::version::{self, ApiVersion};
 use crate::resources::checkout_sessions::Session;
 use crate::resources::events::Event;
 use crate::resources::payment_intents::{Charge, PaymentIntent};
+use crate::resources::payment_methods::PaymentMethod;
+use crate::resources::refunds::Refund;
 use crate::resources::webhook_endpoints::WebhookEndpoint;
+use crate::resources::{
+    coupons::Coupon, customers::Customer, prices::Price, products::Product,
+    promotion_codes::PromotionCode,
+};
 
 /// One account and what the engine keeps beside its lock.
 pub(crate) struct AccountCell {
@@ -151,6 +160,8 @@ pub(crate) struct AccountDefaults {
     pub idempotency_entries: usize,
     pub idempotency_bytes: usize,
     pub async_payment_delay_secs: i64,
+    /// The API version requests without `Stripe-Version` get (`--api-version`).
+    pub api_version: ApiVersion,
 }
 
 impl Default for AccountDefaults {
@@ -162,6 +173,7 @@ impl Default for AccountDefaults {
             idempotency_entries: 10_000,
             idempotency_bytes: 32 << 20,
             async_payment_delay_secs: 3 * 86_400,
+            api_version: version::default_version(),
         }
     }
 }
@@ -172,6 +184,19 @@ pub(crate) struct AccountSettings {
     pub redirect_timing: RedirectTiming,
     /// How long a bank debit takes to settle, on the account's clock.
     pub async_payment_delay_secs: i64,
+    /// The account's default API version (Stripe pins one per account): what requests
+    /// without `Stripe-Version` use, and what events are rendered at.
+    pub api_version: ApiVersion,
+}
+
+/// What makes an account a connected account (Connect): its id and the platform whose
+/// key reaches it with `Stripe-Account`.
+///
+/// Lock order: a step on a connected account may lock its platform (to route events to
+/// the platform's Connect endpoints), never the other way round.
+pub(crate) struct ConnectLink {
+    pub id: String,
+    pub platform: AccountRef,
 }
 
 /// Everything one API key owns.
@@ -182,8 +207,15 @@ pub(crate) struct Account {
     pub sessions: Table<Session>,
     pub payment_intents: Table<PaymentIntent>,
     pub charges: Table<Charge>,
+    pub payment_methods: Table<PaymentMethod>,
+    pub refunds: Table<Refund>,
     pub events: Table<Event>,
     pub webhook_endpoints: Table<WebhookEndpoint>,
+    pub products: Table<Product>,
+    pub prices: Table<Price>,
+    pub customers: Table<Customer>,
+    pub coupons: Table<Coupon>,
+    pub promotion_codes: Table<PromotionCode>,
     /// Events recorded by the current step, routed to endpoints when it ends.
     pub emitted: Vec<String>,
     /// What falls due on this account's clock.
@@ -194,6 +226,8 @@ pub(crate) struct Account {
     pub idempotency: IdempotencyStore,
     defaults: AccountDefaults,
     key: String,
+    /// Set on connected accounts (`Stripe-Account: acct_…` under a platform's key).
+    pub connect: Option<ConnectLink>,
 }
 
 impl Account {
@@ -205,12 +239,20 @@ impl Account {
             settings: AccountSettings {
                 redirect_timing: defaults.redirect_timing,
                 async_payment_delay_secs: defaults.async_payment_delay_secs,
+                api_version: defaults.api_version.clone(),
             },
             sessions: Table::default(),
             payment_intents: Table::default(),
             charges: Table::default(),
+            payment_methods: Table::default(),
+            refunds: Table::default(),
             events: Table::default(),
             webhook_endpoints: Table::default(),
+            products: Table::default(),
+            prices: Table::default(),
+            customers: Table::default(),
+            coupons: Table::default(),
+            promotion_codes: Table::default(),
             emitted: Vec::new(),
             agenda: Agenda::default(),
             deliveries: Deliveries::new(defaults.delivery_log),
@@ -221,7 +263,13 @@ impl Account {
             ),
             defaults: defaults.clone(),
             key: key.to_string(),
+            connect: None,
         }
+    }
+
+    /// The `acct_…` id of a connected account; `None` for a platform (a key's own account).
+    pub fn connected_id(&self) -> Option<&str> {
+        self.connect.as_ref().map(|c| c.id.as_str())
     }
 
     /// An account standing at `now` (unit tests).
@@ -232,6 +280,12 @@ impl Account {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// The account's default API version: requests without `Stripe-Version` and every
+    /// event use it (Stripe renders events at the account's version, not the request's).
+    pub fn api_version(&self) -> &ApiVersion {
+        &self.settings.api_version
     }
 
     /// Empties the account (`DELETE /_config/data`): objects, events, pending deliveries,
@@ -246,19 +300,25 @@ impl Account {
             .collect();
         let key = std::mem::take(&mut self.key);
         let defaults = self.defaults.clone();
+        let connect = self.connect.take();
         // Delivery ids keep counting: an attempt still in flight must not mistake a new
         // delivery for its own.
         let deliveries_so_far = self.deliveries.issued();
         *self = Account::new(&key, Clock::Real, &defaults);
         self.deliveries.continue_after(deliveries_so_far);
+        self.connect = connect;
         sessions
     }
 }
 
+/// An account's place in the store: the secret key, and for a connected account the
+/// `acct_…` id its platform names in `Stripe-Account`.
+type AccountKey = (String, Option<String>);
+
 /// All accounts, and the session → account index the hosted page uses (a browser has no
 /// API key: the session id in the URL is all it brings).
 pub(crate) struct Store {
-    accounts: RwLock<HashMap<String, AccountRef>>,
+    accounts: RwLock<HashMap<AccountKey, AccountRef>>,
     sessions: RwLock<HashMap<String, AccountRef>>,
     defaults: AccountDefaults,
 }
@@ -274,20 +334,48 @@ impl Store {
 
     /// The account of an API key, created on first use (any well-formed test key works).
     pub fn account(&self, key: &str) -> AccountRef {
+        self.account_for(key, None)
+    }
+
+    /// The account a request acts on: the key's own, or with `Stripe-Account: acct_…` a
+    /// connected account of it (created on first use, like keys; it starts with the
+    /// platform's settings, API version included).
+    pub fn account_for(&self, key: &str, connected: Option<&str>) -> AccountRef {
+        let index = (key.to_string(), connected.map(str::to_string));
         if let Some(a) = self
             .accounts
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(key)
+            .get(&index)
         {
             return a.clone();
         }
+        // The platform and its settings first: no account lock under the index lock.
+        let link = connected.map(|id| {
+            let platform = self.account_for(key, None);
+            let settings = lock(&platform).settings.clone();
+            (id, platform, settings)
+        });
         let mut accounts = self.accounts.write().unwrap_or_else(|p| p.into_inner());
         accounts
-            .entry(key.to_string())
+            .entry(index)
             .or_insert_with(|| {
+                let account = match &link {
+                    None => Account::new(key, Clock::Real, &self.defaults),
+                    Some((id, platform, settings)) => {
+                        // Its own id stream (seeded runs too): ids never collide.
+                        let mut a =
+                            Account::new(&format!("{key}/{id}"), Clock::Real, &self.defaults);
+                        a.settings = settings.clone();
+                        a.connect = Some(ConnectLink {
+                            id: id.to_string(),
+                            platform: platform.clone(),
+                        });
+                        a
+                    }
+                };
                 Arc::new(AccountCell {
-                    state: Mutex::new(Account::new(key, Clock::Real, &self.defaults)),
+                    state: Mutex::new(account),
                     clock_gate: tokio::sync::Mutex::new(()),
                     inflight: AtomicUsize::new(0),
                     idle: tokio::sync::Notify::new(),
@@ -306,6 +394,8 @@ impl Store {
             .collect()
     }
 
+    /// Indexes an id a browser brings without a key: a session, or a PaymentIntent waiting
+    /// for 3-D Secure (`/c/3ds/{pi}`).
     pub fn index_session(&self, session_id: &str, account: &AccountRef) {
         self.sessions
             .write()

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::{Call, ok};
 use crate::WebhookTarget;
+use crate::protocol::version::ApiVersion;
 use crate::protocol::{ApiError, ApiResult, Fields};
 use crate::resources::{check_url, webhook_endpoints};
 use crate::server::Resp;
@@ -15,6 +16,7 @@ struct SettingsJson {
     object: &'static str,
     redirect_timing: &'static str,
     async_payment_delay: i64,
+    api_version: String,
 }
 
 fn render(s: &AccountSettings) -> SettingsJson {
@@ -22,6 +24,7 @@ fn render(s: &AccountSettings) -> SettingsJson {
         object: "mock_settings",
         redirect_timing: s.redirect_timing.as_str(),
         async_payment_delay: s.async_payment_delay_secs,
+        api_version: s.api_version.to_string(),
     }
 }
 
@@ -31,14 +34,23 @@ pub(super) fn settings(call: &Call<'_>) -> ApiResult<Resp> {
     ok(&render(&lock(call.account()?).settings))
 }
 
-/// `POST /_config/settings` with `redirect_timing=before|after|concurrent` and
-/// `async_payment_delay` (seconds a bank debit takes to settle, on the account's clock).
+/// `POST /_config/settings` with `redirect_timing=before|after|concurrent`,
+/// `async_payment_delay` (seconds a bank debit takes to settle, on the account's clock) and
+/// `api_version` (the account's default API version, as `--api-version` sets for all).
 pub(super) fn update_settings(call: &Call<'_>) -> ApiResult<Resp> {
     let mut f = Fields::root(&call.params);
     let timing = f
         .one_of("redirect_timing", &["before", "after", "concurrent"])?
         .and_then(RedirectTiming::parse);
     let delay = f.int("async_payment_delay")?;
+    let api_version = f
+        .string("api_version")?
+        .map(|v| {
+            ApiVersion::parse(v).ok_or_else(|| {
+                ApiError::invalid("api_version", format!("Invalid Stripe API version: {v}"))
+            })
+        })
+        .transpose()?;
     f.finish()?;
     if let Some(d) = delay
         && !(0..=30 * 86_400).contains(&d)
@@ -57,6 +69,9 @@ pub(super) fn update_settings(call: &Call<'_>) -> ApiResult<Resp> {
             }
             if let Some(d) = delay {
                 acc.settings.async_payment_delay_secs = d;
+            }
+            if let Some(v) = api_version {
+                acc.settings.api_version = v;
             }
             acc.settings.clone()
         })

@@ -65,6 +65,7 @@ pub(super) async fn complete(call: &Call<'_>, id: &str) -> ApiResult<Resp> {
                     decline_code: e.decline_code.map(|d| d.as_str().to_string()),
                     charge: None,
                     payment_intent: None,
+                    ..Default::default()
                 },
             )
             .with_param("card")
@@ -103,6 +104,7 @@ pub(super) async fn complete(call: &Call<'_>, id: &str) -> ApiResult<Resp> {
                             }),
                             payment_intent: pi
                                 .and_then(|p| serde_json::to_value(p.json(None)).ok()),
+                            ..Default::default()
                         },
                     ));
                 }

@@ -72,36 +72,44 @@ fn queue_redelivery(
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    let (kind, body, targets) = {
-        let acc = lock(account);
-        let event = acc
+    let (kind, targets) = {
+        let mut acc = lock(account);
+        let kind = acc
             .events
             .get(event_id)
-            .ok_or_else(|| ApiError::no_such("event", event_id, "id", true))?;
-        let targets: Vec<Target> = match endpoint {
+            .ok_or_else(|| ApiError::no_such("event", event_id, "id", true))?
+            .kind
+            .clone();
+        let targets: Vec<(Target, Option<String>)> = match endpoint {
             Some(we) => {
                 let ep = acc
                     .webhook_endpoints
                     .get(we)
                     .ok_or_else(|| ApiError::no_such("webhook_endpoint", we, "endpoint", false))?;
+                let version = ep.api_version.clone();
                 let target = Target::Endpoint {
                     id: ep.id.clone(),
                     url: ep.url.clone(),
                     secret: ep.secret.clone(),
                 };
-                vec![current_target(&acc, &target).ok_or_else(|| {
+                let target = current_target(&acc, &target).ok_or_else(|| {
                     ApiError::invalid(
                         "endpoint",
                         format!("The webhook endpoint {we} is disabled."),
                     )
-                })?]
+                })?;
+                vec![(target, version)]
             }
-            None => targets_for(&acc, &globals, &event.kind),
+            None => targets_for(&acc, &globals, &kind),
         };
-        (event.kind.clone(), event.delivery_body()?, targets)
+        let event = acc.events.get_mut(event_id).expect("looked up above");
+        let mut bodies = Vec::with_capacity(targets.len());
+        for (target, version) in targets {
+            bodies.push((target, event.delivery_body_at(version.as_deref())?));
+        }
+        (kind, bodies)
     };
     let queued = targets.len();
-    app.engine
-        .redeliver(account, event_id, &kind, body, targets);
+    app.engine.redeliver(account, event_id, &kind, targets);
     Ok(queued)
 }

@@ -98,8 +98,16 @@ async fn route_inner(app: &Arc<App>, req: Request<Incoming>, request_id: &str) -
         .headers()
         .get(AUTHORIZATION)
         .map(|v| v.as_bytes().to_vec());
+    let connected = req
+        .headers()
+        .get("stripe-account")
+        .map(|v| v.as_bytes().to_vec());
     let account = match authorization {
-        Some(h) => Some(app.store.account(&auth::authenticate(Some(&h))?)),
+        Some(h) => {
+            let key = auth::authenticate(Some(&h))?;
+            let acct = auth::connected_account(connected.as_deref(), &key)?;
+            Some(app.store.account_for(&key, acct.as_deref()))
+        }
         None if keyless(&method, &segs) => None,
         None => return Err(auth::authenticate(None).unwrap_err()),
     };

@@ -19,6 +19,10 @@ pub(crate) enum Job {
     ExpireSession(String),
     /// The bank debit paying this session settles, or fails.
     SettlePayment(String),
+    /// The bank debit of this PaymentIntent (direct API) settles, or fails.
+    SettlePaymentIntent(String),
+    /// This refund settles (a bank debit's) or fails (the test card whose refunds fail).
+    SettleRefund(String),
 }
 
 #[derive(Debug)]

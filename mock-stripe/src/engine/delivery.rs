@@ -38,6 +38,13 @@ pub(crate) enum Target {
     },
     /// A global "forward-to" target (config, CLI, `add_webhook`).
     Forward { url: String, secret: String },
+    /// A Connect endpoint (`connect=true`) of the platform, for an event of one of its
+    /// connected accounts.
+    Connect {
+        id: String,
+        url: String,
+        secret: String,
+    },
 }
 
 impl fmt::Debug for Target {
@@ -49,20 +56,24 @@ impl fmt::Debug for Target {
 impl Target {
     pub fn url(&self) -> &str {
         match self {
-            Target::Endpoint { url, .. } | Target::Forward { url, .. } => url,
+            Target::Endpoint { url, .. }
+            | Target::Forward { url, .. }
+            | Target::Connect { url, .. } => url,
         }
     }
 
     pub fn secret(&self) -> &str {
         match self {
-            Target::Endpoint { secret, .. } | Target::Forward { secret, .. } => secret,
+            Target::Endpoint { secret, .. }
+            | Target::Forward { secret, .. }
+            | Target::Connect { secret, .. } => secret,
         }
     }
 
     /// `we_…` for account endpoints, the URL for forward-to targets.
     pub fn label(&self) -> &str {
         match self {
-            Target::Endpoint { id, .. } => id,
+            Target::Endpoint { id, .. } | Target::Connect { id, .. } => id,
             Target::Forward { url, .. } => url,
         }
     }
@@ -319,13 +330,23 @@ pub(crate) fn release(account: &mut Account, ids: &[u64]) {
 }
 
 /// The current state of an account endpoint (it may have been deleted, disabled or edited
-/// since the event). Forward-to targets are fixed.
+/// since the event). Forward-to targets are fixed. A platform's Connect endpoint is looked
+/// up in the platform (lock order: connected account, then platform).
 pub(crate) fn current_target(account: &Account, target: &Target) -> Option<Target> {
     match target {
         Target::Forward { .. } => Some(target.clone()),
         Target::Endpoint { id, .. } => {
             let ep = account.webhook_endpoints.get(id)?;
             (!ep.disabled).then(|| Target::Endpoint {
+                id: ep.id.clone(),
+                url: ep.url.clone(),
+                secret: ep.secret.clone(),
+            })
+        }
+        Target::Connect { id, .. } => {
+            let platform = crate::store::lock(&account.connect.as_ref()?.platform);
+            let ep = platform.webhook_endpoints.get(id)?;
+            (!ep.disabled && ep.connect).then(|| Target::Connect {
                 id: ep.id.clone(),
                 url: ep.url.clone(),
                 secret: ep.secret.clone(),
@@ -518,26 +539,54 @@ fn finish(account: &mut Account, id: u64) {
     }
 }
 
-/// Routes one event to every target that receives it, at the time it is emitted.
+/// Routes one event to every target that receives it, at the time it is emitted: the
+/// account's endpoints; for a connected account, its platform's Connect endpoints too
+/// (lock order: connected account, then platform); and the forward-to targets (which get
+/// connected accounts' events too, as `stripe listen --forward-to` does). Each target comes
+/// with the API version its endpoint is pinned to (`None`: the event's).
 pub(crate) fn targets_for(
     account: &Account,
     globals: &[WebhookTarget],
     event_type: &str,
-) -> Vec<Target> {
-    let mut targets: Vec<Target> = account
+) -> Vec<(Target, Option<String>)> {
+    let mut targets: Vec<(Target, Option<String>)> = account
         .webhook_endpoints
         .as_slice()
         .iter()
-        .filter(|e| e.receives(event_type))
-        .map(|e| Target::Endpoint {
-            id: e.id.clone(),
-            url: e.url.clone(),
-            secret: e.secret.clone(),
+        .filter(|e| e.receives(event_type, false))
+        .map(|e| {
+            let target = Target::Endpoint {
+                id: e.id.clone(),
+                url: e.url.clone(),
+                secret: e.secret.clone(),
+            };
+            (target, e.api_version.clone())
         })
         .collect();
-    targets.extend(globals.iter().map(|g| Target::Forward {
-        url: g.url.clone(),
-        secret: g.secret.clone(),
+    if let Some(link) = &account.connect {
+        let platform = crate::store::lock(&link.platform);
+        targets.extend(
+            platform
+                .webhook_endpoints
+                .as_slice()
+                .iter()
+                .filter(|e| e.receives(event_type, true))
+                .map(|e| {
+                    let target = Target::Connect {
+                        id: e.id.clone(),
+                        url: e.url.clone(),
+                        secret: e.secret.clone(),
+                    };
+                    (target, e.api_version.clone())
+                }),
+        );
+    }
+    targets.extend(globals.iter().map(|g| {
+        let target = Target::Forward {
+            url: g.url.clone(),
+            secret: g.secret.clone(),
+        };
+        (target, None)
     }));
     targets
 }

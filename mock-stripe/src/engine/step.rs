@@ -199,18 +199,18 @@ impl Engine {
         self.step(account, |acc| delivery::release(acc, ids));
     }
 
-    /// Queues a new delivery of an existing event (a manual resend) to `targets`.
+    /// Queues a new delivery of an existing event (a manual resend) to `targets`, each with
+    /// the body frozen for its version.
     pub fn redeliver(
         &self,
         account: &AccountRef,
         event_id: &str,
         event_type: &str,
-        body: Bytes,
-        targets: Vec<delivery::Target>,
+        targets: Vec<(delivery::Target, Bytes)>,
     ) {
         self.step(account, |acc| {
-            for t in targets {
-                delivery::enqueue(acc, event_id, event_type, body.clone(), t, None);
+            for (t, body) in targets {
+                delivery::enqueue(acc, event_id, event_type, body, t, None);
             }
         });
     }
@@ -263,6 +263,16 @@ fn take_due(acc: &mut Account, now_ms: i64, globals: &[WebhookTarget]) -> Vec<At
                     tracing::error!("settling the payment of {id}: {}", e.message);
                 }
             }
+            Job::SettlePaymentIntent(id) => {
+                if let Err(e) = crate::resources::payment_intents::settle(acc, &id) {
+                    tracing::error!("settling {id}: {}", e.message);
+                }
+            }
+            Job::SettleRefund(id) => {
+                if let Err(e) = crate::resources::refunds::settle(acc, &id) {
+                    tracing::error!("settling {id}: {}", e.message);
+                }
+            }
         }
         // State jobs emit events: route them now, so their first attempts are due in this
         // same pass.
@@ -289,17 +299,19 @@ fn route_emitted(
         };
         event.pending_webhooks = targets.len() as i64;
         event.routed_pending = event.pending_webhooks;
-        // Frozen now: every attempt sends these bytes (Stripe sends what the event was).
-        let body = match event.delivery_body() {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!("rendering {event_id}: {}", e.message);
-                continue;
+        // Frozen now, once per version: every attempt to an endpoint sends these bytes
+        // (Stripe sends what the event was), rendered at the endpoint's `api_version` if it
+        // has one, else at the event's.
+        let mut bodies = Vec::with_capacity(targets.len());
+        for (target, version) in targets {
+            match event.delivery_body_at(version.as_deref()) {
+                Ok(body) => bodies.push((target, body)),
+                Err(e) => tracing::error!("rendering {event_id}: {}", e.message),
             }
-        };
+        }
         let held = (routing.hold == Some(kind.as_str())).then_some(delivery::Hold::Redirect);
-        for target in targets {
-            let id = delivery::enqueue(acc, &event_id, &kind, body.clone(), target, held);
+        for (target, body) in bodies {
+            let id = delivery::enqueue(acc, &event_id, &kind, body, target, held);
             queued.push((id, kind.clone()));
         }
     }

@@ -3,6 +3,7 @@
 //! session index.
 
 pub(crate) mod page;
+pub(crate) mod three_d_secure;
 
 use std::sync::Arc;
 use std::time::Duration;

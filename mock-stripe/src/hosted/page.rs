@@ -144,11 +144,14 @@ pub(crate) fn notice_page(title: &str, message: &str, link: Option<(&str, &str)>
 /// Test Page"): the amount and one form POSTing to `action` with the hidden
 /// `challenge=<token>` and the payer's choice, `outcome=complete` or `outcome=fail`
 /// (the buttons `#complete-authentication` and `#fail-authentication`).
-// Not routed yet: ready for the 3-D Secure flow (cards that require authentication),
-// which hosted/mod.rs will serve. Drop the `allow` once it is used.
 pub(crate) fn three_d_secure_page(view: &PageView, action: &str, token: &str) -> String {
+    challenge_page(view.total, &view.currency, action, token)
+}
+
+/// [`three_d_secure_page`] for any amount: a PaymentIntent's `next_action` page too.
+pub(crate) fn challenge_page(amount: i64, currency: &str, action: &str, token: &str) -> String {
     render(&ThreeDSecurePage {
-        amount: format_amount(view.total, &view.currency),
+        amount: format_amount(amount, currency),
         action,
         token,
     })

@@ -86,6 +86,42 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The longest `Stripe-Account` value accepted (Stripe's ids stay far below).
+const MAX_ACCOUNT_ID: usize = 255;
+
+/// The `Stripe-Account` header (Connect): `None` when absent or empty, the `acct_…` id when
+/// well formed, else the 403 `account_invalid` Stripe answers for an account the key
+/// cannot reach. Any well-formed id is a connected account of the key (made on first use).
+pub(crate) fn connected_account(
+    header: Option<&[u8]>,
+    key: &str,
+) -> Result<Option<String>, ApiError> {
+    let Some(raw) = header else {
+        return Ok(None);
+    };
+    let value = String::from_utf8_lossy(raw).trim().to_string();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let well_formed = value.len() <= MAX_ACCOUNT_ID
+        && value
+            .strip_prefix("acct_")
+            .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if well_formed {
+        return Ok(Some(value));
+    }
+    let shown: String = value.chars().take(MAX_ACCOUNT_ID).collect();
+    Err(ApiError::new(
+        http::StatusCode::FORBIDDEN,
+        Some("account_invalid"),
+        format!(
+            "The provided key '{}' does not have access to account '{shown}' (or that account \
+             does not exist). Application access may have been revoked.",
+            mask_key(key)
+        ),
+    ))
+}
+
 fn invalid_key(key: &str) -> ApiError {
     ApiError::unauthorized(None, format!("Invalid API Key provided: {}", mask_key(key)))
 }
@@ -189,6 +225,32 @@ mod tests {
                 .starts_with("Invalid API Key provided: sk_live_****1234.")
         );
         assert!(!err.message.contains("51Habcdefgh"));
+    }
+
+    #[test]
+    fn stripe_account_must_be_an_account_id() {
+        let key = "sk_test_platform1234";
+        assert_eq!(connected_account(None, key).unwrap(), None);
+        assert_eq!(connected_account(Some(b"  "), key).unwrap(), None);
+        assert_eq!(
+            connected_account(Some(b"acct_1Seller"), key)
+                .unwrap()
+                .as_deref(),
+            Some("acct_1Seller")
+        );
+        let long = format!("acct_{}", "a".repeat(300));
+        for bad in ["cus_123", "acct_", "acct_x y", "acct_1;drop", long.as_str()] {
+            let e = connected_account(Some(bad.as_bytes()), key).unwrap_err();
+            assert_eq!(
+                (e.status.as_u16(), e.code),
+                (403, Some("account_invalid")),
+                "{bad}"
+            );
+            assert!(e.message.starts_with(
+                "The provided key 'sk_test_****1234' does not have access to account"
+            ));
+            assert!(e.message.len() < 600);
+        }
     }
 
     #[test]

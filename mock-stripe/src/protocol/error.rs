@@ -19,12 +19,15 @@ pub(crate) enum ErrorType {
     CardError,
 }
 
-/// What a `card_error` adds to the envelope.
-#[derive(Clone, Debug, PartialEq)]
+/// What a `card_error` adds to the envelope (and `payment_intent` to a
+/// `payment_intent_unexpected_state` error).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct CardDetails {
     pub decline_code: Option<String>,
     pub charge: Option<String>,
     pub payment_intent: Option<serde_json::Value>,
+    /// The PaymentMethod object that was declined.
+    pub payment_method: Option<serde_json::Value>,
 }
 
 /// One error response. Build it with the constructors below so the message, `code` and
@@ -257,6 +260,8 @@ impl ApiError {
             charge: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
             payment_intent: Option<&'a serde_json::Value>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            payment_method: Option<&'a serde_json::Value>,
         }
         #[derive(Serialize)]
         struct Envelope<'a> {
@@ -272,6 +277,7 @@ impl ApiError {
                 decline_code: self.card.as_ref().and_then(|c| c.decline_code.as_deref()),
                 charge: self.card.as_ref().and_then(|c| c.charge.as_deref()),
                 payment_intent: self.card.as_ref().and_then(|c| c.payment_intent.as_ref()),
+                payment_method: self.card.as_ref().and_then(|c| c.payment_method.as_ref()),
             },
         };
         // Serialising plain strings cannot fail.

@@ -4,9 +4,11 @@
 
 pub(crate) mod auth;
 pub(crate) mod error;
+pub(crate) mod expand;
 pub(crate) mod form;
 pub(crate) mod idempotency;
 pub(crate) mod list;
+pub(crate) mod search;
 pub(crate) mod version;
 pub(crate) mod wildcard;
 
@@ -21,9 +23,20 @@ use version::ApiVersion;
 #[derive(Clone, Debug)]
 pub(crate) struct RequestCtx {
     pub request_id: String,
-    /// The `Stripe-Version` header, if sent.
+    /// The version this request runs at: its `Stripe-Version`, else the account's default.
+    /// The router always resolves it; `None` (unit tests) means the account's default,
+    /// see [`RequestCtx::version_for`].
     pub version: Option<ApiVersion>,
     pub idempotency_key: Option<String>,
+}
+
+impl RequestCtx {
+    /// The version the request runs at on `account` (its own, else the account's default).
+    pub fn version_for(&self, account: &crate::store::Account) -> ApiVersion {
+        self.version
+            .clone()
+            .unwrap_or_else(|| account.api_version().clone())
+    }
 }
 
 /// A successful JSON answer.
@@ -47,7 +60,10 @@ pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> ApiResult<Vec<u8>> {
         .map_err(|e| ApiError::internal(format!("could not render JSON: {e}")))
 }
 
-/// Reads `expand[]`, allowing only the given paths.
+/// Reads `expand[]`, allowing only the given paths (exactly as written, `data.` included on
+/// lists). Errors are Stripe's: more than 4 levels is `property_expansion_max_depth`; a path
+/// allowed only with `data.` says so. For nested paths through other resources, see the
+/// schema-based `resources::expandable`.
 pub(crate) fn read_expand(
     f: &mut Fields<'_>,
     allowed: &[&'static str],
@@ -58,12 +74,31 @@ pub(crate) fn read_expand(
     paths
         .iter()
         .map(|p| {
+            if p.split('.').count() > expand::MAX_DEPTH {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    Some("property_expansion_max_depth"),
+                    format!(
+                        "You cannot expand more than {} levels of a property. Property: {p}",
+                        expand::MAX_DEPTH
+                    ),
+                )
+                .with_param("expand"));
+            }
             allowed
                 .iter()
                 .find(|a| **a == p.as_str())
                 .copied()
                 .ok_or_else(|| {
-                    ApiError::invalid("expand", format!("This property cannot be expanded ({p})."))
+                    let hint = format!("data.{p}");
+                    let message = if allowed.contains(&hint.as_str()) {
+                        format!(
+                            "This property cannot be expanded ({p}). You may want to try expanding '{hint}' instead."
+                        )
+                    } else {
+                        format!("This property cannot be expanded ({p}).")
+                    };
+                    ApiError::invalid("expand", message)
                 })
         })
         .collect()

@@ -6,16 +6,59 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::protocol::list::{ListJson, ListParams, paginate};
+use crate::protocol::version::ApiVersion;
 use crate::protocol::{ApiError, ApiResult, Fields, Params, RangeFilter, Reply};
 use crate::store::{Account, Keyed};
 
-/// An event as stored: its payload is frozen JSON, rendered when the event happened.
+/// Renders a copy of an event's object, as it was when the event happened, at a version.
+type Renderer = Box<dyn Fn(&ApiVersion) -> ApiResult<Box<RawValue>> + Send>;
+
+/// What an event carries: its object as it was, as JSON whose shape does not depend on the
+/// API version (`snapshot(..)?.into()`), or rendered per version ([`versioned`]).
+pub(crate) struct EventObject {
+    frozen: Option<Box<RawValue>>,
+    render: Option<Renderer>,
+}
+
+impl From<Box<RawValue>> for EventObject {
+    fn from(frozen: Box<RawValue>) -> Self {
+        EventObject {
+            frozen: Some(frozen),
+            render: None,
+        }
+    }
+}
+
+/// An event object whose JSON depends on the API version (a Checkout Session's `ui_mode`,
+/// …): `object` is a copy taken now, rendered at the account's version when the event is
+/// emitted, and at the version of each webhook endpoint that asks for another.
+pub(crate) fn versioned<T: Send + 'static>(
+    object: T,
+    render: impl Fn(&T, &ApiVersion) -> ApiResult<Box<RawValue>> + Send + 'static,
+) -> EventObject {
+    EventObject {
+        frozen: None,
+        render: Some(Box::new(move |v| render(&object, v))),
+    }
+}
+
+/// An event as stored: its payload is frozen JSON, rendered when the event happened at the
+/// account's API version; other versions (webhook endpoints with their own `api_version`)
+/// are rendered once each, from a copy of the object as it was, and then frozen too.
 pub(crate) struct Event {
     pub id: String,
     pub created: i64,
     pub kind: String,
+    /// The account's default version when the event happened (Stripe's rule: not the
+    /// version of the request that caused it).
     pub api_version: String,
     pub object: Box<RawValue>,
+    /// Renders the object at other versions (`None`: the same JSON at every version).
+    render: Option<Renderer>,
+    /// `data.object` at other versions, rendered at most once each.
+    renditions: Vec<(String, Box<RawValue>)>,
+    /// The connected account (`acct_…`) the event happened on (Connect), else `None`.
+    pub account: Option<String>,
     /// Endpoints that have not yet answered 2xx.
     pub pending_webhooks: i64,
     /// `pending_webhooks` when the event was routed: what its deliveries carry, so every
@@ -41,6 +84,9 @@ pub(crate) struct EventRequest {
 pub(crate) struct EventJson<'a> {
     id: &'a str,
     object: &'static str,
+    /// Only on events of connected accounts, as in Stripe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'a str>,
     api_version: &'a str,
     created: i64,
     data: DataJson<'a>,
@@ -70,10 +116,44 @@ impl Event {
         crate::protocol::to_json(&json).map(bytes::Bytes::from)
     }
 
+    /// The body of a delivery to an endpoint pinned to `version` (`None`: the account's
+    /// version, [`Event::delivery_body`]). Rendered once per version, then the same bytes
+    /// for every delivery and resend.
+    pub fn delivery_body_at(&mut self, version: Option<&str>) -> ApiResult<bytes::Bytes> {
+        let Some(v) = version.filter(|v| *v != self.api_version) else {
+            return self.delivery_body();
+        };
+        let Some(render) = &self.render else {
+            // The same JSON at every version: only the label changes.
+            let mut json = self.json();
+            json.pending_webhooks = self.routed_pending;
+            json.api_version = v;
+            return crate::protocol::to_json(&json).map(bytes::Bytes::from);
+        };
+        if !self.renditions.iter().any(|(rv, _)| rv == v) {
+            let parsed = ApiVersion::parse(v).ok_or_else(|| {
+                ApiError::internal(format!("an endpoint has the malformed version {v}"))
+            })?;
+            let object = render(&parsed)?;
+            self.renditions.push((v.to_string(), object));
+        }
+        let (v, object) = self
+            .renditions
+            .iter()
+            .find(|(rv, _)| rv == v)
+            .expect("rendered above");
+        let mut json = self.json();
+        json.pending_webhooks = self.routed_pending;
+        json.api_version = v;
+        json.data = DataJson { object };
+        crate::protocol::to_json(&json).map(bytes::Bytes::from)
+    }
+
     pub fn json(&self) -> EventJson<'_> {
         EventJson {
             id: &self.id,
             object: "event",
+            account: self.account.as_deref(),
             api_version: &self.api_version,
             created: self.created,
             data: DataJson {
@@ -104,20 +184,33 @@ pub(crate) fn snapshot(object: &impl Serialize) -> ApiResult<Box<RawValue>> {
 
 /// Records an event; the step that emitted it routes it to endpoints when it ends.
 ///
-/// `object` was rendered by [`snapshot`] at `api_version` and never changes afterwards.
+/// `object`: a [`snapshot`] (`Box<RawValue>`, the same JSON at every version) or a
+/// [`versioned`] copy of the object. The event carries the account's API version (as on
+/// Stripe, whatever version the request that caused it used), so the last argument is not
+/// read any more: it is kept so that callers written before this compile unchanged.
 pub(crate) fn emit(
     account: &mut Account,
     kind: &str,
-    object: Box<RawValue>,
-    api_version: &str,
+    object: impl Into<EventObject>,
+    _api_version: &str,
     request: &EventRequest,
 ) -> ApiResult<()> {
+    let object: EventObject = object.into();
+    let version = account.api_version().clone();
+    let rendered = match (&object.render, object.frozen) {
+        (Some(render), _) => render(&version)?,
+        (None, Some(frozen)) => frozen,
+        (None, None) => return Err(ApiError::internal("an event without an object")),
+    };
     let event = Event {
         id: account.ids.object(crate::ids::prefix::EVENT),
         created: account.now(),
         kind: kind.to_string(),
-        api_version: api_version.to_string(),
-        object,
+        api_version: version.to_string(),
+        object: rendered,
+        render: object.render,
+        renditions: Vec::new(),
+        account: account.connected_id().map(str::to_string),
         pending_webhooks: 0,
         routed_pending: 0,
         request: request.clone(),
@@ -151,7 +244,7 @@ pub(crate) fn list(account: &mut Account, params: &Params) -> ApiResult<Reply> {
     }
     let created = RangeFilter::read(&mut f, "created")?;
     let delivery_success = f.bool("delivery_success")?;
-    crate::protocol::read_expand(&mut f, &[])?;
+    super::expandable::read_list(&mut f, "event")?;
     f.finish()?;
 
     let keep = |e: &Event| {
@@ -177,7 +270,7 @@ pub(crate) fn list(account: &mut Account, params: &Params) -> ApiResult<Reply> {
 /// `GET /v1/events/{id}`
 pub(crate) fn retrieve(account: &mut Account, id: &str, params: &Params) -> ApiResult<Reply> {
     let mut f = Fields::root(params);
-    crate::protocol::read_expand(&mut f, &[])?;
+    super::expandable::read(&mut f, "event")?;
     f.finish()?;
     let event = account
         .events

@@ -2,9 +2,21 @@
 //! plain functions over an [`Account`](crate::store::Account) that unit tests call
 //! directly; the router only picks the function.
 
+pub(crate) mod charges;
 pub(crate) mod checkout_sessions;
+pub(crate) mod coupons;
+pub(crate) mod customers;
 pub(crate) mod events;
+pub(crate) mod expandable;
 pub(crate) mod payment_intents;
+pub(crate) mod payment_methods;
+pub(crate) mod prices;
+pub(crate) mod products;
+pub(crate) mod promotion_codes;
+pub(crate) mod refunds;
+pub(crate) mod search;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub(crate) mod webhook_endpoints;
 
 use std::collections::BTreeMap;
@@ -106,6 +118,43 @@ pub(crate) fn check_metadata(param: &str, metadata: &BTreeMap<String, String>) -
         }
     }
     Ok(())
+}
+
+/// A parameter that may be cleared: `None` when absent, `Some(None)` for `key=` (Stripe's
+/// "unset"), `Some(Some(v))` otherwise.
+pub(crate) fn clearable(f: &mut Fields<'_>, key: &str) -> ApiResult<Option<Option<String>>> {
+    let present = f.has(key);
+    let value = f.owned(key)?;
+    Ok(present.then_some(value))
+}
+
+/// The request an event records as its cause (`event.request`).
+pub(crate) fn event_request(ctx: &crate::protocol::RequestCtx) -> events::EventRequest {
+    events::EventRequest {
+        id: Some(ctx.request_id.clone()),
+        idempotency_key: ctx.idempotency_key.clone(),
+    }
+}
+
+/// A plausible email address (Stripe's own check is not published): `email_invalid`.
+pub(crate) fn check_email(param: &str, email: &str) -> ApiResult<()> {
+    let plausible = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+    }) && !email.contains(char::is_whitespace)
+        && email.len() <= 512;
+    if plausible {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            http::StatusCode::BAD_REQUEST,
+            Some("email_invalid"),
+            format!("Invalid email address: {email}"),
+        )
+        .with_param(param))
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,8 @@ pub(crate) struct WebhookEndpoint {
     pub secret: String,
     pub disabled: bool,
     pub api_version: Option<String>,
-    /// Connect endpoints receive events of connected accounts: none exist here.
+    /// Connect endpoints (`connect=true`) receive the events of the platform's connected
+    /// accounts (`Stripe-Account`) instead of the account's own.
     pub connect: bool,
 }
 
@@ -35,9 +36,13 @@ impl Keyed for WebhookEndpoint {
 }
 
 impl WebhookEndpoint {
-    /// Whether an event of this type goes to this endpoint.
-    pub fn receives(&self, kind: &str) -> bool {
-        !self.disabled && !self.connect && self.enabled_events.iter().any(|e| e == "*" || e == kind)
+    /// Whether an event of this type goes to this endpoint: an event of the account itself
+    /// (`from_connected` false) to its plain endpoints, an event of one of its connected
+    /// accounts to its Connect endpoints.
+    pub fn receives(&self, kind: &str, from_connected: bool) -> bool {
+        !self.disabled
+            && self.connect == from_connected
+            && self.enabled_events.iter().any(|e| e == "*" || e == kind)
     }
 
     fn json(&self, with_secret: bool) -> EndpointJson<'_> {
@@ -345,14 +350,15 @@ mod tests {
         ));
         let id = v["id"].as_str().unwrap();
         let ep = a.webhook_endpoints.get(id).unwrap();
-        assert!(ep.receives("charge.succeeded"));
-        assert!(!ep.receives("checkout.session.completed"));
+        assert!(ep.receives("charge.succeeded", false));
+        assert!(!ep.receives("charge.succeeded", true));
+        assert!(!ep.receives("checkout.session.completed", false));
         body(update(&mut a, id, &params("disabled=true")));
         assert!(
             !a.webhook_endpoints
                 .get(id)
                 .unwrap()
-                .receives("charge.succeeded")
+                .receives("charge.succeeded", false)
         );
         let d = body(delete(&mut a, id, &Params::default()));
         assert_eq!(d["deleted"], true);

@@ -87,28 +87,50 @@ async fn validation_errors_come_back_with_param_and_code() {
 }
 
 #[tokio::test]
-async fn legacy_line_items_depend_on_stripe_version() {
+async fn legacy_line_items_depend_on_the_version_in_use() {
     let t = spawn_mock(vec![]).await;
     let legacy = "mode=payment&success_url=https://shop.test/ok&line_items[0][name]=Book\
         &line_items[0][amount]=2900&line_items[0][currency]=usd&line_items[0][quantity]=1";
-    let resp = t.post(KEY_A, "/v1/checkout/sessions", legacy).await;
-    assert_eq!(resp.status(), 200);
-    let v: Value = resp.json().await.unwrap();
-    assert_eq!(v["amount_total"], 2900);
-    assert_eq!(v["ui_mode"], "hosted_page");
+    let with_version = |v: &'static str| {
+        t.http
+            .post(t.url("/v1/checkout/sessions"))
+            .bearer_auth(KEY_A)
+            .header("stripe-version", v)
+            .body(legacy)
+            .send()
+    };
 
-    let resp = t
-        .http
-        .post(t.url("/v1/checkout/sessions"))
-        .bearer_auth(KEY_A)
-        .header("stripe-version", "2023-10-16")
-        .body(legacy)
-        .send()
-        .await
-        .unwrap();
+    // The account's default is the latest version: refused, with Stripe's message and the
+    // mock's hint.
+    let resp = t.post(KEY_A, "/v1/checkout/sessions", legacy).await;
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "parameter_unknown");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("You cannot use `line_items.amount`, `line_items.currency`, `line_items.name`, `line_items.description`, or `line_items.images` in this API version.")
+            && message.contains("--api-version 2020-08-27"),
+        "{message}"
+    );
+    let resp = with_version("2023-10-16").await.unwrap();
+    assert_eq!(resp.status(), 400);
+
+    // An old version in the header: accepted, with the old behaviour.
+    let resp = with_version("2020-08-27").await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["stripe-version"], "2020-08-27");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["amount_total"], 2900);
+    assert_eq!(v["ui_mode"], "hosted");
+    assert!(v["payment_intent"].as_str().unwrap().starts_with("pi_"));
+
+    // An old default for the account: accepted without a header.
+    let resp = t
+        .post(KEY_A, "/_config/settings", "api_version=2020-08-27")
+        .await;
+    assert_eq!(resp.status(), 200);
+    let resp = t.post(KEY_A, "/v1/checkout/sessions", legacy).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["stripe-version"], "2020-08-27");
 }
 
 #[tokio::test]

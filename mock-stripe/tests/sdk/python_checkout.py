@@ -383,6 +383,27 @@ def run(base):
     eq("publishable key: error.code", e.error.code, "secret_key_required")
     eq("publishable key: error.type", e.error.type, "invalid_request_error")
 
+    # Connect (`stripe_account`) and an older version (`stripe_version`) per request: a seller's
+    # app from before 2022-08-01, with legacy line items.
+    seller = {"stripe_account": "acct_1PySeller", "stripe_version": "2020-08-27"}
+    legacy = sessions.create(params={
+        "mode": "payment", "success_url": SUCCESS_URL, "payment_method_types": ["card"],
+        "line_items": [{"name": "Book", "amount": 2900, "currency": "usd", "quantity": 1}],
+    }, options=seller)
+    eq("legacy line items at 2020-08-27: amount_total", legacy.amount_total, 2900)
+    check("before 2022-08-01 the PaymentIntent exists at creation",
+          isinstance(legacy.payment_intent, str) and legacy.payment_intent.startswith("pi_"),
+          legacy.payment_intent)
+    eq("the seller's session, with stripe_account",
+       sessions.retrieve(legacy.id, options={"stripe_account": "acct_1PySeller"}).id, legacy.id)
+    expect_error("the seller's session is not the platform's", stripe.InvalidRequestError,
+                 lambda: sessions.retrieve(legacy.id))
+    e = expect_error("malformed stripe_account", stripe.PermissionError,
+                     lambda: sessions.list(options={"stripe_account": "seller"}))
+    # As for AuthenticationError, the SDK passes no `code`: the parsed body is on `.error`.
+    eq("malformed stripe_account: error.code", e.error.code, "account_invalid")
+    eq("malformed stripe_account: HTTP 403", e.http_status, 403)
+
     params = session_params()
     del params["success_url"]
     e = expect_error("missing success_url", stripe.InvalidRequestError,
@@ -557,6 +578,8 @@ def run(base):
        updated.metadata.to_dict(), {"order_id": "42", "shipped": "yes"})
 
     run_retries(base)
+    run_payments(base)
+    run_catalog(base)
 
 
 # --- the SDK's automatic retries, against injected faults --------------------------------------
@@ -641,6 +664,302 @@ def run_retries(base):
     eq(f"{label}: mismatch is HTTP 400", e.http_status, 400)
     eq(f"{label}: mismatch is not retried", len(http.attempts), 3)
     only_session(client, label, first)
+
+
+# --- the direct PaymentIntents API, PaymentMethods, Charges, Refunds -------------------------
+
+REFUND_FIELDS = """id object amount balance_transaction charge created currency customer
+    customer_account metadata payment_intent payment_method reason receipt_number
+    source_transfer_reversal status transfer_reversal""".split()
+PAYMENT_METHOD_FIELDS = """id object billing_details created customer customer_account livemode
+    metadata type""".split()
+PAYMENT_EVENTS = """payment_intent.created payment_intent.succeeded payment_intent.payment_failed
+    payment_intent.requires_action payment_intent.amount_capturable_updated
+    payment_intent.canceled charge.succeeded charge.failed charge.captured charge.refunded
+    charge.refund.updated refund.created refund.updated""".split()
+EVENT_CLASSES = {"payment_intent": "PaymentIntent", "charge": "Charge", "refund": "Refund"}
+
+
+def collect_deliveries(receiver, wanted, timeout=10):
+    """The first delivery of each event type in `wanted` (they may come in any order)."""
+    got = {}
+    deadline = time.time() + timeout
+    while set(wanted) - set(got):
+        left = deadline - time.time()
+        d = receiver.take(timeout=max(0.01, left)) if left > 0 else None
+        if d is None:
+            break
+        got.setdefault(json.loads(d["body"])["type"], d)
+    return got
+
+
+def run_payments(base):
+    """A custom payment page's server side: PaymentIntents confirmed with Stripe's test
+    PaymentMethods (success, decline, 3-D Secure, manual capture, cancel), PaymentMethods,
+    Charges, and a refund round trip whose webhooks the SDK's helper verifies."""
+    key = f"sk_test_pythonSdkPayments{uuid.uuid4().hex}"
+    client = stripe.StripeClient(key, base_addresses={"api": base})
+    intents = client.v1.payment_intents
+    receiver = Receiver()
+    try:
+        endpoint = client.v1.webhook_endpoints.create(
+            params={"url": receiver.url, "enabled_events": PAYMENT_EVENTS})
+        secret = endpoint.secret
+
+        pm = client.v1.payment_methods.create(params={
+            "type": "card", "card": {"token": "tok_visa"},
+            "billing_details": {"name": "Jenny Rosen", "email": "jenny@example.com"}})
+        check("payment method is a stripe.PaymentMethod",
+              isinstance(pm, stripe.PaymentMethod) and pm.id.startswith("pm_"), pm)
+        eq("payment method card last4", pm.card.last4, "4242")
+        readable_fields("payment method", pm, PAYMENT_METHOD_FIELDS)
+        eq("payment method retrieve", client.v1.payment_methods.retrieve(pm.id).billing_details.name,
+           "Jenny Rosen")
+
+        paid = intents.create(params={
+            "amount": 2000, "currency": "usd", "payment_method": pm.id, "confirm": True,
+            "payment_method_types": ["card"], "metadata": {"order_id": "77"}})
+        check("create+confirm: a stripe.PaymentIntent", isinstance(paid, stripe.PaymentIntent), type(paid))
+        eq("create+confirm: succeeded", paid.status, "succeeded")
+        eq("create+confirm: amount_received", paid.amount_received, 2000)
+        eq("create+confirm: the PaymentMethod", paid.payment_method, pm.id)
+        readable_fields("confirmed payment intent", paid, PAYMENT_INTENT_FIELDS)
+        check("amount_details present", paid.amount_details is not None, paid)
+        charge = client.v1.charges.retrieve(paid.latest_charge)
+        check("latest_charge is a stripe.Charge", isinstance(charge, stripe.Charge), type(charge))
+        readable_fields("charge of the intent", charge, CHARGE_FIELDS)
+        eq("charges.list by payment_intent",
+           [c.id for c in client.v1.charges.list(params={"payment_intent": paid.id}).data], [charge.id])
+
+        e = expect_error("declined confirm", stripe.CardError, lambda: intents.create(params={
+            "amount": 2000, "currency": "usd", "payment_method": "pm_card_chargeDeclinedInsufficientFunds",
+            "confirm": True}))
+        eq("decline: HTTP 402", e.http_status, 402)
+        eq("decline: code", e.code, "card_declined")
+        eq("decline: decline_code", e.error.decline_code, "insufficient_funds")
+        check("decline: error.charge is ch_", (e.error.charge or "").startswith("ch_"), e.error.charge)
+        check("decline: error.payment_intent is a PaymentIntent",
+              isinstance(e.error.payment_intent, stripe.PaymentIntent)
+              and e.error.payment_intent.status == "requires_payment_method", e.error.payment_intent)
+        check("decline: error.payment_method is a PaymentMethod",
+              isinstance(e.error.payment_method, stripe.PaymentMethod), e.error.payment_method)
+        retried = intents.confirm(e.error.payment_intent.id, params={"payment_method": "pm_card_visa"})
+        eq("confirm again with another card", retried.status, "succeeded")
+
+        challenged = intents.create(params={
+            "amount": 3000, "currency": "usd", "payment_method": "pm_card_authenticationRequired",
+            "confirm": True, "return_url": "https://shop.test/order/9"})
+        eq("3-D Secure card: requires_action", challenged.status, "requires_action")
+        eq("next_action type", challenged.next_action.type, "redirect_to_url")
+        url = challenged.next_action.redirect_to_url.url
+        check("redirect_to_url points at the mock", url.startswith(f"{base}/c/3ds/{challenged.id}"), url)
+        status, html = browser_get(url)
+        check("challenge page", status == 200 and "Complete authentication" in html, html[:200])
+        token = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["challenge"][0]
+        status, headers, _ = browser_post(f"{base}/c/3ds/{challenged.id}",
+                                          {"challenge": token, "outcome": "complete"})
+        eq("authenticated: HTTP 303", status, 303)
+        back = urllib.parse.urlsplit(headers.get("Location"))
+        q = urllib.parse.parse_qs(back.query)
+        eq("back to return_url with Stripe's query",
+           (back.path, q["payment_intent"], q["redirect_status"]),
+           ("/order/9", [challenged.id], ["succeeded"]))
+        eq("after 3-D Secure: succeeded", intents.retrieve(challenged.id).status, "succeeded")
+
+        held = intents.create(params={
+            "amount": 5000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True,
+            "capture_method": "manual"})
+        eq("manual capture: requires_capture", held.status, "requires_capture")
+        eq("manual capture: amount_capturable", held.amount_capturable, 5000)
+        captured = intents.capture(held.id, params={"amount_to_capture": 4000})
+        eq("partial capture: succeeded", (captured.status, captured.amount_received), ("succeeded", 4000))
+        e = expect_error("capture twice", stripe.InvalidRequestError, lambda: intents.capture(held.id))
+        eq("capture twice: code", e.code, "payment_intent_unexpected_state")
+
+        customer = client.v1.customers.create(params={"email": "jenny@example.com"})
+        fresh = intents.create(params={"amount": 1000, "currency": "usd", "customer": customer.id})
+        eq("without a payment method", fresh.status, "requires_payment_method")
+        canceled = intents.cancel(fresh.id, params={"cancellation_reason": "requested_by_customer"})
+        eq("cancel", (canceled.status, canceled.cancellation_reason), ("canceled", "requested_by_customer"))
+        eq("list by customer", [p.id for p in intents.list(params={"customer": customer.id}).data],
+           [fresh.id])
+
+        # The refund round trip.
+        refund = client.v1.refunds.create(params={
+            "payment_intent": paid.id, "amount": 500, "reason": "requested_by_customer",
+            "metadata": {"rma": "7"}})
+        check("refund is a stripe.Refund", isinstance(refund, stripe.Refund) and refund.id.startswith("re_"),
+              refund)
+        eq("refund status and amount", (refund.status, refund.amount), ("succeeded", 500))
+        readable_fields("refund", refund, REFUND_FIELDS)
+        e = expect_error("refund more than is left", stripe.InvalidRequestError,
+                         lambda: client.v1.refunds.create(params={"charge": charge.id, "amount": 1600}))
+        eq("over-refund: param", e.param, "amount")
+        rest = client.v1.refunds.create(params={"charge": charge.id})
+        eq("refund the rest", rest.amount, 1500)
+        after = client.v1.charges.retrieve(charge.id)
+        eq("charge amount_refunded and refunded", (after.amount_refunded, after.refunded), (2000, True))
+        updated = client.v1.refunds.update(refund.id, params={"metadata": {"rma": "8"}})
+        eq("refund update metadata", updated.metadata.to_dict(), {"rma": "8"})
+        eq("refunds.list", [r.id for r in client.v1.refunds.list(params={"payment_intent": paid.id}).data],
+           [rest.id, refund.id])
+
+        got = collect_deliveries(receiver, PAYMENT_EVENTS)
+        eq("every payment event delivered", sorted(got), sorted(PAYMENT_EVENTS))
+        for kind, d in sorted(got.items()):
+            event = stripe.Webhook.construct_event(d["body"], d["signature"], secret)
+            obj = event.data.object
+            cls = getattr(stripe, EVENT_CLASSES[obj.object])
+            check(f"{kind}: verified, data.object is a stripe.{cls.__name__}",
+                  event.type == kind and isinstance(obj, cls), (event.type, type(obj)))
+        created = [ev for ev in client.v1.events.list(params={"type": "refund.created"}).data
+                   if ev.data.object.id == refund.id]
+        eq("refund.created of the refund, caused by its request",
+           [ev.request.id for ev in created], [refund.last_response.request_id])
+    finally:
+        receiver.stop()
+
+
+# --- products, prices, customers, coupons, promotion codes, search ----------------------------
+
+CUSTOMER_FIELDS = """id object balance created default_source description email invoice_settings
+    livemode metadata shipping""".split()
+COUPON_FIELDS = """id object amount_off created currency duration duration_in_months livemode
+    max_redemptions metadata name percent_off redeem_by times_redeemed valid""".split()
+PROMOTION_CODE_FIELDS = """id object active code created customer customer_account expires_at
+    livemode max_redemptions metadata promotion restrictions times_redeemed""".split()
+
+
+def run_catalog(base):
+    """What a shop's setup script and checkout do with the catalog: products and prices
+    (lookup keys, archiving), customers, a promotion code, a session of prices that makes
+    a Customer when paid, and the search endpoints, through the SDK's typed objects."""
+    key = f"sk_test_pythonSdkCatalog{uuid.uuid4().hex}"
+    client = stripe.StripeClient(key, base_addresses={"api": base})
+    v1 = client.v1
+
+    # Products and prices.
+    book = v1.products.create(params={"name": "Book", "description": "Hardback",
+                                      "metadata": {"sku": "B1"}})
+    check("product is a stripe.Product", isinstance(book, stripe.Product) and book.id.startswith("prod_"),
+          type(book))
+    readable_fields("product", book, PRODUCT_FIELDS)
+    std = v1.prices.create(params={"product": book.id, "unit_amount": 1500, "currency": "usd",
+                                   "lookup_key": "book_std"})
+    check("price is a stripe.Price", isinstance(std, stripe.Price) and std.id.startswith("price_"), type(std))
+    eq("price type", std.type, "one_time")
+    readable_fields("price", std, PRICE_FIELDS)
+    club = v1.prices.create(params={"product_data": {"name": "Book club"}, "unit_amount": 900,
+                                    "currency": "usd", "recurring": {"interval": "month"}})
+    eq("recurring price interval", club.recurring.interval, "month")
+    eq("recurring price type", club.type, "recurring")
+    by_key = v1.prices.list(params={"lookup_keys": ["book_std"], "expand": ["data.product"]})
+    eq("prices.list by lookup_keys", [p.id for p in by_key.data], [std.id])
+    check("expand[]=data.product gives a stripe.Product",
+          isinstance(by_key.data[0].product, stripe.Product), type(by_key.data[0].product))
+    moved = v1.prices.create(params={"product": book.id, "unit_amount": 1600, "currency": "usd",
+                                     "lookup_key": "book_std", "transfer_lookup_key": True})
+    eq("transfer_lookup_key moves the key", v1.prices.retrieve(std.id).lookup_key, None)
+    eq("the new price holds it", moved.lookup_key, "book_std")
+    e = expect_error("lookup_key already used", stripe.InvalidRequestError,
+                     lambda: v1.prices.create(params={"product": book.id, "unit_amount": 1,
+                                                      "currency": "usd", "lookup_key": "book_std"}))
+    eq("lookup_key error param", e.param, "lookup_key")
+    archived = v1.prices.update(std.id, params={"active": False})
+    eq("archived price", archived.active, False)
+    every = list(v1.prices.list(params={"limit": 1}).auto_paging_iter())
+    eq("auto_paging_iter walks every price", len(every), 3)
+
+    # Customers.
+    jenny = v1.customers.create(params={"email": "jenny@example.com", "name": "Jenny Rosen",
+                                        "metadata": {"tier": "gold"}})
+    check("customer is a stripe.Customer", isinstance(jenny, stripe.Customer) and jenny.id.startswith("cus_"),
+          type(jenny))
+    readable_fields("customer", jenny, CUSTOMER_FIELDS)
+    jenny = v1.customers.update(jenny.id, params={"phone": "+15555550100"})
+    eq("customer update", jenny.phone, "+15555550100")
+    sam = v1.customers.create(params={"email": "sam@example.com", "metadata": {"tier": "gold"}})
+    eq("customers.list by email", [c.id for c in v1.customers.list(params={"email": "sam@example.com"}).data],
+       [sam.id])
+    gone = v1.customers.delete(sam.id)
+    eq("customer delete: deleted", (gone.id, gone.deleted), (sam.id, True))
+    eq("retrieve a deleted customer", v1.customers.retrieve(sam.id).deleted, True)
+    e = expect_error("customer with a bad email", stripe.InvalidRequestError,
+                     lambda: v1.customers.create(params={"email": "not-an-email"}))
+    eq("bad email code", e.code, "email_invalid")
+
+    # Coupons and promotion codes.
+    coupon = v1.coupons.create(params={"percent_off": 20, "duration": "once", "name": "Spring"})
+    check("coupon is a stripe.Coupon", isinstance(coupon, stripe.Coupon), type(coupon))
+    eq("coupon percent_off", coupon.percent_off, 20.0)
+    readable_fields("coupon", coupon, COUPON_FIELDS)
+    promo = v1.promotion_codes.create(params={"promotion": {"type": "coupon", "coupon": coupon.id},
+                                              "code": "SPRING20"})
+    check("promotion code is a stripe.PromotionCode", isinstance(promo, stripe.PromotionCode), type(promo))
+    eq("promotion.coupon", promo.promotion.coupon, coupon.id)
+    readable_fields("promotion code", promo, PROMOTION_CODE_FIELDS)
+    eq("promotion_codes.list by code",
+       [p.id for p in v1.promotion_codes.list(params={"code": "SPRING20"}).data], [promo.id])
+    e = expect_error("unknown coupon", stripe.InvalidRequestError, lambda: v1.coupons.retrieve("NOPE"))
+    eq("unknown coupon: HTTP 404", e.http_status, 404)
+
+    # A session of catalog prices, discounted, that makes a Customer when paid.
+    sessions = v1.checkout.sessions
+    e = expect_error("archived price in a session", stripe.InvalidRequestError,
+                     lambda: sessions.create(params={"mode": "payment", "success_url": SUCCESS_URL,
+                                                     "line_items": [{"price": std.id, "quantity": 1}]}))
+    eq("archived price: param", e.param, "line_items[0][price]")
+    e = expect_error("mode=subscription", stripe.InvalidRequestError,
+                     lambda: sessions.create(params={"mode": "subscription", "success_url": SUCCESS_URL,
+                                                     "line_items": [{"price": club.id, "quantity": 1}]}))
+    eq("mode=subscription: param", e.param, "mode")
+    cs = sessions.create(params={
+        "mode": "payment", "success_url": SUCCESS_URL, "customer_creation": "always",
+        "line_items": [{"price": moved.id, "quantity": 2,
+                        "adjustable_quantity": {"enabled": True, "maximum": 5}}],
+        "discounts": [{"promotion_code": promo.id}],
+        "client_reference_id": "order_7", "locale": "fr", "submit_type": "book",
+    })
+    eq("session of prices: amount_subtotal", cs.amount_subtotal, 3200)
+    eq("session of prices: amount_discount", cs.total_details.amount_discount, 640)
+    eq("session of prices: amount_total", cs.amount_total, 2560)
+    eq("session discounts", cs.discounts[0].promotion_code, promo.id)
+    items = sessions.line_items.list(cs.id)
+    eq("line item price is the catalog price", items.data[0].price.id, moved.id)
+    eq("line item amount_discount", items.data[0].amount_discount, 640)
+    eq("line item adjustable_quantity", items.data[0].adjustable_quantity.maximum, 5)
+    status, _, _ = browser_post(cs.url, {"email": "buyer@example.com", "cardNumber": "4242 4242 4242 4242",
+                                         "cardExpiry": "12 / 34", "cardCvc": "123", "billingName": "Jenny Rosen"})
+    eq("pay the session of prices: HTTP 303", status, 303)
+    paid = sessions.retrieve(cs.id, params={"expand": ["customer", "payment_intent"]})
+    check("customer_creation=always: session.customer is a stripe.Customer",
+          isinstance(paid.customer, stripe.Customer), type(paid.customer))
+    eq("the new customer's email", paid.customer.email, "buyer@example.com")
+    eq("charged the discounted total", paid.payment_intent.amount, 2560)
+    eq("the PaymentIntent names the customer", paid.payment_intent.customer, paid.customer.id)
+    eq("promotion code redeemed", v1.promotion_codes.retrieve(promo.id).times_redeemed, 1)
+
+    # Search.
+    found = v1.customers.search(params={"query": "metadata['tier']:'gold'", "limit": 1})
+    check("customers.search gives a SearchResultObject",
+          isinstance(found, stripe.SearchResultObject), type(found))
+    eq("search has_more", found.has_more, False)
+    eq("search finds the live gold customer", [c.id for c in found.data], [jenny.id])
+    for i in range(3):
+        v1.customers.create(params={"email": f"club{i}@example.com", "metadata": {"club": "yes"}})
+    walked = list(v1.customers.search(params={"query": "metadata['club']:'yes'", "limit": 1})
+                  .auto_paging_iter())
+    eq("search auto_paging_iter follows next_page", sorted(c.email for c in walked),
+       ["club0@example.com", "club1@example.com", "club2@example.com"])
+    intents = v1.payment_intents.search(params={"query": f"customer:'{paid.customer.id}' AND status:'succeeded'"})
+    eq("payment_intents.search by customer", [p.id for p in intents.data], [paid.payment_intent.id])
+    eq("products.search", [p.id for p in v1.products.search(params={"query": "name:'book' AND active:'true'"}).data],
+       [book.id])
+    eq("prices.search", [p.id for p in v1.prices.search(params={"query": "lookup_key:'book_std'"}).data],
+       [moved.id])
+    e = expect_error("bad search query", stripe.InvalidRequestError,
+                     lambda: v1.customers.search(params={"query": "email:'a' AND name:'b' OR name:'c'"}))
+    eq("bad search query: param", e.param, "query")
 
 
 def main():

@@ -3,16 +3,19 @@
 
 use std::collections::BTreeMap;
 
+use super::catalog::{apply_discounts, check_adjustable, price_line_item};
 use super::object::{
-    CustomerCreation, LineItem, Mode, PaymentStatus, Price, Product, RedirectOnCompletion, Session,
-    Status, TaxBehavior, UiMode,
+    CustomerCreation, LineItem, Mode, PaymentStatus, RedirectOnCompletion, Session, Status,
+    TaxBehavior, UiMode,
 };
 use super::params::{LineItemIn, PriceDataIn, ProductDataIn, read_create};
 use crate::engine::agenda::Job;
-use crate::ids::{IdGen, prefix};
+use crate::ids::prefix;
 use crate::money;
 use crate::protocol::{ApiError, ApiResult, Params, RequestCtx};
-use crate::resources::{check_metadata, check_url};
+use crate::resources::prices::Price;
+use crate::resources::products::Product;
+use crate::resources::{check_email, check_metadata, check_url};
 use crate::store::Account;
 
 /// Session lifetime bounds (contract §2.4): default 24 h, allowed 30 min … 24 h.
@@ -25,26 +28,6 @@ const MAX_UNIT_AMOUNT: i64 = 99_999_999;
 const MAX_QUANTITY: i64 = 999_999;
 /// $999,999.99 in minor units: the largest total a session may carry.
 const MAX_TOTAL: i64 = 99_999_999;
-
-fn check_email(param: &str, email: &str) -> ApiResult<()> {
-    let plausible = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-    }) && !email.contains(char::is_whitespace)
-        && email.len() <= 512;
-    if plausible {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            http::StatusCode::BAD_REQUEST,
-            Some("email_invalid"),
-            format!("Invalid email address: {email}"),
-        )
-        .with_param(param))
-    }
-}
 
 /// `unit_amount_decimal` × quantity, rounded half up to the minor unit.
 fn decimal_total(path: &str, decimal: &str, quantity: i64) -> ApiResult<i64> {
@@ -63,7 +46,12 @@ fn decimal_total(path: &str, decimal: &str, quantity: i64) -> ApiResult<i64> {
     i64::try_from(total).map_err(|_| bad())
 }
 
-fn build_line_item(ids: &mut IdGen, li: LineItemIn) -> ApiResult<LineItem> {
+fn build_line_item(account: &mut Account, li: LineItemIn) -> ApiResult<LineItem> {
+    if let (Some(id), None, false) = (&li.price, &li.price_data, li.legacy.used) {
+        let id = id.clone();
+        return price_line_item(account, li, &id);
+    }
+    let now = account.now();
     let p = |k: &str| format!("{}[{k}]", li.path);
     let legacy = li.legacy;
     let price_data = if legacy.used {
@@ -101,8 +89,7 @@ fn build_line_item(ids: &mut IdGen, li: LineItemIn) -> ApiResult<LineItem> {
     } else {
         match (li.price, li.price_data) {
             (Some(_), Some(_)) => return Err(ApiError::exclusive(&p("price"), &p("price_data"))),
-            // There is no /v1/prices yet, so no price id can exist.
-            (Some(id), None) => return Err(ApiError::no_such("price", &id, &p("price"), false)),
+            (Some(_), None) => unreachable!("price ids are handled above"),
             (None, None) => return Err(ApiError::missing(&p("price_data"))),
             (None, Some(pd)) => pd,
         }
@@ -116,7 +103,9 @@ fn build_line_item(ids: &mut IdGen, li: LineItemIn) -> ApiResult<LineItem> {
     if price_data.recurring {
         return Err(ApiError::invalid(
             pp("recurring"),
-            "mock-stripe does not support recurring prices (mode=subscription) yet.",
+            "You specified `payment` mode but passed a recurring price. Either switch to \
+             `subscription` mode or use only one-time prices. (mock-stripe does not simulate \
+             subscriptions yet.)",
         ));
     }
     let currency_param = if legacy.used {
@@ -171,7 +160,11 @@ fn build_line_item(ids: &mut IdGen, li: LineItemIn) -> ApiResult<LineItem> {
         };
     let product = match (price_data.product, price_data.product_data) {
         (Some(_), Some(_)) => return Err(ApiError::exclusive(&pp("product"), &pp("product_data"))),
-        (Some(id), None) => return Err(ApiError::no_such("product", &id, &pp("product"), false)),
+        (Some(id), None) => account
+            .products
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| ApiError::no_such("product", &id, &pp("product"), false))?,
         (None, None) => return Err(ApiError::missing(&pp("product_data"))),
         (None, Some(pd)) => {
             let name_param = if legacy.used {
@@ -187,30 +180,42 @@ fn build_line_item(ids: &mut IdGen, li: LineItemIn) -> ApiResult<LineItem> {
                 ));
             }
             check_metadata(&format!("{}[metadata]", pd.path), &pd.metadata)?;
-            Product {
-                id: ids.object(prefix::PRODUCT),
+            Product::inline(
+                account.ids.object(prefix::PRODUCT),
+                now,
                 name,
-                description: pd.description,
-                images: pd.images,
-                metadata: pd.metadata,
-            }
+                pd.description,
+                pd.images,
+                pd.metadata,
+            )
         }
     };
     check_metadata(&p("metadata"), &li.metadata)?;
+    let adjustable_quantity = check_adjustable(li.adjustable_quantity, quantity, &p("quantity"))?;
     Ok(LineItem {
-        id: ids.object(prefix::LINE_ITEM),
+        id: account.ids.object(prefix::LINE_ITEM),
         description: product.name.clone(),
         quantity,
         amount,
+        amount_discount: 0,
         metadata: li.metadata,
+        adjustable_quantity,
+        // Prices made from price_data are inline one-offs (`active: false`), never listed.
         price: Price {
-            id: ids.object(prefix::PRICE),
+            id: account.ids.object(prefix::PRICE),
+            created: now,
+            active: false,
             currency,
             unit_amount,
             unit_amount_decimal,
+            product: product.id.clone(),
+            lookup_key: None,
+            metadata: BTreeMap::new(),
+            nickname: None,
+            recurring: None,
             tax_behavior: price_data.tax_behavior.unwrap_or(TaxBehavior::Unspecified),
-            product,
         },
+        product,
     })
 }
 
@@ -220,8 +225,9 @@ pub(crate) fn create_session(
     params: &Params,
     ctx: &RequestCtx,
     base_url: &str,
-) -> ApiResult<(String, Vec<&'static str>)> {
-    let c = read_create(params, ctx.version.as_ref())?;
+) -> ApiResult<(String, crate::protocol::expand::Expand)> {
+    let version = ctx.version_for(account);
+    let c = read_create(params, Some(&version))?;
     let now = account.now();
 
     let mode = match c.mode {
@@ -231,7 +237,7 @@ pub(crate) fn create_session(
         Some(_) => {
             return Err(ApiError::invalid(
                 "mode",
-                "mock-stripe does not support mode=subscription yet: use payment or setup.",
+                "mock-stripe does not simulate subscriptions yet (mode=subscription): use mode=payment or mode=setup.",
             ));
         }
     };
@@ -282,8 +288,10 @@ pub(crate) fn create_session(
         return Err(ApiError::exclusive("customer", "customer_email"));
     }
     if let Some(id) = &c.customer {
-        // There is no /v1/customers yet, so no customer id can exist.
-        return Err(ApiError::no_such("customer", id, "customer", false));
+        crate::resources::customers::existing(account, id, "customer")?;
+        if c.customer_creation.is_some() {
+            return Err(ApiError::exclusive("customer", "customer_creation"));
+        }
     }
     if let Some(id) = &c.customer_account {
         // Nor any Account (v2) to stand for a customer.
@@ -301,28 +309,6 @@ pub(crate) fn create_session(
             "discounts",
             "You may only specify one discount.",
         ));
-    }
-    if let Some(d) = c.discounts.first() {
-        // No coupons or promotion codes exist in the mock.
-        match (&d.coupon, &d.promotion_code) {
-            (Some(id), _) => {
-                return Err(ApiError::no_such(
-                    "coupon",
-                    id,
-                    &format!("{}[coupon]", d.path),
-                    false,
-                ));
-            }
-            (None, Some(id)) => {
-                return Err(ApiError::no_such(
-                    "promotion code",
-                    id,
-                    &format!("{}[promotion_code]", d.path),
-                    false,
-                ));
-            }
-            (None, None) => {}
-        }
     }
     let expires_at = match c.expires_at {
         None => now + MAX_LIFETIME,
@@ -342,7 +328,7 @@ pub(crate) fn create_session(
     };
 
     let inputs = c.line_items.unwrap_or_default();
-    let (line_items, currency, amount_total) = match mode {
+    let (line_items, currency, amount_total, subtotal, discount, discounts) = match mode {
         Mode::Payment => {
             if inputs.is_empty() {
                 return Err(ApiError::missing("line_items"));
@@ -353,9 +339,9 @@ pub(crate) fn create_session(
                     "You may only specify up to 100 line items.",
                 ));
             }
-            let items = inputs
+            let mut items = inputs
                 .into_iter()
-                .map(|li| build_line_item(&mut account.ids, li))
+                .map(|li| build_line_item(account, li))
                 .collect::<ApiResult<Vec<_>>>()?;
             let currency = items[0].price.currency.clone();
             if let Some((i, other)) = items
@@ -371,9 +357,18 @@ pub(crate) fn create_session(
                     ),
                 ));
             }
-            let total: i64 = items.iter().map(|li| li.amount).sum();
+            let subtotal: i64 = items.iter().map(|li| li.amount).sum();
+            let (discount, discounts) = apply_discounts(
+                account,
+                &c.discounts,
+                &mut items,
+                &currency,
+                c.customer.as_deref(),
+            )?;
+            let total = subtotal - discount;
             let minimum = money::minimum_charge(&currency);
-            if total < minimum {
+            // A discount may bring the total to zero (nothing to pay), never just above it.
+            if total < minimum && !(discount > 0 && total == 0) {
                 return Err(ApiError::new(
                     http::StatusCode::BAD_REQUEST,
                     Some("amount_too_small"),
@@ -393,7 +388,14 @@ pub(crate) fn create_session(
                     ),
                 ));
             }
-            (items, Some(currency), Some(total))
+            (
+                items,
+                Some(currency),
+                Some(total),
+                Some(subtotal),
+                discount,
+                discounts,
+            )
         }
         Mode::Setup => {
             if !inputs.is_empty() {
@@ -408,7 +410,13 @@ pub(crate) fn create_session(
                 })?),
                 None => None,
             };
-            (Vec::new(), currency, None)
+            if !c.discounts.is_empty() {
+                return Err(ApiError::invalid(
+                    "discounts",
+                    "You can not pass `discounts` in `setup` mode.",
+                ));
+            }
+            (Vec::new(), currency, None, None, 0, Vec::new())
         }
     };
     if mode == Mode::Setup && c.payment_intent_data.is_some() {
@@ -425,11 +433,11 @@ pub(crate) fn create_session(
         id: id.clone(),
         created: now,
         expires_at,
-        api_version: ctx.version.clone(),
+        api_version: version.clone(),
         mode,
         ui_mode,
         status: Status::Open,
-        payment_status: if mode == Mode::Payment {
+        payment_status: if mode == Mode::Payment && amount_total != Some(0) {
             PaymentStatus::Unpaid
         } else {
             PaymentStatus::NoPaymentRequired
@@ -437,6 +445,10 @@ pub(crate) fn create_session(
         currency,
         line_items,
         amount_total,
+        amount_subtotal: subtotal,
+        amount_discount: discount,
+        discounts,
+        customer: c.customer.clone(),
         success_url: c.success_url,
         cancel_url: c.cancel_url,
         return_url: c.return_url,
@@ -446,7 +458,17 @@ pub(crate) fn create_session(
         client_secret,
         client_reference_id: c.client_reference_id,
         customer_email: c.customer_email,
-        customer_creation: Some(c.customer_creation.unwrap_or(CustomerCreation::IfRequired)),
+        // Before 2022-08-01 every payment-mode session made a Customer (contract §1.3).
+        // Not with a given `customer` (Stripe answers `null` then).
+        customer_creation: c.customer.is_none().then(|| {
+            c.customer_creation.unwrap_or(
+                if crate::protocol::version::allows_legacy_line_items(Some(&version)) {
+                    CustomerCreation::Always
+                } else {
+                    CustomerCreation::IfRequired
+                },
+            )
+        }),
         customer_details: None,
         metadata: c.metadata,
         payment_intent: None,

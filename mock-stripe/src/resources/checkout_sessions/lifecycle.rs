@@ -9,15 +9,24 @@ use crate::cards::{Card, CardError, Outcome};
 use crate::engine::agenda::Job;
 use crate::ids::prefix;
 use crate::protocol::{ApiError, ApiResult};
-use crate::resources::events::{EventRequest, emit, snapshot};
+use crate::resources::events::{EventObject, EventRequest, emit, snapshot, versioned};
 use crate::resources::payment_intents::{
     CancellationReason, Charge, ChargeCard, ChargeMethod, LastError, MethodType, PaymentIntent,
     PiStatus,
 };
+use crate::resources::payment_methods;
 use crate::store::Account;
 
 fn event_version(session: &Session) -> String {
     session.version().as_str().to_string()
+}
+
+/// A session as an event carries it: a copy, rendered at the account's version and at each
+/// endpoint's own (never expanded).
+pub(crate) fn session_object(session: &Session) -> EventObject {
+    versioned(session.clone(), |s, v| {
+        snapshot(&s.json(v, &Expansion::default()))
+    })
 }
 
 /// Moves an open session to `expired`: cancels a PaymentIntent left by declines, then
@@ -40,7 +49,7 @@ fn do_expire(account: &mut Account, id: &str, request: &EventRequest) -> ApiResu
         let obj = snapshot(&pi.json(None))?;
         emit(account, "payment_intent.canceled", obj, &v, request)?;
     }
-    let obj = snapshot(&session.json(&session.version(), &Expansion::default()))?;
+    let obj = session_object(&session);
     emit(account, "checkout.session.expired", obj, &v, request)
 }
 
@@ -160,6 +169,28 @@ fn ensure_payment_intent(
     Ok(pi_id)
 }
 
+/// Before API 2022-08-01 a payment-mode session's PaymentIntent exists from creation
+/// (`payment_intent` is set in the create answer, `payment_intent.created` comes with the
+/// create call); paying reuses it. Later versions defer it to the first payment attempt.
+pub(crate) fn create_intent_up_front(
+    account: &mut Account,
+    id: &str,
+    request: &EventRequest,
+) -> ApiResult<()> {
+    let Some(session) = account.sessions.get(id) else {
+        return Ok(());
+    };
+    if session.mode != Mode::Payment || !session.pre_2022_08_01() {
+        return Ok(());
+    }
+    let methods = session.payment_method_types.clone();
+    let pi_id = ensure_payment_intent(account, id, "card", request)?;
+    if let Some(pi) = account.payment_intents.get_mut(&pi_id) {
+        pi.payment_method_types = methods;
+    }
+    Ok(())
+}
+
 /// Pays an open session by card (contract §2.3).
 ///
 /// Success: the session becomes `complete`/`paid` and the events `payment_intent.created`
@@ -181,13 +212,15 @@ pub(crate) fn pay(account: &mut Account, id: &str, payer: &Payer<'_>) -> ApiResu
         name: payer.name.map(str::to_string),
     };
 
-    if session.mode == Mode::Setup {
-        // Saving a card for later: no money moves, so no PaymentIntent.
+    if session.mode == Mode::Setup || session.amount_total == Some(0) {
+        // Saving a card for later, or a session a discount made free: no money moves, so
+        // no PaymentIntent.
+        super::catalog::on_completion(account, id, Some(payer.email), payer.name, &request, None)?;
         let session = account.sessions.get_mut(id).expect("looked up above");
         session.status = Status::Complete;
         session.customer_details = Some(details);
         let session = session.clone();
-        let obj = snapshot(&session.json(&session.version(), &Expansion::default()))?;
+        let obj = session_object(&session);
         emit(account, "checkout.session.completed", obj, &v, &request)?;
         return Ok(PayResult::Completed(session.redirect_url()));
     }
@@ -308,12 +341,18 @@ fn charge_card(
 ) -> ApiResult<PayResult> {
     let now = account.now();
     let outcome = crate::cards::outcome(&payer.card.number);
-    let (amount, currency, description) = {
+    let (amount, currency, description, capture, customer) = {
         let pi = account
             .payment_intents
             .get(pi_id)
             .expect("created by the caller");
-        (pi.amount, pi.currency.clone(), pi.data.description.clone())
+        (
+            pi.amount,
+            pi.currency.clone(),
+            pi.data.description.clone(),
+            pi.new_charge_capture(),
+            pi.customer.clone(),
+        )
     };
     let charge = Charge {
         id: account.ids.object(prefix::CHARGE),
@@ -321,7 +360,12 @@ fn charge_card(
         amount,
         currency,
         payment_intent: pi_id.to_string(),
-        payment_method: account.ids.object(prefix::PAYMENT_METHOD),
+        payment_method: payment_methods::record_card(
+            account,
+            payer.card,
+            Some(payer.email),
+            payer.name,
+        ),
         method: ChargeMethod::Card(ChargeCard::from(payer.card)),
         email: Some(payer.email.to_string()),
         name: payer.name.map(str::to_string),
@@ -331,6 +375,9 @@ fn charge_card(
             Outcome::Declined(e) => Some(e.clone()),
         },
         description,
+        capture,
+        amount_refunded: 0,
+        customer,
     };
     let charge_obj = snapshot(&charge.json())?;
     let (charge_id, pm_id) = (charge.id.clone(), charge.payment_method.clone());
@@ -356,8 +403,22 @@ fn charge_card(
             Ok(PayResult::Declined(error))
         }
         Outcome::Succeeds => {
-            pi.status = PiStatus::Succeeded;
-            pi.last_payment_error = None;
+            // `succeeded`, or `requires_capture` with `capture_method=manual` (the session
+            // is paid either way, as on Stripe).
+            let pi_event = pi.card_charge_succeeded();
+            let charge_obj = super::catalog::on_completion(
+                account,
+                id,
+                Some(payer.email),
+                payer.name,
+                request,
+                Some(&charge_id),
+            )?
+            .unwrap_or(charge_obj);
+            let pi = account
+                .payment_intents
+                .get_mut(pi_id)
+                .expect("created by the caller");
             let pi_obj = snapshot(&pi.json(None))?;
             let session = account.sessions.get_mut(id).expect("checked by the caller");
             session.status = Status::Complete;
@@ -365,9 +426,9 @@ fn charge_card(
             session.customer_details = Some(details);
             session.pending_authentication = None;
             let session = session.clone();
-            let session_obj = snapshot(&session.json(&session.version(), &Expansion::default()))?;
+            let session_obj = session_object(&session);
             emit(account, "charge.succeeded", charge_obj, v, request)?;
-            emit(account, "payment_intent.succeeded", pi_obj, v, request)?;
+            emit(account, pi_event, pi_obj, v, request)?;
             emit(
                 account,
                 "checkout.session.completed",
@@ -400,9 +461,14 @@ pub(crate) fn pay_by_bank(
     let v = event_version(session);
     let pi_id = ensure_payment_intent(account, id, bank.kind.as_str(), &request)?;
     let now = account.now();
-    let (amount, currency, description) = {
+    let (amount, currency, description, customer) = {
         let pi = account.payment_intents.get(&pi_id).expect("ensured above");
-        (pi.amount, pi.currency.clone(), pi.data.description.clone())
+        (
+            pi.amount,
+            pi.currency.clone(),
+            pi.data.description.clone(),
+            pi.customer.clone(),
+        )
     };
     let charge = Charge {
         id: account.ids.object(prefix::CHARGE),
@@ -410,13 +476,16 @@ pub(crate) fn pay_by_bank(
         amount,
         currency,
         payment_intent: pi_id.clone(),
-        payment_method: account.ids.object(prefix::PAYMENT_METHOD),
+        payment_method: payment_methods::record_bank(account, bank, Some(email), name),
         method: ChargeMethod::Bank(bank.clone()),
         email: Some(email.to_string()),
         name: name.map(str::to_string),
         pending: true,
         failure: None,
         description,
+        capture: Default::default(),
+        amount_refunded: 0,
+        customer,
     };
     let charge_obj = snapshot(&charge.json())?;
     let (charge_id, pm_id) = (charge.id.clone(), charge.payment_method.clone());
@@ -425,10 +494,17 @@ pub(crate) fn pay_by_bank(
         .payment_intents
         .get_mut(&pi_id)
         .expect("ensured above");
-    pi.latest_charge = Some(charge_id);
+    pi.latest_charge = Some(charge_id.clone());
     pi.payment_method = Some(pm_id);
     pi.status = PiStatus::Processing;
     pi.last_payment_error = None;
+    let charge_obj =
+        super::catalog::on_completion(account, id, Some(email), name, &request, Some(&charge_id))?
+            .unwrap_or(charge_obj);
+    let pi = account
+        .payment_intents
+        .get_mut(&pi_id)
+        .expect("ensured above");
     let pi_obj = snapshot(&pi.json(None))?;
     let session = account.sessions.get_mut(id).expect("checked above");
     session.status = Status::Complete;
@@ -438,7 +514,7 @@ pub(crate) fn pay_by_bank(
     });
     session.pending_authentication = None;
     let session = session.clone();
-    let session_obj = snapshot(&session.json(&session.version(), &Expansion::default()))?;
+    let session_obj = session_object(&session);
     emit(account, "charge.pending", charge_obj, &v, &request)?;
     emit(account, "payment_intent.processing", pi_obj, &v, &request)?;
     emit(
@@ -502,7 +578,7 @@ pub(crate) fn settle_payment(account: &mut Account, id: &str) -> ApiResult<()> {
             let session = account.sessions.get_mut(id).expect("looked up above");
             session.payment_status = PaymentStatus::Paid;
             let session = session.clone();
-            let obj = snapshot(&session.json(&session.version(), &Expansion::default()))?;
+            let obj = session_object(&session);
             emit(account, "charge.succeeded", charge_obj, &v, &request)?;
             emit(account, "payment_intent.succeeded", pi_obj, &v, &request)?;
             emit(
@@ -522,7 +598,7 @@ pub(crate) fn settle_payment(account: &mut Account, id: &str) -> ApiResult<()> {
             });
             let pi_obj = snapshot(&pi.json(None))?;
             let session = account.sessions.get(id).expect("looked up above").clone();
-            let obj = snapshot(&session.json(&session.version(), &Expansion::default()))?;
+            let obj = session_object(&session);
             emit(account, "charge.failed", charge_obj, &v, &request)?;
             emit(
                 account,

@@ -10,6 +10,7 @@
 //! Domain functions take `&mut Account` and are called under the account lock; events
 //! they emit land in the account's outbox and are delivered after the lock is released.
 
+mod catalog;
 mod create;
 mod lifecycle;
 mod object;
@@ -27,59 +28,52 @@ use lifecycle::refresh;
 use object::{Expansion, LineItem, SubmitType};
 use params::{read_expand_only, read_line_items, read_list, read_update};
 
+use crate::protocol::expand::Expand;
 use crate::protocol::list::{ListJson, paginate};
 use crate::protocol::version::ApiVersion;
 use crate::protocol::{ApiError, ApiResult, Params, Reply, RequestCtx};
 use crate::resources::check_metadata;
 use crate::resources::events::EventRequest;
-use crate::resources::payment_intents::{Charge, PaymentIntent};
+use crate::resources::expandable;
 use crate::store::Account;
+
+/// What `expand[]` may name on a session: see `resources/expandable.rs`.
+const SESSION: &str = "checkout.session";
 
 fn render_version(ctx: &RequestCtx, session: &Session) -> ApiVersion {
     ctx.version.clone().unwrap_or_else(|| session.version())
 }
 
-/// The objects behind `expand[]=payment_intent` and `expand[]=payment_intent.latest_charge`
-/// (the nested path expands the PaymentIntent as well, as in Stripe).
-fn expand_payment_intent<'a>(
-    account: &'a Account,
-    session: &Session,
-    intent: bool,
-    charge: bool,
-) -> (Option<&'a PaymentIntent>, Option<&'a Charge>) {
-    if !(intent || charge) {
-        return (None, None);
+/// What a session's own JSON includes for `x`: its line items (and their products, kept
+/// in the line items); everything else `x` names is expanded by `expandable`.
+fn includes(x: &Expand) -> Expansion<'static> {
+    let products = x.at("line_items.data.price.product").is_some();
+    Expansion {
+        line_items: x.has("line_items"),
+        products,
+        payment_intent: None,
+        latest_charge: None,
     }
-    let pi = session
-        .payment_intent
-        .as_deref()
-        .and_then(|p| account.payment_intents.get(p));
-    let ch = pi
-        .filter(|_| charge)
-        .and_then(|pi| pi.latest_charge.as_deref())
-        .and_then(|c| account.charges.get(c));
-    (pi, ch)
 }
 
-fn render(account: &Account, id: &str, ctx: &RequestCtx, expand: &[&str]) -> ApiResult<Reply> {
+/// A session's JSON at `v` with `x` applied, for expansions from other objects.
+pub(crate) fn json_value(
+    account: &Account,
+    id: &str,
+    x: &Expand,
+    v: &ApiVersion,
+) -> Option<serde_json::Value> {
+    let session = account.sessions.get(id)?;
+    serde_json::to_value(session.json(v, &includes(x))).ok()
+}
+
+fn render(account: &Account, id: &str, ctx: &RequestCtx, x: &Expand) -> ApiResult<Reply> {
     let session = account
         .sessions
         .get(id)
         .ok_or_else(|| ApiError::no_such("checkout.session", id, "session", true))?;
-    let (payment_intent, latest_charge) = expand_payment_intent(
-        account,
-        session,
-        expand.contains(&"payment_intent"),
-        expand.contains(&"payment_intent.latest_charge"),
-    );
-    let products = expand.contains(&"line_items.data.price.product");
-    let x = Expansion {
-        line_items: products || expand.contains(&"line_items"),
-        products,
-        payment_intent,
-        latest_charge,
-    };
-    Reply::json(&session.json(&render_version(ctx, session), &x))
+    let v = render_version(ctx, session);
+    expandable::reply(account, SESSION, &session.json(&v, &includes(x)), x, &v)
 }
 
 /// `POST /v1/checkout/sessions`. Returns the new id too (the router indexes it).
@@ -90,6 +84,11 @@ pub(crate) fn create(
     base_url: &str,
 ) -> ApiResult<(String, Reply)> {
     let (id, expand) = create_session(account, params, ctx, base_url)?;
+    let request = EventRequest {
+        id: Some(ctx.request_id.clone()),
+        idempotency_key: ctx.idempotency_key.clone(),
+    };
+    lifecycle::create_intent_up_front(account, &id, &request)?;
     let reply = render(account, &id, ctx, &expand)?;
     Ok((id, reply))
 }
@@ -157,29 +156,13 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
         &query.page,
         "checkout.session",
     )?;
+    let v = ctx.version_for(account);
     let data: Vec<_> = data
         .into_iter()
-        .map(|s| {
-            let (payment_intent, latest_charge) = expand_payment_intent(
-                account,
-                s,
-                expand.contains(&"data.payment_intent"),
-                expand.contains(&"data.payment_intent.latest_charge"),
-            );
-            let x = Expansion {
-                line_items: expand.contains(&"data.line_items"),
-                products: false,
-                payment_intent,
-                latest_charge,
-            };
-            s.json(&render_version(ctx, s), &x)
-        })
+        .map(|s| s.json(&render_version(ctx, s), &includes(expand)))
         .collect();
-    Reply::json(&ListJson::new(
-        data,
-        has_more,
-        "/v1/checkout/sessions".into(),
-    ))
+    let list = ListJson::new(data, has_more, "/v1/checkout/sessions".into());
+    expandable::reply_list(account, SESSION, &list, expand, &v)
 }
 
 /// `GET /v1/checkout/sessions/{id}/line_items`
@@ -198,11 +181,13 @@ pub(crate) fn line_items(account: &mut Account, id: &str, params: &Params) -> Ap
         &page,
         "line item",
     )?;
+    let products = expand.at("price.product").is_some();
     let data: Vec<_> = data
         .into_iter()
-        .map(|li| li.json(session.created, expand.contains(&"data.price.product")))
+        .map(|li| li.json(session.created, products))
         .collect();
-    Reply::json(&ListJson::new(data, has_more, session.line_items_url()))
+    let list = ListJson::new(data, has_more, session.line_items_url());
+    expandable::reply_list(account, "item", &list, &expand, &session.version())
 }
 
 /// What the hosted page shows, copied out so the page renders without the lock.
@@ -236,14 +221,20 @@ pub(crate) fn page_view(account: &mut Account, id: &str) -> ApiResult<Option<Pag
             .map(|li| {
                 (
                     li.description.clone(),
-                    li.price.product.description.clone(),
+                    li.product.description.clone(),
                     li.quantity,
                     li.amount,
                 )
             })
             .collect(),
         total: s.amount_total.unwrap_or(0),
-        customer_email: s.customer_email.clone(),
+        // Prefilled from the session's Customer when it has one, as on Stripe's page.
+        customer_email: s.customer_email.clone().or_else(|| {
+            s.customer
+                .as_deref()
+                .and_then(|c| account.customers.get(c))
+                .and_then(|c| c.email.clone())
+        }),
         cancel_url: s.cancel_url.clone(),
         submit_type: s.submit_type.map(SubmitType::as_str),
         redirect: s.redirect_url(),

@@ -10,6 +10,8 @@ use crate::protocol::version::{self, ApiVersion};
 use crate::resources::payment_intents::{
     Charge, PaymentIntent, PaymentIntentData, PaymentIntentJson,
 };
+use crate::resources::prices::{Price, PriceJson};
+use crate::resources::products::Product;
 use crate::resources::string_enum;
 use crate::store::Keyed;
 
@@ -81,14 +83,7 @@ impl UiMode {
     }
 }
 
-string_enum! {
-    /// `price.tax_behavior`.
-    pub(crate) enum TaxBehavior {
-        Inclusive = "inclusive",
-        Exclusive = "exclusive",
-        Unspecified = "unspecified",
-    }
-}
+pub(crate) use crate::resources::prices::TaxBehavior;
 
 string_enum! {
     /// `redirect_on_completion` (embedded and custom UI modes).
@@ -181,23 +176,12 @@ string_enum! {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Product {
-    pub id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub images: Vec<String>,
-    pub metadata: BTreeMap<String, String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Price {
-    pub id: String,
-    pub currency: String,
-    pub unit_amount: Option<i64>,
-    pub unit_amount_decimal: String,
-    pub tax_behavior: TaxBehavior,
-    pub product: Product,
+/// `line_items[][adjustable_quantity]`: echoed (the mock's page has no quantity picker).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct AdjustableQuantity {
+    pub enabled: bool,
+    pub maximum: Option<i64>,
+    pub minimum: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,10 +189,23 @@ pub(crate) struct LineItem {
     pub id: String,
     pub description: String,
     pub quantity: i64,
-    /// quantity × unit price (no discounts or taxes are modelled).
+    /// quantity × unit price, before discounts (no taxes are modelled).
     pub amount: i64,
+    /// This item's share of the session's discount.
+    pub amount_discount: i64,
     pub metadata: BTreeMap<String, String>,
+    pub adjustable_quantity: Option<AdjustableQuantity>,
+    /// The price and its product as they were when the session was created (a catalog
+    /// price's copy, or the one-off price `price_data` made).
     pub price: Price,
+    pub product: Product,
+}
+
+/// `discounts[0]`: what the session applies (as given: a coupon or a promotion code).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct SessionDiscount {
+    pub coupon: Option<String>,
+    pub promotion_code: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -232,8 +229,10 @@ pub(crate) struct Session {
     pub id: String,
     pub created: i64,
     pub expires_at: i64,
-    /// The `Stripe-Version` it was created with (`None`: no header, account default).
-    pub api_version: Option<ApiVersion>,
+    /// The API version it was created with (the request's `Stripe-Version`, else the
+    /// account's default then): what changed on 2022-08-01 follows it for the session's
+    /// whole life (legacy line items, PaymentIntent at creation, Customer on completion).
+    pub api_version: ApiVersion,
     pub mode: Mode,
     pub ui_mode: UiMode,
     pub status: Status,
@@ -241,6 +240,12 @@ pub(crate) struct Session {
     pub currency: Option<String>,
     pub line_items: Vec<LineItem>,
     pub amount_total: Option<i64>,
+    /// Before discounts (`None` in setup mode).
+    pub amount_subtotal: Option<i64>,
+    pub amount_discount: i64,
+    pub discounts: Vec<SessionDiscount>,
+    /// The Customer given on create, or the one the session made when it completed.
+    pub customer: Option<String>,
     /// The hosted page, rendered as `url` while the session is open.
     pub page_url: String,
     pub success_url: Option<String>,
@@ -301,9 +306,13 @@ impl Session {
 
     /// The version this session is rendered at when the request does not say.
     pub fn version(&self) -> ApiVersion {
-        self.api_version
-            .clone()
-            .unwrap_or_else(version::default_version)
+        self.api_version.clone()
+    }
+
+    /// Created at a version before 2022-08-01: the PaymentIntent exists from creation and
+    /// a payment-mode session creates a Customer when it completes.
+    pub fn pre_2022_08_01(&self) -> bool {
+        version::allows_legacy_line_items(Some(&self.api_version))
     }
 }
 
@@ -418,12 +427,12 @@ pub(crate) struct SessionJson<'a> {
     currency_conversion: (),
     custom_fields: [(); 0],
     custom_text: CustomTextJson<'a>,
-    customer: (),
+    customer: Option<&'a str>,
     customer_account: (),
     customer_creation: Option<&'static str>,
     customer_details: Option<CustomerDetailsJson<'a>>,
     customer_email: Option<&'a str>,
-    discounts: [(); 0],
+    discounts: &'a [SessionDiscount],
     expires_at: i64,
     integration_identifier: Option<&'a str>,
     invoice: (),
@@ -472,8 +481,7 @@ pub(crate) struct SessionJson<'a> {
 pub(crate) struct ItemJson<'a> {
     id: &'a str,
     object: &'static str,
-    /// Accepted on create, not modelled (the page has no quantity picker).
-    adjustable_quantity: (),
+    adjustable_quantity: Option<AdjustableQuantity>,
     amount_discount: i64,
     amount_subtotal: i64,
     amount_tax: i64,
@@ -485,125 +493,21 @@ pub(crate) struct ItemJson<'a> {
     quantity: i64,
 }
 
-#[derive(Serialize)]
-struct PriceJson<'a> {
-    id: &'a str,
-    object: &'static str,
-    active: bool,
-    billing_scheme: &'static str,
-    created: i64,
-    currency: &'a str,
-    custom_unit_amount: (),
-    livemode: bool,
-    lookup_key: (),
-    metadata: BTreeMap<String, String>,
-    nickname: (),
-    product: ProductRef<'a>,
-    recurring: (),
-    tax_behavior: &'static str,
-    tiers_mode: (),
-    transform_quantity: (),
-    #[serde(rename = "type")]
-    kind: &'static str,
-    unit_amount: Option<i64>,
-    unit_amount_decimal: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum ProductRef<'a> {
-    Id(&'a str),
-    Object(ProductJson<'a>),
-}
-
-#[derive(Serialize)]
-struct ProductJson<'a> {
-    id: &'a str,
-    object: &'static str,
-    active: bool,
-    attributes: [(); 0],
-    created: i64,
-    default_price: (),
-    description: Option<&'a str>,
-    images: &'a [String],
-    livemode: bool,
-    marketing_features: [(); 0],
-    metadata: &'a BTreeMap<String, String>,
-    name: &'a str,
-    package_dimensions: (),
-    shippable: (),
-    statement_descriptor: (),
-    tax_code: (),
-    tax_details: (),
-    #[serde(rename = "type")]
-    kind: &'static str,
-    unit_label: (),
-    updated: i64,
-    url: (),
-}
-
 impl LineItem {
-    pub(super) fn json(&self, created: i64, expand_product: bool) -> ItemJson<'_> {
-        let product = &self.price.product;
+    /// `_created` is unused: a line item's price and product carry their own times.
+    pub(super) fn json(&self, _created: i64, expand_product: bool) -> ItemJson<'_> {
         ItemJson {
             id: &self.id,
             object: "item",
-            adjustable_quantity: (),
-            amount_discount: 0,
+            adjustable_quantity: self.adjustable_quantity,
+            amount_discount: self.amount_discount,
             amount_subtotal: self.amount,
             amount_tax: 0,
-            amount_total: self.amount,
+            amount_total: self.amount - self.amount_discount,
             currency: &self.price.currency,
             description: &self.description,
             metadata: &self.metadata,
-            price: PriceJson {
-                id: &self.price.id,
-                object: "price",
-                // Prices made from price_data are inline one-offs.
-                active: false,
-                billing_scheme: "per_unit",
-                created,
-                currency: &self.price.currency,
-                custom_unit_amount: (),
-                livemode: false,
-                lookup_key: (),
-                metadata: BTreeMap::new(),
-                nickname: (),
-                product: if expand_product {
-                    ProductRef::Object(ProductJson {
-                        id: &product.id,
-                        object: "product",
-                        active: false,
-                        attributes: [],
-                        created,
-                        default_price: (),
-                        description: product.description.as_deref(),
-                        images: &product.images,
-                        livemode: false,
-                        marketing_features: [],
-                        metadata: &product.metadata,
-                        name: &product.name,
-                        package_dimensions: (),
-                        shippable: (),
-                        statement_descriptor: (),
-                        tax_code: (),
-                        tax_details: (),
-                        kind: "service",
-                        unit_label: (),
-                        updated: created,
-                        url: (),
-                    })
-                } else {
-                    ProductRef::Id(&product.id)
-                },
-                recurring: (),
-                tax_behavior: self.price.tax_behavior.as_str(),
-                tiers_mode: (),
-                transform_quantity: (),
-                kind: "one_time",
-                unit_amount: self.price.unit_amount,
-                unit_amount_decimal: &self.price.unit_amount_decimal,
-            },
+            price: self.price.json(expand_product.then_some(&self.product)),
             quantity: self.quantity,
         }
     }
@@ -628,7 +532,7 @@ impl Session {
             after_expiration: (),
             allow_promotion_codes: self.allow_promotion_codes,
             allowed_payment_method_types: self.allowed_payment_method_types.as_deref(),
-            amount_subtotal: self.amount_total,
+            amount_subtotal: self.amount_subtotal,
             amount_total: self.amount_total,
             automatic_tax: AutomaticTaxJson {
                 enabled: self.automatic_tax,
@@ -658,7 +562,7 @@ impl Session {
                 submit: message(&self.custom_text.submit),
                 terms_of_service_acceptance: message(&self.custom_text.terms_of_service_acceptance),
             },
-            customer: (),
+            customer: self.customer.as_deref(),
             customer_account: (),
             customer_creation: self.customer_creation.map(CustomerCreation::as_str),
             customer_details: self.customer_details.as_ref().map(|d| CustomerDetailsJson {
@@ -672,7 +576,7 @@ impl Session {
                 tax_ids: [],
             }),
             customer_email: self.customer_email.as_deref(),
-            discounts: [],
+            discounts: &self.discounts,
             expires_at: self.expires_at,
             integration_identifier: self.integration_identifier.as_deref(),
             invoice: (),
@@ -736,7 +640,7 @@ impl Session {
                 required: "never",
             },
             total_details: payment.then_some(TotalDetailsJson {
-                amount_discount: 0,
+                amount_discount: self.amount_discount,
                 amount_shipping: 0,
                 amount_tax: 0,
             }),

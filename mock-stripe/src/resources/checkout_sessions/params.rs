@@ -8,10 +8,12 @@ use super::object::{
     BillingAddressCollection, CustomText, CustomerCreation, Locale, OriginContext,
     RedirectOnCompletion, Session, SubmitType, TaxBehavior, UiMode,
 };
+use crate::protocol::expand::Expand;
 use crate::protocol::form::{Item, MapUpdate};
 use crate::protocol::list::ListParams;
 use crate::protocol::version::{self, ApiVersion};
-use crate::protocol::{ApiError, ApiResult, Fields, Params, RangeFilter, read_expand};
+use crate::protocol::{ApiError, ApiResult, Fields, Params, RangeFilter};
+use crate::resources::expandable;
 use crate::resources::one_of;
 use crate::resources::payment_intents::PaymentIntentData;
 
@@ -76,6 +78,7 @@ pub(super) struct LineItemIn {
     pub quantity: Option<i64>,
     pub metadata: BTreeMap<String, String>,
     pub legacy: LegacyIn,
+    pub adjustable_quantity: Option<super::catalog::AdjustableIn>,
 }
 
 pub(super) struct DiscountIn {
@@ -117,20 +120,11 @@ pub(super) struct CreateIn {
     pub integration_identifier: Option<String>,
     pub managed_payments: Option<bool>,
     pub origin_context: Option<OriginContext>,
-    pub expand: Vec<&'static str>,
+    pub expand: Expand,
 }
 
-const SESSION_EXPANDABLE: &[&str] = &[
-    "line_items",
-    "line_items.data.price.product",
-    "payment_intent",
-    "payment_intent.latest_charge",
-    "customer",
-    "invoice",
-    "payment_link",
-    "setup_intent",
-    "subscription",
-];
+/// What `expand[]` may name on a session: see `resources/expandable.rs`.
+const SESSION: &str = "checkout.session";
 
 fn read_enabled(f: &mut Fields<'_>, key: &str) -> ApiResult<Option<bool>> {
     let Some(mut o) = f.object(key)? else {
@@ -191,6 +185,19 @@ fn read_price_data(mut f: Fields<'_>, path: String) -> ApiResult<PriceDataIn> {
     })
 }
 
+/// The inline line-item keys API 2022-08-01 removed (contract §2.4).
+const LEGACY_KEYS: [&str; 5] = ["name", "amount", "currency", "description", "images"];
+
+/// Stripe's answer to legacy line items at 2022-08-01 or later, and how to get the old
+/// behaviour from the mock.
+const LEGACY_REFUSED: &str = "You cannot use `line_items.amount`, `line_items.currency`, \
+    `line_items.name`, `line_items.description`, or `line_items.images` in this API version. \
+    Please use `line_items.price` or `line_items.price_data`. Please see \
+    https://stripe.com/docs/payments/checkout/migrating-prices for more information. \
+    (mock-stripe: to accept them, send `Stripe-Version: 2020-08-27` or any version before \
+    2022-08-01, or make that the default: start mock-stripe with `--api-version 2020-08-27`, \
+    or POST /_config/settings with api_version=2020-08-27 for one account.)";
+
 fn read_line_item(item: &Item<'_>, legacy_allowed: bool) -> ApiResult<LineItemIn> {
     let mut f = item.fields()?;
     let price = f.owned("price")?;
@@ -204,14 +211,16 @@ fn read_line_item(item: &Item<'_>, legacy_allowed: bool) -> ApiResult<LineItemIn
         .string_map("metadata")?
         .map(|m| m.to_map())
         .unwrap_or_default();
-    for extra in ["adjustable_quantity", "tax_rates", "dynamic_tax_rates"] {
+    let adjustable_quantity = super::catalog::read_adjustable(&mut f)?;
+    for extra in ["tax_rates", "dynamic_tax_rates"] {
         f.ignore(extra);
     }
     let mut legacy = LegacyIn::default();
+    if !legacy_allowed && LEGACY_KEYS.iter().any(|k| f.has(k)) {
+        return Err(ApiError::bad_request(LEGACY_REFUSED));
+    }
     if legacy_allowed {
-        legacy.used = ["name", "amount", "currency", "description", "images"]
-            .iter()
-            .any(|k| f.has(k));
+        legacy.used = LEGACY_KEYS.iter().any(|k| f.has(k));
         legacy.name = f.owned("name")?;
         legacy.amount = f.int("amount")?;
         legacy.currency = f.owned("currency")?;
@@ -227,6 +236,7 @@ fn read_line_item(item: &Item<'_>, legacy_allowed: bool) -> ApiResult<LineItemIn
         quantity,
         metadata,
         legacy,
+        adjustable_quantity,
     })
 }
 
@@ -315,7 +325,7 @@ pub(super) fn read_create(params: &Params, version: Option<&ApiVersion>) -> ApiR
     c.integration_identifier = f.owned("integration_identifier")?;
     c.managed_payments = read_enabled(&mut f, "managed_payments")?;
     c.origin_context = one_of(&mut f, "origin_context")?;
-    c.expand = read_expand(&mut f, SESSION_EXPANDABLE)?;
+    c.expand = expandable::read(&mut f, SESSION)?;
     for key in ACCEPTED_NOT_MODELLED {
         f.ignore(key);
     }
@@ -326,9 +336,9 @@ pub(super) fn read_create(params: &Params, version: Option<&ApiVersion>) -> ApiR
 }
 
 /// `expand[]` alone: all that retrieve and expire accept.
-pub(super) fn read_expand_only(params: &Params) -> ApiResult<Vec<&'static str>> {
+pub(super) fn read_expand_only(params: &Params) -> ApiResult<Expand> {
     let mut f = Fields::root(params);
-    let expand = read_expand(&mut f, SESSION_EXPANDABLE)?;
+    let expand = expandable::read(&mut f, SESSION)?;
     f.finish()?;
     Ok(expand)
 }
@@ -336,13 +346,13 @@ pub(super) fn read_expand_only(params: &Params) -> ApiResult<Vec<&'static str>> 
 /// Update: hosted sessions can only change `metadata`.
 pub(super) struct UpdateIn {
     pub metadata: Option<MapUpdate>,
-    pub expand: Vec<&'static str>,
+    pub expand: Expand,
 }
 
 pub(super) fn read_update(params: &Params) -> ApiResult<UpdateIn> {
     let mut f = Fields::root(params);
     let metadata = f.string_map("metadata")?;
-    let expand = read_expand(&mut f, SESSION_EXPANDABLE)?;
+    let expand = expandable::read(&mut f, SESSION)?;
     f.finish()?;
     Ok(UpdateIn { metadata, expand })
 }
@@ -352,10 +362,12 @@ pub(super) struct ListIn {
     pub page: ListParams,
     status: Option<&'static str>,
     payment_intent: Option<String>,
+    customer: Option<String>,
     email: Option<String>,
     created: RangeFilter,
     matches_nothing: bool,
-    pub expand: Vec<&'static str>,
+    /// What to expand in each session (paths without their `data.`).
+    pub expand: Expand,
 }
 
 pub(super) fn read_list(params: &Params) -> ApiResult<ListIn> {
@@ -372,29 +384,20 @@ pub(super) fn read_list(params: &Params) -> ApiResult<ListIn> {
         None => None,
     };
     let created = RangeFilter::read(&mut f, "created")?;
-    // Customers, payment links, subscriptions do not exist in the mock: such filters match nothing.
+    let customer = f.owned("customer")?;
+    // Accounts (v2), payment links, subscriptions do not exist in the mock: such filters
+    // match nothing.
     let mut matches_nothing = false;
-    for key in [
-        "customer",
-        "customer_account",
-        "payment_link",
-        "subscription",
-    ] {
+    for key in ["customer_account", "payment_link", "subscription"] {
         matches_nothing |= f.string(key)?.is_some();
     }
-    let expand = read_expand(
-        &mut f,
-        &[
-            "data.line_items",
-            "data.payment_intent",
-            "data.payment_intent.latest_charge",
-        ],
-    )?;
+    let expand = expandable::read_list(&mut f, SESSION)?;
     f.finish()?;
     Ok(ListIn {
         page,
         status,
         payment_intent,
+        customer,
         email,
         created,
         matches_nothing,
@@ -411,6 +414,10 @@ impl ListIn {
                 .payment_intent
                 .as_deref()
                 .is_none_or(|p| s.payment_intent.as_deref() == Some(p))
+            && self
+                .customer
+                .as_deref()
+                .is_none_or(|c| s.customer.as_deref() == Some(c))
             && self.email.as_deref().is_none_or(|e| {
                 s.customer_details.as_ref().and_then(|d| d.email.as_deref()) == Some(e)
             })
@@ -419,10 +426,10 @@ impl ListIn {
 }
 
 /// `GET /v1/checkout/sessions/{id}/line_items`: the page, and `expand[]`.
-pub(super) fn read_line_items(params: &Params) -> ApiResult<(ListParams, Vec<&'static str>)> {
+pub(super) fn read_line_items(params: &Params) -> ApiResult<(ListParams, Expand)> {
     let mut f = Fields::root(params);
     let page = ListParams::read(&mut f)?;
-    let expand = read_expand(&mut f, &["data.price.product"])?;
+    let expand = expandable::read_list(&mut f, "item")?;
     f.finish()?;
     Ok((page, expand))
 }
@@ -476,17 +483,32 @@ mod tests {
         let legacy = "mode=payment&success_url=https://shop.test/ok&line_items[0][name]=Book\
             &line_items[0][description]=Nice&line_items[0][amount]=2900&line_items[0][currency]=usd\
             &line_items[0][quantity]=1&line_items[0][images][]=https://img.test/b.png&expand[]=line_items";
-        for version in [None, Some("2020-08-27")] {
-            let v = try_create(&mut account(), legacy, version).unwrap();
+        // Without a header, the account's default decides (the latest, unless changed).
+        let mut old_account = account();
+        old_account.settings.api_version =
+            crate::protocol::version::ApiVersion::parse("2020-08-27").unwrap();
+        for (a, version) in [
+            (&mut account(), Some("2020-08-27")),
+            (&mut old_account, None),
+        ] {
+            let v = try_create(a, legacy, version).unwrap();
             assert_eq!(v["amount_total"], 2900, "{version:?}");
             assert_eq!(v["line_items"]["data"][0]["description"], "Book");
         }
-        let e = create_err(legacy, Some("2022-08-01"));
-        assert_eq!(e.code, Some("parameter_unknown"));
-        assert_eq!(e.param.as_deref(), Some("line_items[0][amount]"));
+        for version in [None, Some("2022-08-01")] {
+            let e = create_err(legacy, version);
+            assert_eq!((e.status.as_u16(), e.code, e.param), (400, None, None));
+            assert!(
+                e.message
+                    .starts_with("You cannot use `line_items.amount`, `line_items.currency`")
+                    && e.message.contains("--api-version 2020-08-27"),
+                "{}",
+                e.message
+            );
+        }
         let e = create_err(
             "mode=payment&success_url=https://shop.test/ok&line_items[0][name]=Book&line_items[0][currency]=usd&line_items[0][quantity]=1",
-            None,
+            Some("2020-08-27"),
         );
         assert_eq!(
             (e.code, e.param.as_deref()),

@@ -251,6 +251,18 @@ async function run(base) {
   const perRequest = await stripe.checkout.sessions.retrieve(cs.id, {}, { apiVersion: '2025-03-31.basil' });
   eq('per-request apiVersion option', perRequest.ui_mode, 'hosted');
 
+  // Connect: `stripeAccount` (per request or per client) acts on a connected account.
+  const seller = 'acct_1NodeSeller';
+  const sellerCs = await stripe.checkout.sessions.create(sessionParams(), { stripeAccount: seller });
+  await expectError("a connected account's session is not the platform's", errors.StripeInvalidRequestError, () =>
+    stripe.checkout.sessions.retrieve(sellerCs.id),
+  );
+  const sellerClient = new Stripe(KEY, { ...config, stripeAccount: seller });
+  eq('stripeAccount client option: the seller sees it', (await sellerClient.checkout.sessions.retrieve(sellerCs.id)).id, sellerCs.id);
+  await expectError('malformed Stripe-Account', errors.StripePermissionError, () =>
+    stripe.checkout.sessions.list({}, { stripeAccount: 'seller' }),
+  );
+
   // Retrieve.
   const got = await stripe.checkout.sessions.retrieve(cs.id);
   eq('retrieve: same id', got.id, cs.id);
@@ -569,6 +581,8 @@ async function run(base) {
   );
 
   await runRetries(base, config);
+  await runPayments(base, config);
+  await runCatalog(base, config);
 }
 
 // --- the SDK's automatic retries, against injected faults ---------------------------------------
@@ -678,6 +692,322 @@ async function retryChecks(base, config) {
   eq(`${label}: mismatch statusCode`, e.statusCode, 400);
   eq(`${label}: mismatch is not retried`, traffic.attempts, 3);
   await onlySession(client, label, first);
+}
+
+// --- the direct PaymentIntents API, PaymentMethods, Charges, Refunds ---------------------------
+
+const PAYMENT_EVENTS = [
+  'payment_intent.created',
+  'payment_intent.succeeded',
+  'payment_intent.payment_failed',
+  'payment_intent.requires_action',
+  'payment_intent.amount_capturable_updated',
+  'payment_intent.canceled',
+  'charge.succeeded',
+  'charge.failed',
+  'charge.captured',
+  'charge.refunded',
+  'charge.refund.updated',
+  'refund.created',
+  'refund.updated',
+];
+
+/** The first delivery of each event type in `wanted` (they may come in any order). */
+async function collectDeliveries(receiver, wanted, ms = 10_000) {
+  const got = new Map();
+  const deadline = Date.now() + ms;
+  while (wanted.some((t) => !got.has(t)) && Date.now() < deadline) {
+    const d = await receiver.take(Math.max(10, deadline - Date.now()));
+    if (d === null) {
+      break;
+    }
+    const type = JSON.parse(d.body.toString('utf8')).type;
+    if (!got.has(type)) {
+      got.set(type, d);
+    }
+  }
+  return got;
+}
+
+/**
+ * A custom payment page's server side: PaymentIntents confirmed with Stripe's test
+ * PaymentMethods (success, decline, 3-D Secure, manual capture, cancel), PaymentMethods,
+ * Charges, and a refund round trip whose webhooks `stripe.webhooks.constructEvent` verifies.
+ */
+async function runPayments(base, config) {
+  const stripe = new Stripe(`sk_test_nodeSdkPayments${randomUUID().replaceAll('-', '')}`, config);
+  const receiver = new Receiver();
+  await receiver.start();
+  try {
+    const { secret } = await stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: PAYMENT_EVENTS });
+
+    const pm = await stripe.paymentMethods.create({
+      type: 'card',
+      card: { token: 'tok_visa' },
+      billing_details: { name: 'Jenny Rosen', email: EMAIL },
+    });
+    startsWith('paymentMethods.create with a test token', pm.id, 'pm_');
+    eq('payment method card', [pm.type, pm.card.brand, pm.card.last4], ['card', 'visa', '4242']);
+    eq('paymentMethods.retrieve', (await stripe.paymentMethods.retrieve(pm.id)).billing_details.email, EMAIL);
+
+    const paid = await stripe.paymentIntents.create({
+      amount: 2000,
+      currency: 'usd',
+      payment_method: pm.id,
+      confirm: true,
+      payment_method_types: ['card'],
+      metadata: { order_id: '77' },
+    });
+    eq('create+confirm', [paid.object, paid.status, paid.amount_received], ['payment_intent', 'succeeded', 2000]);
+    eq('amount_details', paid.amount_details, { tip: {} });
+    const charge = await stripe.charges.retrieve(paid.latest_charge, { expand: ['payment_intent'] });
+    eq('charges.retrieve with expand[]=payment_intent', charge.payment_intent.id, paid.id);
+    eq(
+      'charges.list by payment_intent',
+      (await stripe.charges.list({ payment_intent: paid.id })).data.map((c) => c.id),
+      [charge.id],
+    );
+
+    const e = await expectError('declined confirm', errors.StripeCardError, () =>
+      stripe.paymentIntents.create({
+        amount: 2000,
+        currency: 'usd',
+        payment_method: 'pm_card_chargeDeclined',
+        confirm: true,
+      }),
+    );
+    eq('decline', [e.statusCode, e.code, e.decline_code], [402, 'card_declined', 'generic_decline']);
+    startsWith('decline: charge', e.charge, 'ch_');
+    eq('decline: payment_intent', e.payment_intent?.status, 'requires_payment_method');
+    eq('decline: payment_method', e.payment_method?.object, 'payment_method');
+    const retried = await stripe.paymentIntents.confirm(e.payment_intent.id, { payment_method: 'pm_card_visa' });
+    eq('confirm again with another card', retried.status, 'succeeded');
+
+    const challenged = await stripe.paymentIntents.create({
+      amount: 3000,
+      currency: 'usd',
+      payment_method: 'pm_card_authenticationRequired',
+      confirm: true,
+      return_url: 'https://shop.test/order/9',
+    });
+    eq('3-D Secure: requires_action', [challenged.status, challenged.next_action?.type], ['requires_action', 'redirect_to_url']);
+    const challengeUrl = new URL(challenged.next_action.redirect_to_url.url);
+    eq('redirect_to_url is the mock page', challengeUrl.pathname, `/c/3ds/${challenged.id}`);
+    const page = await fetch(challengeUrl);
+    check('challenge page', page.status === 200 && (await page.text()).includes('Complete authentication'));
+    const answer = await fetch(`${base}/c/3ds/${challenged.id}`, {
+      method: 'POST',
+      redirect: 'manual',
+      body: new URLSearchParams({ challenge: challengeUrl.searchParams.get('challenge'), outcome: 'fail' }),
+    });
+    await answer.arrayBuffer();
+    const back = new URL(answer.headers.get('location'));
+    eq(
+      'failed authentication: back to return_url',
+      [answer.status, back.pathname, back.searchParams.get('payment_intent'), back.searchParams.get('redirect_status')],
+      [303, '/order/9', challenged.id, 'failed'],
+    );
+    const afterFail = await stripe.paymentIntents.retrieve(challenged.id);
+    eq(
+      'after failed authentication',
+      [afterFail.status, afterFail.last_payment_error?.code],
+      ['requires_payment_method', 'payment_intent_authentication_failure'],
+    );
+
+    const held = await stripe.paymentIntents.create({
+      amount: 5000,
+      currency: 'usd',
+      payment_method: 'pm_card_visa',
+      confirm: true,
+      capture_method: 'manual',
+    });
+    eq('manual capture', [held.status, held.amount_capturable], ['requires_capture', 5000]);
+    const captured = await stripe.paymentIntents.capture(held.id, { amount_to_capture: 4000 });
+    eq('partial capture', [captured.status, captured.amount_received], ['succeeded', 4000]);
+    const again = await expectError('capture twice', errors.StripeInvalidRequestError, () =>
+      stripe.paymentIntents.capture(held.id),
+    );
+    eq('capture twice: code', again.code, 'payment_intent_unexpected_state');
+    const customer = await stripe.customers.create({ email: EMAIL });
+    const toCancel = await stripe.paymentIntents.create({
+      amount: 5000,
+      currency: 'usd',
+      payment_method: 'pm_card_visa',
+      confirm: true,
+      capture_method: 'manual',
+      customer: customer.id,
+    });
+    const canceled = await stripe.paymentIntents.cancel(toCancel.id, { cancellation_reason: 'abandoned' });
+    eq('cancel releases the authorization', [canceled.status, canceled.cancellation_reason], ['canceled', 'abandoned']);
+    eq(
+      'paymentIntents.list by customer',
+      (await stripe.paymentIntents.list({ customer: customer.id })).data.map((p) => p.id),
+      [toCancel.id],
+    );
+
+    // The refund round trip.
+    const refund = await stripe.refunds.create({ payment_intent: paid.id, amount: 500, metadata: { rma: '7' } });
+    eq('refunds.create', [refund.object, refund.status, refund.amount], ['refund', 'succeeded', 500]);
+    const over = await expectError('refund more than is left', errors.StripeInvalidRequestError, () =>
+      stripe.refunds.create({ charge: charge.id, amount: 1600 }),
+    );
+    eq('over-refund: param and message', [over.param, over.message], [
+      'amount',
+      'Refund amount ($16.00) is greater than unrefunded amount on charge ($15.00)',
+    ]);
+    const rest = await stripe.refunds.create({ charge: charge.id });
+    eq('refund the rest', rest.amount, 1500);
+    const after = await stripe.charges.retrieve(charge.id);
+    eq('charge amount_refunded, refunded', [after.amount_refunded, after.refunded], [2000, true]);
+    const updated = await stripe.refunds.update(refund.id, { metadata: { rma: '8' } });
+    eq('refunds.update metadata', updated.metadata, { rma: '8' });
+    const listed = await collect(stripe.refunds.list({ payment_intent: paid.id, limit: 1 }));
+    eq('refunds.list auto-paged', listed.map((r) => r.id), [rest.id, refund.id]);
+
+    const got = await collectDeliveries(receiver, PAYMENT_EVENTS);
+    eq('every payment event delivered', [...got.keys()].sort(), [...PAYMENT_EVENTS].sort());
+    for (const [type, d] of [...got.entries()].sort()) {
+      const ev = stripe.webhooks.constructEvent(d.body, d.signature, secret);
+      const expected = type.startsWith('refund.') || type === 'charge.refund.updated' ? 'refund' : type.split('.')[0];
+      eq(`${type}: constructEvent verifies, data.object`, [ev.type, ev.data.object.object], [type, expected]);
+    }
+    const created = (await stripe.events.list({ type: 'refund.created', limit: 10 })).data.find(
+      (ev) => ev.data.object.id === refund.id,
+    );
+    eq('refund.created of the refund, caused by its request', created?.request?.id, refund.lastResponse.requestId);
+    await expectSignatureError('refund webhook with the wrong secret', () =>
+      stripe.webhooks.constructEvent(got.get('refund.created').body, got.get('refund.created').signature, 'whsec_x'),
+    );
+  } finally {
+    await receiver.stop();
+  }
+}
+
+// --- products, prices, customers, coupons, promotion codes, search -----------------------------
+
+/**
+ * What a shop's setup script and checkout do with the catalog: products and prices (lookup
+ * keys, archiving), customers (`null` clears a field), a promotion code, a session of prices
+ * that makes a Customer when paid, and the search endpoints (auto-paged by `next_page`).
+ */
+async function runCatalog(base, config) {
+  const key = `sk_test_nodeSdkCatalog${randomUUID().replaceAll('-', '')}`;
+  const stripe = new Stripe(key, config);
+
+  // Products and prices.
+  const book = await stripe.products.create({ name: 'Book', description: 'Hardback', metadata: { sku: 'B1' } });
+  startsWith('product id', book.id, 'prod_');
+  eq('product object', book.object, 'product');
+  const std = await stripe.prices.create({ product: book.id, unit_amount: 1500, currency: 'usd', lookup_key: 'book_std' });
+  startsWith('price id', std.id, 'price_');
+  eq('price type', std.type, 'one_time');
+  // The SDK turns decimal strings into its own Decimal type.
+  eq('price unit_amount_decimal', String(std.unit_amount_decimal), '1500');
+  const club = await stripe.prices.create({
+    product_data: { name: 'Book club' },
+    unit_amount: 900,
+    currency: 'usd',
+    recurring: { interval: 'month' },
+    expand: ['product'],
+  });
+  eq('recurring price', [club.type, club.recurring.interval, club.recurring.interval_count], ['recurring', 'month', 1]);
+  eq('expand[]=product on create', club.product.name, 'Book club');
+  const byKey = await stripe.prices.list({ lookup_keys: ['book_std'] });
+  eq('prices.list by lookup_keys', byKey.data.map((p) => p.id), [std.id]);
+  const moved = await stripe.prices.create({
+    product: book.id,
+    unit_amount: 1600,
+    currency: 'usd',
+    lookup_key: 'book_std',
+    transfer_lookup_key: true,
+  });
+  eq('transfer_lookup_key moves the key', (await stripe.prices.retrieve(std.id)).lookup_key, null);
+  await stripe.prices.update(std.id, { active: false });
+  const all = await collect(stripe.prices.list({ limit: 1 }));
+  eq('auto-pager walks every price', all.length, 3);
+  const updated = await stripe.products.update(book.id, { default_price: moved.id, description: null });
+  eq('product update: default_price', updated.default_price, moved.id);
+  eq('product update: null clears description', updated.description, null);
+
+  // Customers.
+  const jenny = await stripe.customers.create({ email: 'jenny@example.com', name: 'Jenny Rosen', metadata: { tier: 'gold' } });
+  startsWith('customer id', jenny.id, 'cus_');
+  eq('customer invoice_settings', jenny.invoice_settings.default_payment_method, null);
+  const renamed = await stripe.customers.update(jenny.id, { name: null, phone: '+1 555 555 0100' });
+  eq('customer update: null clears, %20 decodes', [renamed.name, renamed.phone], [null, '+1 555 555 0100']);
+  const sam = await stripe.customers.create({ email: 'sam@example.com', metadata: { tier: 'gold' } });
+  const gone = await stripe.customers.del(sam.id);
+  eq('customers.del', [gone.id, gone.deleted], [sam.id, true]);
+  eq('retrieve a deleted customer', (await stripe.customers.retrieve(sam.id)).deleted, true);
+  eq('customers.list by email skips the deleted', (await stripe.customers.list({ email: 'sam@example.com' })).data, []);
+  let e = await expectError('customer with a bad email', errors.StripeInvalidRequestError, () =>
+    stripe.customers.create({ email: 'not-an-email' }),
+  );
+  eq('bad email code', e.code, 'email_invalid');
+
+  // Coupons and promotion codes.
+  const coupon = await stripe.coupons.create({ amount_off: 500, currency: 'usd', name: 'Five off' });
+  eq('coupon amount_off', [coupon.amount_off, coupon.currency, coupon.valid], [500, 'usd', true]);
+  const promo = await stripe.promotionCodes.create({ promotion: { type: 'coupon', coupon: coupon.id }, code: 'FIVE' });
+  eq('promotion.coupon', promo.promotion.coupon, coupon.id);
+  eq('promotionCodes.list by code', (await stripe.promotionCodes.list({ code: 'five' })).data.map((p) => p.id), [promo.id]);
+  e = await expectError('unknown promotion code', errors.StripeInvalidRequestError, () =>
+    stripe.promotionCodes.retrieve('promo_nope'),
+  );
+  eq('unknown promotion code statusCode', e.statusCode, 404);
+
+  // A session of catalog prices, discounted, that makes a Customer when paid.
+  e = await expectError('archived price in a session', errors.StripeInvalidRequestError, () =>
+    stripe.checkout.sessions.create({ mode: 'payment', success_url: SUCCESS_URL, line_items: [{ price: std.id, quantity: 1 }] }),
+  );
+  eq('archived price param', e.param, 'line_items[0][price]');
+  const cs = await stripe.checkout.sessions.create({
+    mode: 'payment',
+    success_url: SUCCESS_URL,
+    customer_creation: 'always',
+    line_items: [{ price: moved.id, quantity: 2 }],
+    discounts: [{ promotion_code: promo.id }],
+    expand: ['line_items'],
+  });
+  eq('session of prices totals', [cs.amount_subtotal, cs.total_details.amount_discount, cs.amount_total], [3200, 500, 2700]);
+  eq('line item price is the catalog price', cs.line_items.data[0].price.id, moved.id);
+  const payResp = await fetch(cs.url, {
+    method: 'POST',
+    redirect: 'manual',
+    body: new URLSearchParams({
+      email: EMAIL,
+      cardNumber: '4242 4242 4242 4242',
+      cardExpiry: '12 / 34',
+      cardCvc: '123',
+      billingName: 'Jenny Rosen',
+    }),
+  });
+  eq('pay the session of prices', payResp.status, 303);
+  const paid = await stripe.checkout.sessions.retrieve(cs.id, { expand: ['customer'] });
+  eq('customer_creation=always: the new customer', [paid.customer.object, paid.customer.email], ['customer', EMAIL]);
+  eq('coupon redeemed', (await stripe.coupons.retrieve(coupon.id)).times_redeemed, 1);
+
+  // Search.
+  for (let i = 0; i < 3; i += 1) {
+    await stripe.customers.create({ email: `club${i}@example.com`, metadata: { club: 'yes' } });
+  }
+  const page = await stripe.customers.search({ query: "metadata['club']:'yes'", limit: 2 });
+  eq('search_result object', [page.object, page.data.length, page.has_more], ['search_result', 2, true]);
+  check('next_page is a token', typeof page.next_page === 'string' && page.next_page.length > 0, show(page.next_page));
+  const walked = await collect(stripe.customers.search({ query: "metadata['club']:'yes'", limit: 1 }));
+  eq('search auto-pager follows next_page', walked.map((c) => c.email).sort(), [
+    'club0@example.com',
+    'club1@example.com',
+    'club2@example.com',
+  ]);
+  const intents = await stripe.paymentIntents.search({ query: `customer:'${paid.customer.id}' AND amount>1000` });
+  eq('paymentIntents.search', intents.data.map((p) => p.amount), [2700]);
+  eq('products.search', (await stripe.products.search({ query: "name:'book'" })).data.map((p) => p.id), [book.id]);
+  eq('prices.search', (await stripe.prices.search({ query: "lookup_key:'book_std' AND active:'true'" })).data.map((p) => p.id), [moved.id]);
+  e = await expectError('bad search query', errors.StripeInvalidRequestError, () =>
+    stripe.customers.search({ query: "email:'a' AND name:'b' OR name:'c'" }),
+  );
+  eq('bad search query param', e.param, 'query');
 }
 
 async function main() {
