@@ -137,7 +137,7 @@ async fn up(args: UpArgs) -> ExitCode {
         mock_port: args.mock_port,
         data_dir: args.data_dir,
         database: args.database.stack_database(),
-        mock_signing_secret: None,
+        ..StackOptions::default()
     };
     let stack = match Stack::start(options).await {
         Ok(stack) => stack,
@@ -153,8 +153,7 @@ async fn up(args: UpArgs) -> ExitCode {
         "dashboard    {}_config/dashboard?key={}",
         stack.mock_url, stack.secret_key
     );
-    println!("database     {}", stack.database_description());
-    println!("receipts     {}", stack.outbox.display());
+    println!("shop data    {}", stack.shop.describe());
     println!();
     println!("Open the storefront and buy something. On the payment page use the test card");
     println!(

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod html;
 pub mod report;
 pub mod scenarios;
+pub mod shop;
 pub mod shopper;
 pub mod stack;
 pub mod timeline;

@@ -77,14 +77,10 @@ async fn a_shopper_in_chromium_is_declined_then_pays_once() {
         "{{CHECKOUT_SESSION_ID}} was not substituted: {success_url}"
     );
 
-    let paid = storefront::orders::paid_orders(stack.database())
-        .await
-        .expect("orders can be read");
+    let orders = stack.orders().await.expect("orders can be read");
+    let paid = harness::shop::paid(&orders);
     assert_eq!(paid.len(), 1, "one payment in the browser, one paid order");
-    assert_eq!(
-        paid[0].checkout_session_id.as_deref(),
-        Some(session_id.as_str())
-    );
+    assert_eq!(paid[0].session_id.as_deref(), Some(session_id.as_str()));
     assert_eq!(paid[0].buyer_email.as_deref(), Some(email));
     let receipts = stack.receipts().expect("the outbox can be read");
     assert_eq!(receipts.len(), 1, "one receipt");

@@ -12,6 +12,7 @@ use url::Url;
 use super::Ctx;
 use crate::catalogue::CatalogueProduct;
 use crate::html::{Form, Page};
+use crate::shop::OrderRecord;
 use crate::shopper::{Shopper, Visit, excerpt};
 use crate::timeline::Actor;
 
@@ -235,13 +236,13 @@ pub async fn expect_order(
     product: &CatalogueProduct,
     email: Option<&str>,
 ) -> anyhow::Result<()> {
-    let order = storefront::orders::find_by_checkout_session(ctx.stack.database(), session_id)
+    let order = order_of(ctx, session_id)
         .await?
         .with_context(|| format!("no order for {session_id}"))?;
     ensure!(
         order.status == status,
         "the order of {session_id} is {:?}, expected {status:?}",
-        order.status.as_str()
+        order.status
     );
     ensure!(
         order.amount_cents == product.price_cents,
@@ -264,12 +265,30 @@ pub async fn expect_order(
     Ok(())
 }
 
+/// The shop's order for a Checkout Session.
+pub async fn order_of(ctx: &Ctx, session_id: &str) -> anyhow::Result<Option<OrderRecord>> {
+    Ok(ctx
+        .stack
+        .orders()
+        .await?
+        .into_iter()
+        .find(|o| o.session_id.as_deref() == Some(session_id)))
+}
+
+/// The shop's paid orders.
+pub async fn paid_orders(ctx: &Ctx) -> anyhow::Result<Vec<OrderRecord>> {
+    Ok(ctx
+        .stack
+        .orders()
+        .await?
+        .into_iter()
+        .filter(|o| o.status == "paid")
+        .collect())
+}
+
 /// Exactly `n` paid orders in the shop.
-pub async fn expect_paid_orders(
-    ctx: &Ctx,
-    n: usize,
-) -> anyhow::Result<Vec<storefront::orders::Order>> {
-    let paid = storefront::orders::paid_orders(ctx.stack.database()).await?;
+pub async fn expect_paid_orders(ctx: &Ctx, n: usize) -> anyhow::Result<Vec<OrderRecord>> {
+    let paid = paid_orders(ctx).await?;
     ensure!(
         paid.len() == n,
         "expected exactly {n} paid order(s), found {}",
@@ -291,9 +310,9 @@ pub async fn expect_receipts(
     let receipts = ctx.stack.receipts()?;
     ensure!(
         receipts.len() == n,
-        "expected exactly {n} receipt(s) in {}, found {}",
-        ctx.stack.outbox.display(),
-        receipts.len()
+        "expected exactly {n} receipt(s), found {} ({})",
+        receipts.len(),
+        ctx.stack.shop.describe()
     );
     for receipt in &receipts {
         if let Some(email) = email {
@@ -318,7 +337,7 @@ pub async fn expect_receipts(
 /// Neither a paid order nor an email.
 pub async fn expect_nothing_recorded(ctx: &Ctx, what: &str) -> anyhow::Result<()> {
     ctx.observe().await?;
-    let paid = storefront::orders::paid_orders(ctx.stack.database()).await?;
+    let paid = paid_orders(ctx).await?;
     ensure!(
         paid.is_empty(),
         "{what} recorded {} paid order(s)",
@@ -335,26 +354,34 @@ pub async fn expect_nothing_recorded(ctx: &Ctx, what: &str) -> anyhow::Result<()
     Ok(())
 }
 
-/// The shop answered 2xx to a genuine delivery of `event_type` (and every attempt of it
-/// the shop answered with a status, it answered 2xx unless `allow_failures`).
+/// The shop answered 2xx to a genuine delivery of `event_type`.
 pub async fn expect_shop_accepted(ctx: &Ctx, event_type: &str) -> anyhow::Result<()> {
-    ctx.observe().await?;
-    let attempts = ctx.control.deliveries(None).await?;
-    let ok = attempts
-        .iter()
-        .any(|a| a.event_type == event_type && a.succeeded);
-    ensure!(
-        ok,
-        "the shop never answered 2xx to {event_type}: {:?}",
-        attempts
+    // The shop commits before it answers, and the mock logs the attempt once the answer is
+    // in: give the log a moment to catch up with what the shop already shows.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        ctx.observe().await?;
+        let attempts = ctx.control.deliveries(None).await?;
+        if attempts
             .iter()
-            .filter(|a| a.event_type == event_type)
-            .map(|a| (a.attempt, a.status, a.error.clone()))
-            .collect::<Vec<_>>()
-    );
-    ctx.timeline
-        .check(format!("the shop answered 2xx to {event_type}"));
-    Ok(())
+            .any(|a| a.event_type == event_type && a.succeeded)
+        {
+            ctx.timeline
+                .check(format!("the shop answered 2xx to {event_type}"));
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "the shop never answered 2xx to {event_type}: {:?}",
+                attempts
+                    .iter()
+                    .filter(|a| a.event_type == event_type)
+                    .map(|a| (a.attempt, a.status, a.error.clone()))
+                    .collect::<Vec<_>>()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Waits (up to `within`) for the order of `session_id` to reach `status`.
@@ -366,8 +393,7 @@ pub async fn eventually_order(
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + within;
     loop {
-        let order =
-            storefront::orders::find_by_checkout_session(ctx.stack.database(), session_id).await?;
+        let order = order_of(ctx, session_id).await?;
         if order.as_ref().is_some_and(|o| o.status == status) {
             ctx.timeline.record(
                 Actor::Shop,
@@ -379,7 +405,7 @@ pub async fn eventually_order(
         if Instant::now() >= deadline {
             bail!(
                 "the order of {session_id} did not become {status} within {within:?}; it is {:?}",
-                order.map(|o| o.status.as_str())
+                order.map(|o| o.status)
             );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
