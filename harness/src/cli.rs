@@ -33,7 +33,7 @@ pub enum Command {
     /// Start mock-stripe and the storefront wired together, and keep them running for a person to try.
     Up(UpArgs),
     /// Run the scenarios, each on a fresh in-process stack; exits non-zero if any fails.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Name every scenario with what it proves.
     List,
 }
@@ -98,6 +98,31 @@ pub struct RunArgs {
     pub html: Option<PathBuf>,
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub external: ExternalArgs,
+}
+
+/// Test a shop the harness does not start (any language): it must sell through Stripe
+/// Checkout at `--stripe-base` (a mock-stripe, for the scenarios that need its control API).
+#[derive(Debug, Args)]
+pub struct ExternalArgs {
+    /// The shop's base URL, e.g. http://127.0.0.1:8000.
+    #[arg(long, value_name = "URL", requires_all = ["buy", "stripe_base", "stripe_key"])]
+    pub shop: Option<url::Url>,
+    /// The page with the buy button (a form or link leading to Checkout), e.g. /products/1.
+    #[arg(long, value_name = "PATH")]
+    pub buy: Option<String>,
+    /// The Stripe the shop talks to, e.g. http://127.0.0.1:12111 (mock-stripe).
+    #[arg(long, value_name = "URL")]
+    pub stripe_base: Option<url::Url>,
+    /// The shop's secret key there (its account on the mock).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "HARNESS_STRIPE_KEY",
+        hide_env_values = true
+    )]
+    pub stripe_key: Option<String>,
 }
 
 pub async fn main(cli: Cli) -> ExitCode {
@@ -115,7 +140,7 @@ pub async fn main(cli: Cli) -> ExitCode {
 
     match cli.command {
         Command::Up(args) => up(args).await,
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
         Command::List => {
             let width = Scenario::ALL
                 .iter()
@@ -177,6 +202,20 @@ async fn run(args: RunArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    if let (Some(shop_url), Some(buy), Some(stripe_base), Some(stripe_key)) = (
+        args.external.shop.clone(),
+        args.external.buy.clone(),
+        args.external.stripe_base.clone(),
+        args.external.stripe_key.clone(),
+    ) {
+        let shop = scenarios::external::ExternalShop {
+            shop_url,
+            buy_path: buy,
+            stripe_base,
+            stripe_key,
+        };
+        return run_external(&args, &selected, &shop).await;
+    }
     let started = Instant::now();
     let progress = Progress::new(selected.len());
     // Every scenario has its own stack, so they run side by side, `jobs` at a time.
@@ -213,6 +252,41 @@ async fn run(args: RunArgs) -> ExitCode {
         seconds: started.elapsed().as_secs_f64(),
         scenarios: reports.into_iter().map(|(_, r)| r).collect(),
     };
+    finish_run(&args, run)
+}
+
+/// The scenarios against a shop the harness did not start, one at a time (they share
+/// the shop's account on the mock).
+async fn run_external(
+    args: &RunArgs,
+    selected: &[Scenario],
+    shop: &scenarios::external::ExternalShop,
+) -> ExitCode {
+    let started = Instant::now();
+    let progress = Progress::new(selected.len());
+    let mut reports = Vec::new();
+    for scenario in selected {
+        let report = scenarios::run_external(*scenario, shop).await;
+        progress.done(&report);
+        reports.push(report);
+    }
+    progress.finish();
+    // Put the shop's account back on real time (a scenario may have moved its clock).
+    let control =
+        mock_stripe::control_client::Control::new(shop.stripe_base.as_str(), &shop.stripe_key);
+    if control.healthy().await {
+        let _ = control.release_clock().await;
+    }
+    let run = RunReport {
+        database: format!("external shop {}", shop.shop_url),
+        seconds: started.elapsed().as_secs_f64(),
+        scenarios: reports,
+    };
+    finish_run(args, run)
+}
+
+/// Prints the summary, writes the reports, and says how the run went.
+fn finish_run(args: &RunArgs, run: RunReport) -> ExitCode {
     print!("{}", run.summary_table());
     let mut ok = run.failed() == 0;
     type Writer = fn(&RunReport, &std::path::Path) -> anyhow::Result<()>;
@@ -257,7 +331,13 @@ impl Progress {
     }
 
     fn done(&self, report: &ScenarioReport) {
-        let mark = if report.passed() { "ok" } else { "FAILED" };
+        let mark = if report.skipped() {
+            "skip"
+        } else if report.passed() {
+            "ok"
+        } else {
+            "FAILED"
+        };
         match &self.bar {
             Some(bar) => {
                 bar.set_message(format!("{} {mark}", report.name));

@@ -80,7 +80,8 @@ impl Default for StackOptions {
 }
 
 pub struct Stack {
-    pub mock: MockStripe,
+    /// `None` when the harness tests a shop and a Stripe it did not start.
+    pub mock: Option<MockStripe>,
     pub mock_url: Url,
     pub shop_url: Url,
     /// The secret key the shop uses: its account on the mock.
@@ -152,7 +153,7 @@ impl Stack {
         });
 
         Ok(Stack {
-            mock,
+            mock: Some(mock),
             mock_url,
             shop_url,
             secret_key,
@@ -174,7 +175,52 @@ impl Stack {
 
     pub async fn shutdown(self) {
         self.shop.shutdown().await;
-        self.mock.shutdown().await;
+        if let Some(mock) = self.mock {
+            mock.shutdown().await;
+        }
+    }
+
+    /// A shop and a Stripe that are already running (`harness run --shop …`): the harness
+    /// shops there and reads what Stripe saw, but cannot see the shop's records.
+    pub fn external(shop_url: Url, stripe_base: Url, stripe_key: String) -> Stack {
+        Stack {
+            mock: None,
+            mock_url: stripe_base,
+            shop_url: shop_url.clone(),
+            secret_key: stripe_key,
+            webhook_secret: String::new(),
+            shop: Box::new(ExternalShop { url: shop_url }),
+            _temp: None,
+        }
+    }
+}
+
+/// A shop the harness did not start: only its pages are visible.
+struct ExternalShop {
+    url: Url,
+}
+
+impl Shop for ExternalShop {
+    fn url(&self) -> &Url {
+        &self.url
+    }
+
+    fn orders(&self) -> BoxFuture<'_, anyhow::Result<Vec<OrderRecord>>> {
+        Box::pin(async {
+            anyhow::bail!("the shop's orders are not visible from outside (external shop)")
+        })
+    }
+
+    fn receipts(&self) -> anyhow::Result<Vec<String>> {
+        anyhow::bail!("the shop's email is not visible from outside (external shop)")
+    }
+
+    fn describe(&self) -> String {
+        format!("external shop at {}", self.url)
+    }
+
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
     }
 }
 

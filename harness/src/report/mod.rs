@@ -24,12 +24,20 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Passed, skipped ones not counted.
     pub fn passed(&self) -> usize {
-        self.scenarios.iter().filter(|s| s.passed()).count()
+        self.scenarios
+            .iter()
+            .filter(|s| s.passed() && !s.skipped())
+            .count()
     }
 
     pub fn failed(&self) -> usize {
-        self.scenarios.len() - self.passed()
+        self.scenarios.iter().filter(|s| !s.passed()).count()
+    }
+
+    pub fn skipped(&self) -> usize {
+        self.scenarios.iter().filter(|s| s.skipped()).count()
     }
 
     /// The closing table, failures with their message.
@@ -42,23 +50,31 @@ impl RunReport {
             .unwrap_or(0);
         let mut out = String::new();
         for s in &self.scenarios {
-            let mark = if s.passed() { "PASS" } else { "FAIL" };
+            let mark = match &s.outcome {
+                crate::scenarios::Outcome::Passed => "PASS",
+                crate::scenarios::Outcome::Skipped { .. } => "SKIP",
+                crate::scenarios::Outcome::Failed { .. } => "FAIL",
+            };
             out.push_str(&format!(
                 "{mark}  {:width$}  {:>6.2} s\n",
                 s.name, s.seconds
             ));
-            if let crate::scenarios::Outcome::Failed { message } = &s.outcome {
+            if let crate::scenarios::Outcome::Failed { message: text }
+            | crate::scenarios::Outcome::Skipped { reason: text } = &s.outcome
+            {
+                let message = text;
                 for line in message.lines() {
                     out.push_str(&format!("      {line}\n"));
                 }
             }
         }
         out.push_str(&format!(
-            "scenarios: {} passed, {} failed ({:.1} s, {})\n",
+            "{:.1} s on {}\nscenarios: {} passed, {} failed, {} skipped\n",
+            self.seconds,
+            self.database,
             self.passed(),
             self.failed(),
-            self.seconds,
-            self.database
+            self.skipped()
         ));
         out
     }

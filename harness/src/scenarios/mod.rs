@@ -7,6 +7,7 @@
 
 mod api;
 mod crowd;
+pub mod external;
 mod payments;
 pub mod steps;
 mod webhooks;
@@ -285,6 +286,12 @@ impl Ctx {
 
     /// Records the delivery attempts and emails that happened since the last look.
     pub async fn observe(&self) -> anyhow::Result<()> {
+        self.observe_deliveries().await?;
+        self.observe_email()
+    }
+
+    /// Records the delivery attempts that happened since the last look.
+    pub async fn observe_deliveries(&self) -> anyhow::Result<()> {
         let attempts = self
             .control
             .deliveries(None)
@@ -318,6 +325,11 @@ impl Ctx {
                 (!a.response_body.is_empty()).then(|| a.response_body.clone()),
             );
         }
+        Ok(())
+    }
+
+    /// Records the emails sent since the last look.
+    fn observe_email(&self) -> anyhow::Result<()> {
         let mails = self.stack.receipts()?;
         let mut seen = self.seen_emails.lock().unwrap_or_else(|p| p.into_inner());
         for mail in mails.iter().skip(*seen) {
@@ -358,8 +370,13 @@ pub struct ScenarioReport {
 }
 
 impl ScenarioReport {
+    /// Passed or skipped: nothing wrong was found.
     pub fn passed(&self) -> bool {
-        matches!(self.outcome, Outcome::Passed)
+        !matches!(self.outcome, Outcome::Failed { .. })
+    }
+
+    pub fn skipped(&self) -> bool {
+        matches!(self.outcome, Outcome::Skipped { .. })
     }
 }
 
@@ -395,6 +412,55 @@ pub async fn run_isolated(scenario: Scenario, options: StackOptions) -> Scenario
     if let Outcome::Failed { message } = &outcome {
         timeline.record(Actor::Check, format!("FAILED: {message}"), None);
     }
+    ScenarioReport {
+        name: scenario.name().to_string(),
+        summary: scenario.summary().to_string(),
+        outcome,
+        seconds: started.elapsed().as_secs_f64(),
+        timeline: timeline.steps(),
+    }
+}
+
+/// Runs one scenario against a shop and a Stripe the harness did not start. Run them one
+/// at a time: they share the shop's account (its faults, its clock, its delivery log).
+pub async fn run_external(scenario: Scenario, shop: &external::ExternalShop) -> ScenarioReport {
+    let started = Instant::now();
+    let timeline = Arc::new(Timeline::default());
+    let stack = Stack::external(
+        shop.shop_url.clone(),
+        shop.stripe_base.clone(),
+        shop.stripe_key.clone(),
+    );
+    let ctx = Ctx::new(stack, timeline.clone());
+    let has_control = ctx.control.healthy().await;
+    let outcome = match external::unsupported(scenario, has_control) {
+        Some(reason) => Outcome::Skipped {
+            reason: reason.to_string(),
+        },
+        None => {
+            let result =
+                tokio::time::timeout(SCENARIO_DEADLINE, external::run(scenario, &ctx, shop))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(anyhow::anyhow!(
+                            "did not finish within {SCENARIO_DEADLINE:?}"
+                        ))
+                    });
+            if has_control {
+                let _ = ctx.observe_deliveries().await;
+                // Leave no fault behind for the next scenario.
+                let _ = ctx.control.clear_faults().await;
+            }
+            match result {
+                Ok(()) => Outcome::Passed,
+                Err(e) => {
+                    let message = format!("{e:#}");
+                    timeline.record(Actor::Check, format!("FAILED: {message}"), None);
+                    Outcome::Failed { message }
+                }
+            }
+        }
+    };
     ScenarioReport {
         name: scenario.name().to_string(),
         summary: scenario.summary().to_string(),
