@@ -96,6 +96,10 @@ pub struct RunArgs {
     /// Write a self-contained HTML report here (a timeline per scenario).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Also run pay, decline-then-pay, 3-D Secure and cancel in headless Chromium
+    /// (Debian's chromium and chromium-driver), with a screenshot per step.
+    #[arg(long)]
+    pub browser: bool,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
@@ -217,7 +221,15 @@ async fn run(args: RunArgs) -> ExitCode {
         return run_external(&args, &selected, &shop).await;
     }
     let started = Instant::now();
-    let progress = Progress::new(selected.len());
+    let in_browser = if args.browser {
+        crate::browser::SCENARIOS
+            .iter()
+            .filter(|s| selected.contains(s))
+            .count()
+    } else {
+        0
+    };
+    let progress = Progress::new(selected.len() + in_browser);
     // Every scenario has its own stack, so they run side by side, `jobs` at a time.
     let permits = Arc::new(tokio::sync::Semaphore::new(args.jobs.max(1)));
     let mut running = JoinSet::new();
@@ -229,18 +241,49 @@ async fn run(args: RunArgs) -> ExitCode {
         let permits = permits.clone();
         running.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            (index, scenarios::run_isolated(scenario, options).await)
+            vec![(index, scenarios::run_isolated(scenario, options).await)]
+        });
+    }
+    if args.browser {
+        let driver = match crate::browser::Driver::start().await {
+            Ok(d) => Arc::new(d),
+            Err(e) => {
+                eprintln!("harness run --browser: {e:#}");
+                return ExitCode::from(2);
+            }
+        };
+        let browser_scenarios: Vec<Scenario> = crate::browser::SCENARIOS
+            .into_iter()
+            .filter(|s| selected.contains(s))
+            .collect();
+        // One browser at a time: Chromium is the heaviest thing on a two-core machine.
+        let options = StackOptions {
+            database: args.database.stack_database(),
+            ..StackOptions::default()
+        };
+        let offset = selected.len();
+        running.spawn(async move {
+            let mut out = Vec::new();
+            for (i, scenario) in browser_scenarios.into_iter().enumerate() {
+                out.push((
+                    offset + i,
+                    scenarios::run_in_browser(scenario, options.clone(), driver.clone()).await,
+                ));
+            }
+            out
         });
     }
     let mut reports: Vec<(usize, ScenarioReport)> = Vec::new();
     while let Some(joined) = running.join_next().await {
         // run_isolated catches a scenario's own crash; a JoinError here is the runner's.
-        let Ok((index, report)) = joined else {
+        let Ok(finished) = joined else {
             eprintln!("harness run: the runner itself crashed");
             return ExitCode::FAILURE;
         };
-        progress.done(&report);
-        reports.push((index, report));
+        for (index, report) in finished {
+            progress.done(&report);
+            reports.push((index, report));
+        }
     }
     progress.finish();
     reports.sort_by_key(|(i, _)| *i);

@@ -4,6 +4,7 @@
 //! (`timeline`) and reported for people and CI (`report`). `harness up` starts the same
 //! stack for a person to try.
 
+pub mod browser;
 pub mod catalogue;
 pub mod cli;
 pub mod html;

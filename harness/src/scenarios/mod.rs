@@ -382,13 +382,38 @@ impl ScenarioReport {
 
 /// Runs one scenario on a fresh stack. A crash (a panic) is that scenario's failure.
 pub async fn run_isolated(scenario: Scenario, options: StackOptions) -> ScenarioReport {
+    run_on_fresh_stack(scenario, options, None).await
+}
+
+/// Runs one scenario in headless Chromium (see [`crate::browser`]) on a fresh stack.
+pub async fn run_in_browser(
+    scenario: Scenario,
+    options: StackOptions,
+    driver: Arc<crate::browser::Driver>,
+) -> ScenarioReport {
+    let mut report = run_on_fresh_stack(scenario, options, Some(driver)).await;
+    report.name = format!("{} (browser)", scenario.name());
+    report
+}
+
+async fn run_on_fresh_stack(
+    scenario: Scenario,
+    options: StackOptions,
+    browser: Option<Arc<crate::browser::Driver>>,
+) -> ScenarioReport {
     let started = Instant::now();
     let timeline = Arc::new(Timeline::default());
     let t = timeline.clone();
     let task = tokio::spawn(async move {
         let stack = Stack::start(options).await.context("starting the stack")?;
         let ctx = Ctx::new(stack, t);
-        let result = tokio::time::timeout(SCENARIO_DEADLINE, scenario.run(&ctx))
+        let run = async {
+            match &browser {
+                Some(driver) => crate::browser::run(scenario, &ctx, driver).await,
+                None => scenario.run(&ctx).await,
+            }
+        };
+        let result = tokio::time::timeout(SCENARIO_DEADLINE, run)
             .await
             .unwrap_or_else(|_| {
                 Err(anyhow::anyhow!(
