@@ -1,5 +1,5 @@
-//! The `harness` command line: `up` starts the stack for a person, `run` runs
-//! the purchase flows and reports them.
+//! The `harness` command line: `up` starts the stack for a person, `list` names the
+//! scenarios, `run` runs them and reports.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand};
 use tokio::task::JoinSet;
 use tracing_subscriber::EnvFilter;
 
-use crate::flows::{self, Flow, FlowReport};
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::report::{self, RunReport};
+use crate::scenarios::{self, Scenario, ScenarioReport};
 use crate::stack::{Stack, StackDatabase, StackOptions};
 
 #[derive(Debug, Parser)]
@@ -27,8 +32,10 @@ pub struct Cli {
 pub enum Command {
     /// Start mock-stripe and the storefront wired together, and keep them running for a person to try.
     Up(UpArgs),
-    /// Run purchase flows against fresh in-process stacks; exits non-zero if any fails.
-    Run(RunArgs),
+    /// Run the scenarios, each on a fresh in-process stack; exits non-zero if any fails.
+    Run(Box<RunArgs>),
+    /// Name every scenario with what it proves.
+    List,
 }
 
 #[derive(Debug, Args)]
@@ -74,17 +81,60 @@ impl DatabaseArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Run only these flows (repeatable); default: all of them.
-    #[arg(long = "flow", value_enum)]
-    pub flows: Vec<Flow>,
+    /// Run only the scenarios whose name contains this (e.g. `webhook`).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// How many scenarios run at once (each has its own stack).
+    #[arg(long, default_value_t = 8)]
+    pub jobs: usize,
+    /// Write JUnit XML here (one test case per scenario).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write every result and timeline as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report here (a timeline per scenario).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also run pay, decline-then-pay, 3-D Secure and cancel in headless Chromium
+    /// (Debian's chromium and chromium-driver), with a screenshot per step.
+    #[arg(long)]
+    pub browser: bool,
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub external: ExternalArgs,
+}
+
+/// Test a shop the harness does not start (any language): it must sell through Stripe
+/// Checkout at `--stripe-base` (a mock-stripe, for the scenarios that need its control API).
+#[derive(Debug, Args)]
+pub struct ExternalArgs {
+    /// The shop's base URL, e.g. http://127.0.0.1:8000.
+    #[arg(long, value_name = "URL", requires_all = ["buy", "stripe_base", "stripe_key"])]
+    pub shop: Option<url::Url>,
+    /// The page with the buy button (a form or link leading to Checkout), e.g. /products/1.
+    #[arg(long, value_name = "PATH")]
+    pub buy: Option<String>,
+    /// The Stripe the shop talks to, e.g. http://127.0.0.1:12111 (mock-stripe).
+    #[arg(long, value_name = "URL")]
+    pub stripe_base: Option<url::Url>,
+    /// The shop's secret key there (its account on the mock).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "HARNESS_STRIPE_KEY",
+        hide_env_values = true
+    )]
+    pub stripe_key: Option<String>,
 }
 
 pub async fn main(cli: Cli) -> ExitCode {
     let default_log = match cli.command {
         Command::Up(_) => "info",
-        Command::Run(_) => "warn",
+        // Scenarios provoke errors on purpose (a provider down, forged webhooks): the
+        // servers' logs would only be noise next to the report. RUST_LOG brings them back.
+        Command::Run(_) | Command::List => "off",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log));
     tracing_subscriber::fmt()
@@ -94,7 +144,18 @@ pub async fn main(cli: Cli) -> ExitCode {
 
     match cli.command {
         Command::Up(args) => up(args).await,
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
+        Command::List => {
+            let width = Scenario::ALL
+                .iter()
+                .map(|s| s.name().len())
+                .max()
+                .unwrap_or(0);
+            for s in Scenario::ALL {
+                println!("{:width$}  {}", s.name(), s.summary());
+            }
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -105,7 +166,7 @@ async fn up(args: UpArgs) -> ExitCode {
         mock_port: args.mock_port,
         data_dir: args.data_dir,
         database: args.database.stack_database(),
-        mock_signing_secret: None,
+        ..StackOptions::default()
     };
     let stack = match Stack::start(options).await {
         Ok(stack) => stack,
@@ -121,17 +182,15 @@ async fn up(args: UpArgs) -> ExitCode {
         "dashboard    {}_config/dashboard?key={}",
         stack.mock_url, stack.secret_key
     );
-    println!("database     {}", stack.database_description());
-    println!("receipts     {}", stack.outbox.display());
+    println!("shop data    {}", stack.shop.describe());
     println!();
     println!("Open the storefront and buy something. On the payment page use the test card");
     println!(
         "{}, any future expiry (12 / 34) and any CVC;",
-        flows::CARD_SUCCESS
+        scenarios::steps::CARD_SUCCESS
     );
     println!(
-        "{} is declined. Press Ctrl-C to stop.",
-        flows::CARD_DECLINED
+        "4000 0000 0000 0002 is declined, 4000 0000 0000 3220 asks for 3-D Secure. Press Ctrl-C to stop."
     );
     wait_for_stop().await;
     stack.shutdown().await;
@@ -139,54 +198,202 @@ async fn up(args: UpArgs) -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    let selected = if args.flows.is_empty() {
-        Flow::ALL.to_vec()
+    let selected = Scenario::matching(args.filter.as_deref());
+    if selected.is_empty() {
+        eprintln!(
+            "harness run: no scenario matches {:?}; `harness list` names them",
+            args.filter.unwrap_or_default()
+        );
+        return ExitCode::from(2);
+    }
+    if let (Some(shop_url), Some(buy), Some(stripe_base), Some(stripe_key)) = (
+        args.external.shop.clone(),
+        args.external.buy.clone(),
+        args.external.stripe_base.clone(),
+        args.external.stripe_key.clone(),
+    ) {
+        let shop = scenarios::external::ExternalShop {
+            shop_url,
+            buy_path: buy,
+            stripe_base,
+            stripe_key,
+        };
+        return run_external(&args, &selected, &shop).await;
+    }
+    let started = Instant::now();
+    let in_browser = if args.browser {
+        crate::browser::SCENARIOS
+            .iter()
+            .filter(|s| selected.contains(s))
+            .count()
     } else {
-        args.flows
+        0
     };
-    // Every flow has its own stack, so they run side by side.
+    let progress = Progress::new(selected.len() + in_browser);
+    // Every scenario has its own stack, so they run side by side, `jobs` at a time.
+    let permits = Arc::new(tokio::sync::Semaphore::new(args.jobs.max(1)));
     let mut running = JoinSet::new();
-    for flow in selected.iter().copied() {
+    for (index, scenario) in selected.iter().copied().enumerate() {
         let options = StackOptions {
             database: args.database.stack_database(),
             ..StackOptions::default()
         };
-        running.spawn(flows::run_isolated_with(flow, options));
+        let permits = permits.clone();
+        running.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            vec![(index, scenarios::run_isolated(scenario, options).await)]
+        });
     }
-    let mut reports: Vec<FlowReport> = Vec::new();
+    if args.browser {
+        let driver = match crate::browser::Driver::start().await {
+            Ok(d) => Arc::new(d),
+            Err(e) => {
+                eprintln!("harness run --browser: {e:#}");
+                return ExitCode::from(2);
+            }
+        };
+        let browser_scenarios: Vec<Scenario> = crate::browser::SCENARIOS
+            .into_iter()
+            .filter(|s| selected.contains(s))
+            .collect();
+        // One browser at a time: Chromium is the heaviest thing on a two-core machine.
+        let options = StackOptions {
+            database: args.database.stack_database(),
+            ..StackOptions::default()
+        };
+        let offset = selected.len();
+        running.spawn(async move {
+            let mut out = Vec::new();
+            for (i, scenario) in browser_scenarios.into_iter().enumerate() {
+                out.push((
+                    offset + i,
+                    scenarios::run_in_browser(scenario, options.clone(), driver.clone()).await,
+                ));
+            }
+            out
+        });
+    }
+    let mut reports: Vec<(usize, ScenarioReport)> = Vec::new();
     while let Some(joined) = running.join_next().await {
-        match joined {
-            Ok(report) => reports.push(report),
-            Err(e) => {
-                eprintln!("harness run: a flow crashed: {e}");
-                return ExitCode::FAILURE;
-            }
+        // run_isolated catches a scenario's own crash; a JoinError here is the runner's.
+        let Ok(finished) = joined else {
+            eprintln!("harness run: the runner itself crashed");
+            return ExitCode::FAILURE;
+        };
+        for (index, report) in finished {
+            progress.done(&report);
+            reports.push((index, report));
         }
     }
-    reports.sort_by_key(|r| selected.iter().position(|f| *f == r.flow));
+    progress.finish();
+    reports.sort_by_key(|(i, _)| *i);
+    let run = RunReport {
+        database: match args.database.stack_database() {
+            StackDatabase::Sqlite => "sqlite".into(),
+            StackDatabase::Postgres { .. } => "postgres".into(),
+        },
+        seconds: started.elapsed().as_secs_f64(),
+        scenarios: reports.into_iter().map(|(_, r)| r).collect(),
+    };
+    finish_run(&args, run)
+}
 
-    let width = reports
-        .iter()
-        .map(|r| r.flow.name().len())
-        .max()
-        .unwrap_or(0);
-    let mut failed = 0;
-    for report in &reports {
-        let seconds = report.elapsed.as_secs_f64();
-        match &report.result {
-            Ok(()) => println!("PASS  {:width$}  {seconds:.2} s", report.flow.name()),
-            Err(e) => {
-                failed += 1;
-                println!("FAIL  {:width$}  {seconds:.2} s", report.flow.name());
-                println!("      {e:#}");
+/// The scenarios against a shop the harness did not start, one at a time (they share
+/// the shop's account on the mock).
+async fn run_external(
+    args: &RunArgs,
+    selected: &[Scenario],
+    shop: &scenarios::external::ExternalShop,
+) -> ExitCode {
+    let started = Instant::now();
+    let progress = Progress::new(selected.len());
+    let mut reports = Vec::new();
+    for scenario in selected {
+        let report = scenarios::run_external(*scenario, shop).await;
+        progress.done(&report);
+        reports.push(report);
+    }
+    progress.finish();
+    // Put the shop's account back on real time (a scenario may have moved its clock).
+    let control =
+        mock_stripe::control_client::Control::new(shop.stripe_base.as_str(), &shop.stripe_key);
+    if control.healthy().await {
+        let _ = control.release_clock().await;
+    }
+    let run = RunReport {
+        database: format!("external shop {}", shop.shop_url),
+        seconds: started.elapsed().as_secs_f64(),
+        scenarios: reports,
+    };
+    finish_run(args, run)
+}
+
+/// Prints the summary, writes the reports, and says how the run went.
+fn finish_run(args: &RunArgs, run: RunReport) -> ExitCode {
+    print!("{}", run.summary_table());
+    let mut ok = run.failed() == 0;
+    type Writer = fn(&RunReport, &std::path::Path) -> anyhow::Result<()>;
+    let writes: [(&Option<PathBuf>, Writer); 3] = [
+        (&args.junit, report::write_junit),
+        (&args.json, |r, p| r.write_json(p)),
+        (&args.html, report::write_html),
+    ];
+    for (path, write) in writes {
+        if let Some(path) = path {
+            if let Err(e) = write(&run, path) {
+                eprintln!("harness run: {e:#}");
+                ok = false;
+            } else {
+                println!("wrote {}", path.display());
             }
         }
     }
-    println!("flows: {} passed, {failed} failed", reports.len() - failed);
-    if failed == 0 {
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// A progress bar on a terminal; one line per finished scenario elsewhere (CI logs).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        let bar = std::io::stdout().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} scenarios {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress { bar }
+    }
+
+    fn done(&self, report: &ScenarioReport) {
+        let mark = if report.skipped() {
+            "skip"
+        } else if report.passed() {
+            "ok"
+        } else {
+            "FAILED"
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(format!("{} {mark}", report.name));
+                bar.inc(1);
+            }
+            None => println!("{mark:6} {} ({:.2} s)", report.name, report.seconds),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! example that `{CHECKOUT_SESSION_ID}` was replaced) and not only where the
 //! shopper ended up.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -13,12 +14,15 @@ use reqwest::{Method, StatusCode, redirect};
 use url::Url;
 
 use crate::html::{Form, Page};
+use crate::timeline::{Actor, Timeline};
 
 /// Browsers give up after about twenty hops; a purchase takes at most three.
 const MAX_REDIRECTS: usize = 10;
 
 pub struct Shopper {
     client: reqwest::Client,
+    /// Where every request, answer and redirect is recorded, when a scenario watches.
+    timeline: Option<Arc<Timeline>>,
 }
 
 /// The end of a navigation: the page reached and every URL redirected through.
@@ -35,7 +39,23 @@ impl Shopper {
             .timeout(Duration::from_secs(30))
             .build()
             .context("building the shopper's HTTP client")?;
-        Ok(Shopper { client })
+        Ok(Shopper {
+            client,
+            timeline: None,
+        })
+    }
+
+    /// A shopper whose every step lands on `timeline`.
+    pub fn recorded(timeline: Arc<Timeline>) -> anyhow::Result<Shopper> {
+        let mut shopper = Shopper::new()?;
+        shopper.timeline = Some(timeline);
+        Ok(shopper)
+    }
+
+    fn note(&self, summary: String, detail: Option<String>) {
+        if let Some(t) = &self.timeline {
+            t.record(Actor::Shopper, summary, detail);
+        }
     }
 
     /// Opens a URL and follows redirects to the final page.
@@ -73,10 +93,15 @@ impl Shopper {
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(body);
         }
-        request
+        let result = request
             .send()
             .await
-            .with_context(|| format!("{method} {url}"))
+            .with_context(|| format!("{method} {url}"));
+        match &result {
+            Ok(r) => self.note(format!("{method} {url} → {}", r.status().as_u16()), None),
+            Err(e) => self.note(format!("{method} {url} failed"), Some(format!("{e:#}"))),
+        }
+        result
     }
 
     async fn follow(&self, mut url: Url, mut response: reqwest::Response) -> anyhow::Result<Visit> {
@@ -104,10 +129,12 @@ impl Shopper {
             .text()
             .await
             .with_context(|| format!("reading {url}"))?;
-        Ok(Visit {
-            page: Page::parse(url, status.as_u16(), &body),
-            redirects,
-        })
+        let page = Page::parse(url, status.as_u16(), &body);
+        self.note(
+            format!("sees {} ({})", page.url, status.as_u16()),
+            Some(excerpt(page.text())),
+        );
+        Ok(Visit { page, redirects })
     }
 }
 

@@ -8,11 +8,14 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use futures::future::BoxFuture;
 use mock_stripe::{MockStripe, WebhookTarget};
 use rand::distr::{Alphanumeric, SampleString};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use storefront::{Application, Settings};
 use tokio::task::JoinHandle;
+
+use crate::shop::{OrderRecord, Shop, ShopWiring, StartShop};
 use url::Url;
 
 /// The storefront's database for one stack.
@@ -28,7 +31,7 @@ pub enum StackDatabase {
 }
 
 /// Where and how to start a stack. Ports 0 pick free ones.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StackOptions {
     pub host: IpAddr,
     pub mock_port: u16,
@@ -42,6 +45,23 @@ pub struct StackOptions {
     /// storefront expects. Another value stands for a misconfigured shop,
     /// which the flows must notice.
     pub mock_signing_secret: Option<String>,
+    /// Makes the mock's ids deterministic (a run replays exactly).
+    pub mock_seed: Option<u64>,
+    /// Starts another shop instead of our storefront.
+    pub shop: Option<StartShop>,
+}
+
+impl std::fmt::Debug for StackOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackOptions")
+            .field("host", &self.host)
+            .field("mock_port", &self.mock_port)
+            .field("shop_port", &self.shop_port)
+            .field("data_dir", &self.data_dir)
+            .field("database", &self.database)
+            .field("custom_shop", &self.shop.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for StackOptions {
@@ -53,29 +73,28 @@ impl Default for StackOptions {
             data_dir: None,
             database: StackDatabase::Sqlite,
             mock_signing_secret: None,
+            mock_seed: None,
+            shop: None,
         }
     }
 }
 
 pub struct Stack {
-    pub mock: MockStripe,
+    /// `None` when the harness tests a shop and a Stripe it did not start.
+    pub mock: Option<MockStripe>,
     pub mock_url: Url,
     pub shop_url: Url,
-    pub database_url: String,
-    pub outbox: PathBuf,
-    /// The secret key the storefront uses: its account on the mock.
+    /// The secret key the shop uses: its account on the mock.
     pub secret_key: String,
     pub webhook_secret: String,
-    db: DatabaseConnection,
-    postgres: Option<ScratchPostgres>,
-    shop: JoinHandle<std::io::Result<()>>,
+    pub shop: Box<dyn Shop>,
     _temp: Option<tempfile::TempDir>,
 }
 
 impl Stack {
-    /// Starts the mock, then the storefront pointed at it, then registers the
-    /// storefront's webhook URL with the mock (the shop's port is only known
-    /// once it is bound, and the shop needs the mock's URL to start).
+    /// Starts the mock, then the shop pointed at it, then registers the shop's webhook URL
+    /// with the mock (the shop's port is only known once it is bound, and the shop needs
+    /// the mock's URL to start).
     pub async fn start(options: StackOptions) -> anyhow::Result<Stack> {
         let (temp, dir) = match &options.data_dir {
             Some(dir) => {
@@ -96,6 +115,7 @@ impl Stack {
         let mock = MockStripe::start(mock_stripe::Config {
             host: options.host,
             port: options.mock_port,
+            seed: options.mock_seed,
             ..mock_stripe::Config::default()
         })
         .await
@@ -109,40 +129,20 @@ impl Stack {
 
         let secret_key = format!("sk_test_harness{}", random_token(24));
         let webhook_secret = format!("whsec_{}", random_token(32));
-        let (database_url, postgres) = match &options.database {
-            StackDatabase::Sqlite => (
-                format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.join("storefront.sqlite").display()
-                ),
-                None,
-            ),
-            StackDatabase::Postgres { admin_url } => {
-                let scratch = ScratchPostgres::create(admin_url).await?;
-                (scratch.url.clone(), Some(scratch))
-            }
-        };
-        let outbox = dir.join("outbox");
-        let settings = Settings {
-            database_url: database_url.clone(),
+        let wiring = ShopWiring {
             stripe_api_base: mock.base_url(),
-            stripe_secret_key: secret_key.clone().into(),
-            stripe_publishable_key: format!("pk_test_harness{}", random_token(24)),
-            stripe_webhook_secret: webhook_secret.clone().into(),
-            public_url: None,
+            secret_key: secret_key.clone(),
+            publishable_key: format!("pk_test_harness{}", random_token(24)),
+            webhook_secret: webhook_secret.clone(),
+            data_dir: dir.clone(),
             host: options.host,
             port: options.shop_port,
-            mail_outbox: outbox.clone(),
-            // A key of our own: the stack never restarts, and the shop's
-            // warning about a random key would only be noise here.
-            session_key: Some(rand::random::<[u8; 64]>().to_vec()),
         };
-        let app = Application::build(settings)
-            .await
-            .context("starting the storefront")?;
-        let shop_url = Url::parse(&app.base_url()).context("the storefront's base URL")?;
-        let db = app.database();
-        let shop = tokio::spawn(app.run_until_stopped());
+        let shop = match &options.shop {
+            Some(start) => start(wiring).await?,
+            None => Box::new(StorefrontShop::start(wiring, &options.database).await?),
+        };
+        let shop_url = shop.url().clone();
 
         mock.add_webhook(WebhookTarget {
             url: shop_url.join("/webhooks/stripe")?.to_string(),
@@ -153,47 +153,181 @@ impl Stack {
         });
 
         Ok(Stack {
-            mock,
+            mock: Some(mock),
             mock_url,
             shop_url,
-            database_url,
-            outbox,
             secret_key,
             webhook_secret,
-            db,
-            postgres,
             shop,
             _temp: temp,
         })
     }
 
-    /// The database URL with any password masked, for people to read.
-    pub fn database_description(&self) -> String {
-        match Url::parse(&self.database_url) {
-            Ok(url) if url.scheme().starts_with("postgres") => redact_password(&url),
-            _ => self.database_url.clone(),
-        }
-    }
-
-    /// The storefront's database, to check what was recorded.
-    pub fn database(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
-    /// Every email the storefront wrote, as raw RFC 5322 text, oldest first.
+    /// Every email the shop wrote, as raw RFC 5322 text, oldest first.
     pub fn receipts(&self) -> anyhow::Result<Vec<String>> {
-        read_outbox(&self.outbox)
+        self.shop.receipts()
+    }
+
+    /// Every order the shop recorded.
+    pub async fn orders(&self) -> anyhow::Result<Vec<OrderRecord>> {
+        self.shop.orders().await
     }
 
     pub async fn shutdown(self) {
-        self.shop.abort();
-        // The shop's pool must be closed before its database can be dropped.
-        let _ = self.shop.await;
-        let _ = self.db.close().await;
-        self.mock.shutdown().await;
-        if let Some(postgres) = self.postgres {
-            postgres.drop_database().await;
+        self.shop.shutdown().await;
+        if let Some(mock) = self.mock {
+            mock.shutdown().await;
         }
+    }
+
+    /// A shop and a Stripe that are already running (`harness run --shop …`): the harness
+    /// shops there and reads what Stripe saw, but cannot see the shop's records.
+    pub fn external(shop_url: Url, stripe_base: Url, stripe_key: String) -> Stack {
+        Stack {
+            mock: None,
+            mock_url: stripe_base,
+            shop_url: shop_url.clone(),
+            secret_key: stripe_key,
+            webhook_secret: String::new(),
+            shop: Box::new(ExternalShop { url: shop_url }),
+            _temp: None,
+        }
+    }
+}
+
+/// A shop the harness did not start: only its pages are visible.
+struct ExternalShop {
+    url: Url,
+}
+
+impl Shop for ExternalShop {
+    fn url(&self) -> &Url {
+        &self.url
+    }
+
+    fn orders(&self) -> BoxFuture<'_, anyhow::Result<Vec<OrderRecord>>> {
+        Box::pin(async {
+            anyhow::bail!("the shop's orders are not visible from outside (external shop)")
+        })
+    }
+
+    fn receipts(&self) -> anyhow::Result<Vec<String>> {
+        anyhow::bail!("the shop's email is not visible from outside (external shop)")
+    }
+
+    fn describe(&self) -> String {
+        format!("external shop at {}", self.url)
+    }
+
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Our storefront, in process.
+pub struct StorefrontShop {
+    url: Url,
+    database_url: String,
+    outbox: PathBuf,
+    db: DatabaseConnection,
+    postgres: Option<ScratchPostgres>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl StorefrontShop {
+    pub async fn start(
+        wiring: ShopWiring,
+        database: &StackDatabase,
+    ) -> anyhow::Result<StorefrontShop> {
+        let (database_url, postgres) = match database {
+            StackDatabase::Sqlite => (
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    wiring.data_dir.join("storefront.sqlite").display()
+                ),
+                None,
+            ),
+            StackDatabase::Postgres { admin_url } => {
+                let scratch = ScratchPostgres::create(admin_url).await?;
+                (scratch.url.clone(), Some(scratch))
+            }
+        };
+        let outbox = wiring.data_dir.join("outbox");
+        let settings = Settings {
+            database_url: database_url.clone(),
+            stripe_api_base: wiring.stripe_api_base,
+            stripe_secret_key: wiring.secret_key.into(),
+            stripe_publishable_key: wiring.publishable_key,
+            stripe_webhook_secret: wiring.webhook_secret.into(),
+            public_url: None,
+            host: wiring.host,
+            port: wiring.port,
+            mail_outbox: outbox.clone(),
+            // A key of our own: the stack never restarts, and the shop's
+            // warning about a random key would only be noise here.
+            session_key: Some(rand::random::<[u8; 64]>().to_vec()),
+        };
+        let app = Application::build(settings)
+            .await
+            .context("starting the storefront")?;
+        let url = Url::parse(&app.base_url()).context("the storefront's base URL")?;
+        let db = app.database();
+        let server = tokio::spawn(app.run_until_stopped());
+        Ok(StorefrontShop {
+            url,
+            database_url,
+            outbox,
+            db,
+            postgres,
+            server,
+        })
+    }
+}
+
+impl Shop for StorefrontShop {
+    fn url(&self) -> &Url {
+        &self.url
+    }
+
+    fn orders(&self) -> BoxFuture<'_, anyhow::Result<Vec<OrderRecord>>> {
+        Box::pin(async move {
+            let orders = storefront::orders::all(&self.db).await?;
+            Ok(orders
+                .into_iter()
+                .map(|o| OrderRecord {
+                    id: o.id,
+                    session_id: o.checkout_session_id,
+                    status: o.status.as_str().to_string(),
+                    amount_cents: o.amount_cents,
+                    buyer_email: o.buyer_email,
+                })
+                .collect())
+        })
+    }
+
+    fn receipts(&self) -> anyhow::Result<Vec<String>> {
+        read_outbox(&self.outbox)
+    }
+
+    /// The database (password masked) and the outbox.
+    fn describe(&self) -> String {
+        let database = match Url::parse(&self.database_url) {
+            Ok(url) if url.scheme().starts_with("postgres") => redact_password(&url),
+            _ => self.database_url.clone(),
+        };
+        format!("database {database}, receipts in {}", self.outbox.display())
+    }
+
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            self.server.abort();
+            // The shop's pool must be closed before its database can be dropped.
+            let _ = self.server.await;
+            let _ = self.db.close().await;
+            if let Some(postgres) = self.postgres {
+                postgres.drop_database().await;
+            }
+        })
     }
 }
 

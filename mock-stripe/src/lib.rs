@@ -38,6 +38,7 @@ mod app;
 mod bank_debits;
 mod cards;
 mod control;
+pub mod control_client;
 mod engine;
 mod hosted;
 mod ids;

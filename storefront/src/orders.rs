@@ -223,7 +223,9 @@ async fn mark_paid_in(
     let updated = orders::Entity::update_many()
         .set(change)
         .filter(Column::Id.eq(order.id))
-        .filter(Column::Status.eq(OrderStatus::Pending))
+        // A delayed payment that settles moves an awaiting order; an expired or failed
+        // one was never paid, but Stripe took the money now: record it all the same.
+        .filter(Column::Status.ne(OrderStatus::Paid))
         .exec(txn)
         .await?;
 
@@ -234,6 +236,60 @@ async fn mark_paid_in(
         MarkPaid::Recorded(order)
     } else {
         MarkPaid::AlreadyPaid(order)
+    })
+}
+
+/// What an unpaid turn of a checkout did to its order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transition {
+    /// The order moved to the new status.
+    Moved(Order),
+    /// The order was not in a status this event applies to (a redelivery, or it was
+    /// paid meanwhile); nothing changed.
+    Unchanged(Order),
+    /// No order of ours matches the session.
+    UnknownOrder,
+}
+
+/// Moves the order of `checkout` to `to` if it is in one of `from`, in one conditional
+/// UPDATE (so a redelivery or a race changes nothing twice). Never touches a paid order.
+pub async fn transition(
+    db: &impl ConnectionTrait,
+    checkout: &CompletedCheckout,
+    from: &[OrderStatus],
+    to: OrderStatus,
+) -> Result<Transition, DbErr> {
+    let order = match find_by_checkout_session(db, &checkout.session_id).await? {
+        Some(order) => order,
+        None => match checkout.order_id {
+            Some(id) => match find(db, id).await? {
+                Some(order) if order.checkout_session_id.is_none() => order,
+                _ => return Ok(Transition::UnknownOrder),
+            },
+            None => return Ok(Transition::UnknownOrder),
+        },
+    };
+    let mut change = orders::ActiveModel {
+        status: Set(to),
+        checkout_session_id: Set(Some(checkout.session_id.clone())),
+        ..Default::default()
+    };
+    if let Some(email) = &checkout.buyer_email {
+        change.buyer_email = Set(Some(email.clone()));
+    }
+    let updated = orders::Entity::update_many()
+        .set(change)
+        .filter(Column::Id.eq(order.id))
+        .filter(Column::Status.is_in(from.iter().copied()))
+        .exec(db)
+        .await?;
+    let order = find(db, order.id)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("order {}", order.id)))?;
+    Ok(if updated.rows_affected == 1 {
+        Transition::Moved(order)
+    } else {
+        Transition::Unchanged(order)
     })
 }
 

@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
+use stripe_checkout::CheckoutSession;
 use stripe_checkout::CheckoutSessionMode;
 use stripe_checkout::CheckoutSessionPaymentStatus;
 use stripe_checkout::checkout_session::{
@@ -21,8 +23,25 @@ use crate::settings::{Secret, Settings};
 /// Stripe's placeholder, replaced by the real session id when it redirects the shopper.
 pub const CHECKOUT_SESSION_ID_PLACEHOLDER: &str = "{CHECKOUT_SESSION_ID}";
 
-/// A bound on every Stripe call, so a stalled provider can't hold a shopper's request forever.
-const STRIPE_TIMEOUT: Duration = Duration::from_secs(20);
+/// A bound on each Stripe call, so a stalled provider can't hold a shopper's request forever.
+const STRIPE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Attempts at creating a Checkout Session, and the pause before the second (doubled for
+/// the third): short, because a shopper is waiting on the Buy button.
+const CREATE_ATTEMPTS: u32 = 3;
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+/// Whether trying again (with the same idempotency key) may succeed: the network, a
+/// conflict with a request still running, rate limiting, or Stripe's own errors.
+fn is_retryable(err: &stripe::StripeError) -> bool {
+    match err {
+        stripe::StripeError::ClientError(_) | stripe::StripeError::Timeout => true,
+        stripe::StripeError::Stripe(_, status) => {
+            *status == 409 || *status == 429 || *status >= 500
+        }
+        _ => false,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentsError {
@@ -76,6 +95,11 @@ impl Payments {
     }
 
     /// Creates a payment-mode Checkout Session for one unit of `product`, tied to our order.
+    ///
+    /// Sent with the idempotency key `order-{order_id}` and retried (a few times, briefly:
+    /// a shopper is waiting) when Stripe is unreachable, times out, or answers 409, 429 or
+    /// 5xx. If an attempt created the session but its answer was lost, the retry gets that
+    /// same session back, so one order never gets two sessions.
     pub async fn create_checkout_session(
         &self,
         product: &Product,
@@ -84,7 +108,24 @@ impl Payments {
         cancel_url: &str,
     ) -> Result<CheckoutRedirect, PaymentsError> {
         let request = checkout_session_request(product, order_id, success_url, cancel_url)?;
-        let session = request.send(&self.client).await?;
+        let key = IdempotencyKey::new(format!("order-{order_id}"))
+            .map_err(|e| stripe::StripeError::ConfigError(e.to_string()))?;
+        let mut attempt = 0;
+        let session = loop {
+            attempt += 1;
+            let result = request
+                .customize()
+                .request_strategy(RequestStrategy::Idempotent(key.clone()))
+                .send(&self.client)
+                .await;
+            match result {
+                Err(err) if attempt < CREATE_ATTEMPTS && is_retryable(&err) => {
+                    tracing::warn!(order_id, attempt, error = %err, "creating the Checkout Session failed; retrying with the same idempotency key");
+                    tokio::time::sleep(RETRY_PAUSE * attempt).await;
+                }
+                other => break other?,
+            }
+        };
         let session_id = session.id.as_str().to_owned();
         let url = session
             .url
@@ -109,39 +150,53 @@ impl Payments {
 /// What a verified event means for the shop.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckoutEvent {
-    /// `checkout.session.completed` with `payment_status = paid`: fulfil.
+    /// `checkout.session.completed` with `payment_status = paid`, or
+    /// `checkout.session.async_payment_succeeded`: fulfil.
     Paid(CompletedCheckout),
-    /// Completed, but the money hasn't arrived (delayed methods): nothing to do yet.
-    CompletedUnpaid {
-        session_id: String,
-        payment_status: String,
-    },
+    /// Completed with a delayed method (a bank debit): the money isn't there yet.
+    AwaitingPayment(CompletedCheckout),
+    /// `checkout.session.async_payment_failed`: the delayed payment never came.
+    PaymentFailed(CompletedCheckout),
+    /// `checkout.session.expired`: the shopper never paid.
+    Expired(CompletedCheckout),
     /// Any other event type.
     Other { event_type: String },
 }
 
 /// Reads the parts of a verified event the shop acts on.
 pub fn checkout_event(event: &Event) -> CheckoutEvent {
-    let EventObject::CheckoutSessionCompleted(session) = &event.data.object else {
-        return CheckoutEvent::Other {
+    match &event.data.object {
+        EventObject::CheckoutSessionCompleted(session) => {
+            if session.payment_status == CheckoutSessionPaymentStatus::Paid {
+                CheckoutEvent::Paid(completed_checkout(session))
+            } else {
+                CheckoutEvent::AwaitingPayment(completed_checkout(session))
+            }
+        }
+        EventObject::CheckoutSessionAsyncPaymentSucceeded(session) => {
+            CheckoutEvent::Paid(completed_checkout(session))
+        }
+        EventObject::CheckoutSessionAsyncPaymentFailed(session) => {
+            CheckoutEvent::PaymentFailed(completed_checkout(session))
+        }
+        EventObject::CheckoutSessionExpired(session) => {
+            CheckoutEvent::Expired(completed_checkout(session))
+        }
+        _ => CheckoutEvent::Other {
             event_type: event.type_.as_str().to_owned(),
-        };
-    };
-    let session_id = session.id.as_str().to_owned();
-    if session.payment_status != CheckoutSessionPaymentStatus::Paid {
-        return CheckoutEvent::CompletedUnpaid {
-            session_id,
-            payment_status: session.payment_status.as_str().to_owned(),
-        };
+        },
     }
+}
+
+fn completed_checkout(session: &CheckoutSession) -> CompletedCheckout {
     let buyer_email = session
         .customer_details
         .as_ref()
         .and_then(|details| details.email.clone())
         .or_else(|| session.customer_email.clone())
         .filter(|email| !email.trim().is_empty());
-    CheckoutEvent::Paid(CompletedCheckout {
-        session_id,
+    CompletedCheckout {
+        session_id: session.id.as_str().to_owned(),
         order_id: session
             .metadata
             .as_ref()
@@ -150,7 +205,7 @@ pub fn checkout_event(event: &Event) -> CheckoutEvent {
         buyer_email,
         amount_cents: session.amount_total,
         currency: session.currency.as_ref().map(|c| c.to_string()),
-    })
+    }
 }
 
 /// The request we send, built apart from sending so tests can inspect it.

@@ -163,6 +163,8 @@ pub(crate) struct Pending {
     pub held: Option<Hold>,
     /// Told when the first attempt is over, whatever its outcome.
     pub first_attempt_waiters: Vec<oneshot::Sender<()>>,
+    /// A fault put the first attempt off (delay, reorder): nobody should wait for it.
+    pub deferred: bool,
 }
 
 /// The record of one delivery attempt, as `/_config/deliveries` shows it.
@@ -293,6 +295,7 @@ pub(crate) fn enqueue(
             generation: 0,
             held,
             first_attempt_waiters: Vec::new(),
+            deferred: false,
         },
     );
     if held.is_none() {
@@ -417,6 +420,8 @@ pub(crate) fn plan_attempt(
         }
         Some(FaultKind::Delay(secs)) => {
             schedule(account, delivery, now + secs as i64 * 1000);
+            // A payment page waiting on this first attempt must not wait for the delay.
+            release_waiters(account, delivery);
             None
         }
         Some(FaultKind::Reorder(secs)) => {
@@ -426,6 +431,7 @@ pub(crate) fn plan_attempt(
             if let Some(p) = account.deliveries.get_mut(delivery) {
                 p.held = Some(Hold::Reorder);
             }
+            release_waiters(account, delivery);
             None
         }
         _ => {
@@ -528,6 +534,16 @@ pub(crate) fn settle_attempt(
         .deliveries
         .held_for(plan.target.label(), plan.delivery);
     release(account, &held);
+}
+
+/// Tells anyone waiting for this delivery's first attempt not to wait any longer.
+fn release_waiters(account: &mut Account, id: u64) {
+    if let Some(p) = account.deliveries.get_mut(id) {
+        p.deferred = true;
+        for w in p.first_attempt_waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
 }
 
 /// Removes a delivery, telling anyone waiting for its first attempt.

@@ -177,7 +177,7 @@ impl Engine {
             ids.iter()
                 .filter_map(|&id| {
                     let p = acc.deliveries.get_mut(id)?;
-                    (p.attempts == 0).then(|| {
+                    (p.attempts == 0 && !p.deferred).then(|| {
                         let (tx, rx) = oneshot::channel();
                         p.first_attempt_waiters.push(tx);
                         rx

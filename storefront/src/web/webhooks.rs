@@ -13,7 +13,7 @@ use stripe_webhook::WebhookError;
 
 use super::{SharedState, read_body};
 use crate::mail::MailError;
-use crate::orders::{self, MarkPaid, ReceiptError, ReceiptOutcome};
+use crate::orders::{self, MarkPaid, ReceiptError, ReceiptOutcome, Transition};
 use crate::payments::{self, CheckoutEvent};
 
 #[derive(Debug, thiserror::Error)]
@@ -117,22 +117,42 @@ pub async fn stripe(
     span.record("event_id", event.id.as_str());
     span.record("event_type", event.type_.as_str());
 
-    let checkout = match payments::checkout_event(&event) {
-        CheckoutEvent::Paid(checkout) => checkout,
-        CheckoutEvent::CompletedUnpaid {
-            session_id,
-            payment_status,
-        } => {
-            // Delayed payment methods: the money isn't there yet. Not handled yet.
-            tracing::info!(
-                session_id,
-                payment_status,
-                "checkout completed but not paid; nothing recorded"
-            );
-            return Ok(received("not_paid"));
+    use crate::db::entities::orders::OrderStatus::{
+        AwaitingPayment, Expired, PaymentFailed, Pending,
+    };
+    let (checkout, from, to) = match payments::checkout_event(&event) {
+        CheckoutEvent::Paid(checkout) => (checkout, &[][..], None),
+        // Delayed methods: the order waits for async_payment_succeeded or _failed.
+        CheckoutEvent::AwaitingPayment(checkout) => {
+            (checkout, &[Pending][..], Some(AwaitingPayment))
         }
+        CheckoutEvent::PaymentFailed(checkout) => (
+            checkout,
+            &[Pending, AwaitingPayment][..],
+            Some(PaymentFailed),
+        ),
+        CheckoutEvent::Expired(checkout) => (checkout, &[Pending][..], Some(Expired)),
         CheckoutEvent::Other { .. } => return Ok(received("ignored")),
     };
+    if let Some(to) = to {
+        let moved = orders::transition(&state.db, &checkout, from, to)
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("recording the checkout's turn"))?;
+        return Ok(match moved {
+            Transition::Moved(order) => {
+                tracing::info!(order_id = order.id, session_id = %checkout.session_id, status = %to, "order updated");
+                received(to.as_str())
+            }
+            Transition::Unchanged(order) => {
+                tracing::info!(order_id = order.id, status = %order.status, "order already past this event; nothing changed");
+                received("unchanged")
+            }
+            Transition::UnknownOrder => {
+                tracing::warn!(session_id = %checkout.session_id, "no order matches this Checkout Session");
+                received("unknown_order")
+            }
+        });
+    }
 
     let outcome = orders::mark_paid(&state.db, &checkout)
         .await

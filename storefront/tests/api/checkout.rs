@@ -198,6 +198,51 @@ async fn a_stripe_error_answer_is_a_502_too() {
     assert_eq!(app.orders().await[0].status, "pending");
 }
 
+/// A 500, then a 429, then the session: the shop retried with one idempotency key, so at
+/// most one session exists for the order whatever the provider executed.
+#[tokio::test]
+async fn session_creation_is_retried_with_one_idempotency_key() {
+    let stripe = FakeStripe::scripted(vec![
+        (500, json!({"error": {"type": "api_error", "message": "boom"}})),
+        (429, json!({"error": {"type": "invalid_request_error", "code": "rate_limit", "message": "slow down"}})),
+        (200, open_session()),
+    ])
+    .await;
+    let app = spawn_app_with_stripe(&stripe.base_url).await;
+    let token = app.csrf_token(1).await;
+    let response = app.post_buy(1, &[("csrf_token", &token)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let keys = stripe.idempotency_keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    let order = &app.orders().await[0];
+    let expected = format!("order-{}", order.id);
+    assert!(
+        keys.iter().all(|k| k.as_deref() == Some(expected.as_str())),
+        "{keys:?}"
+    );
+    assert!(order.checkout_session_id.is_some());
+}
+
+#[tokio::test]
+async fn a_provider_that_keeps_failing_gets_a_clear_page_and_no_session() {
+    let stripe = FakeStripe::start(
+        503,
+        json!({"error": {"type": "api_error", "message": "down"}}),
+    )
+    .await;
+    let app = spawn_app_with_stripe(&stripe.base_url).await;
+    let token = app.csrf_token(1).await;
+    let response = app.post_buy(1, &[("csrf_token", &token)]).await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert!(response.text().await.unwrap().contains("please try again"));
+    assert_eq!(
+        stripe.received().len(),
+        3,
+        "three attempts, then the shopper is told"
+    );
+    assert_eq!(app.orders().await[0].checkout_session_id, None);
+}
+
 #[tokio::test]
 async fn buying_is_a_post_only() {
     let stripe = FakeStripe::start(200, open_session()).await;

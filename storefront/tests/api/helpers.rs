@@ -274,27 +274,46 @@ pub fn completed_event(
 pub struct FakeStripe {
     pub base_url: String,
     pub requests: Arc<Mutex<Vec<(String, String)>>>,
+    /// The `Idempotency-Key` header of each request, in order.
+    pub idempotency_keys: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl FakeStripe {
     pub async fn start(status: u16, body: serde_json::Value) -> FakeStripe {
+        FakeStripe::scripted(vec![(status, body)]).await
+    }
+
+    /// Answers the n-th request with `answers[n]` (the last one once they run out).
+    pub async fn scripted(answers: Vec<(u16, serde_json::Value)>) -> FakeStripe {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = requests.clone();
-        let body = body.to_string();
+        let idempotency_keys = Arc::new(Mutex::new(Vec::new()));
+        let (seen, keys) = (requests.clone(), idempotency_keys.clone());
+        let answers: Arc<Vec<(u16, String)>> = Arc::new(
+            answers
+                .into_iter()
+                .map(|(status, body)| (status, body.to_string()))
+                .collect(),
+        );
         tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
                 };
-                let (seen, body) = (seen.clone(), body.clone());
+                let (seen, keys, answers) = (seen.clone(), keys.clone(), answers.clone());
                 tokio::spawn(async move {
-                    let Some((request_line, form)) = read_request(&mut socket).await else {
+                    let Some((request_line, form, key)) = read_request(&mut socket).await else {
                         return;
                     };
-                    // Lock released before any await.
-                    seen.lock().unwrap().push((request_line, form));
+                    // Locks released before any await.
+                    let n = {
+                        let mut seen = seen.lock().unwrap();
+                        seen.push((request_line, form));
+                        keys.lock().unwrap().push(key);
+                        seen.len() - 1
+                    };
+                    let (status, body) = answers[n.min(answers.len() - 1)].clone();
                     let reason = if status == 200 { "OK" } else { "Error" };
                     let response = format!(
                         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nRequest-Id: req_fake\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -305,7 +324,11 @@ impl FakeStripe {
                 });
             }
         });
-        FakeStripe { base_url, requests }
+        FakeStripe {
+            base_url,
+            requests,
+            idempotency_keys,
+        }
     }
 
     pub fn received(&self) -> Vec<(String, String)> {
@@ -313,8 +336,10 @@ impl FakeStripe {
     }
 }
 
-/// Reads one HTTP/1.1 request: returns "METHOD /path" and the body.
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<(String, String)> {
+/// Reads one HTTP/1.1 request: returns "METHOD /path", the body and the idempotency key.
+async fn read_request(
+    socket: &mut tokio::net::TcpStream,
+) -> Option<(String, String, Option<String>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let header_end = loop {
@@ -351,8 +376,14 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<(String, Str
         .take(2)
         .collect::<Vec<_>>()
         .join(" ");
+    let key = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("idempotency-key")
+            .then(|| value.trim().to_owned())
+    });
     Some((
         request_line,
         String::from_utf8_lossy(&buf[header_end..]).into_owned(),
+        key,
     ))
 }

@@ -2,7 +2,7 @@ use reqwest::StatusCode;
 use storefront::orders::{self, OrderStatus};
 
 use crate::helpers::{
-    BUYER_EMAIL, WEBHOOK_SECRET, completed_event, event_json, session_json, spawn_app,
+    BUYER_EMAIL, TestApp, WEBHOOK_SECRET, completed_event, event_json, session_json, spawn_app,
 };
 
 #[tokio::test]
@@ -160,49 +160,102 @@ async fn the_order_is_found_by_metadata_if_the_session_id_was_never_stored() {
     assert_eq!(app.emails().len(), 1);
 }
 
+async fn status_of(app: &TestApp, order_id: i64) -> String {
+    orders::find(&app.db, order_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+        .to_string()
+}
+
+/// A bank debit: completed unpaid waits; async_payment_succeeded pays and mails once.
 #[tokio::test]
-async fn completed_but_unpaid_changes_nothing() {
+async fn a_delayed_payment_waits_then_is_fulfilled_once_when_it_settles() {
     let app = spawn_app().await;
     let order = app.pending_order(1, "cs_test_async").await;
-    let event = event_json(
+    let completed = event_json(
         "evt_unpaid",
         "checkout.session.completed",
         session_json("cs_test_async", order.id, "unpaid", 2900),
     );
-    assert_eq!(app.deliver(&event).await.status(), StatusCode::OK);
-    assert_eq!(
-        orders::find(&app.db, order.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        "pending"
+    assert_eq!(app.deliver(&completed).await.status(), StatusCode::OK);
+    assert_eq!(status_of(&app, order.id).await, "awaiting_payment");
+    assert!(
+        app.emails().is_empty(),
+        "no receipt before the money arrives"
     );
+
+    let settled = event_json(
+        "evt_settled",
+        "checkout.session.async_payment_succeeded",
+        session_json("cs_test_async", order.id, "paid", 2900),
+    );
+    assert_eq!(app.deliver(&settled).await.status(), StatusCode::OK);
+    assert_eq!(app.deliver(&settled).await.status(), StatusCode::OK);
+    assert_eq!(status_of(&app, order.id).await, "paid");
+    assert_eq!(
+        app.emails().len(),
+        1,
+        "one receipt, whatever the redeliveries"
+    );
+    // A late redelivery of the unpaid completion does not undo the payment.
+    assert_eq!(app.deliver(&completed).await.status(), StatusCode::OK);
+    assert_eq!(status_of(&app, order.id).await, "paid");
+}
+
+#[tokio::test]
+async fn a_delayed_payment_that_fails_is_recorded_and_mails_nothing() {
+    let app = spawn_app().await;
+    let order = app.pending_order(1, "cs_test_async_fail").await;
+    let completed = event_json(
+        "evt_u",
+        "checkout.session.completed",
+        session_json("cs_test_async_fail", order.id, "unpaid", 2900),
+    );
+    app.deliver(&completed).await;
+    let failed = event_json(
+        "evt_f",
+        "checkout.session.async_payment_failed",
+        session_json("cs_test_async_fail", order.id, "unpaid", 2900),
+    );
+    assert_eq!(app.deliver(&failed).await.status(), StatusCode::OK);
+    assert_eq!(status_of(&app, order.id).await, "payment_failed");
     assert!(app.emails().is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_session_expires_its_pending_order_but_never_a_paid_one() {
+    let app = spawn_app().await;
+    let order = app.pending_order(1, "cs_test_expired").await;
+    let mut session = session_json("cs_test_expired", order.id, "unpaid", 2900);
+    session["status"] = "expired".into();
+    let expired = event_json("evt_exp", "checkout.session.expired", session.clone());
+    assert_eq!(app.deliver(&expired).await.status(), StatusCode::OK);
+    assert_eq!(status_of(&app, order.id).await, "expired");
+
+    // Out of order: the payment's event arrives, then a stale expiry for the same order.
+    let paid = app.pending_order(2, "cs_test_paid_then_expired").await;
+    let event = completed_event("evt_p", "cs_test_paid_then_expired", paid.id, 1500);
+    app.deliver(&event).await;
+    let mut stale = session_json("cs_test_paid_then_expired", paid.id, "unpaid", 1500);
+    stale["status"] = "expired".into();
+    let stale = event_json("evt_stale", "checkout.session.expired", stale);
+    assert_eq!(app.deliver(&stale).await.status(), StatusCode::OK);
+    assert_eq!(status_of(&app, paid.id).await, "paid");
 }
 
 #[tokio::test]
 async fn other_event_types_are_acknowledged_and_ignored() {
     let app = spawn_app().await;
-    let order = app.pending_order(1, "cs_test_expired").await;
-    let mut session = session_json("cs_test_expired", order.id, "unpaid", 2900);
-    session["status"] = "expired".into();
-    let expired = event_json("evt_exp", "checkout.session.expired", session);
-    assert_eq!(app.deliver(&expired).await.status(), StatusCode::OK);
+    let order = app.pending_order(1, "cs_test_other").await;
     let unknown = event_json(
         "evt_x",
         "some.future.event",
         serde_json::json!({"id": "x_1", "object": "thing"}),
     );
     assert_eq!(app.deliver(&unknown).await.status(), StatusCode::OK);
-    assert_eq!(
-        orders::find(&app.db, order.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        "pending"
-    );
+    assert_eq!(status_of(&app, order.id).await, "pending");
 }
 
 #[tokio::test]

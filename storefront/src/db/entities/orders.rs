@@ -7,9 +7,19 @@ pub enum OrderStatus {
     /// Created when the shopper clicked Buy; no payment confirmed yet.
     #[sea_orm(string_value = "pending")]
     Pending,
-    /// A signed `checkout.session.completed` with `payment_status = paid` arrived.
+    /// A signed `checkout.session.completed` with `payment_status = paid` arrived, or
+    /// `checkout.session.async_payment_succeeded` for a delayed method.
     #[sea_orm(string_value = "paid")]
     Paid,
+    /// Checkout completed with a delayed method (a bank debit): the money is on its way.
+    #[sea_orm(string_value = "awaiting_payment")]
+    AwaitingPayment,
+    /// The delayed payment failed (`checkout.session.async_payment_failed`).
+    #[sea_orm(string_value = "payment_failed")]
+    PaymentFailed,
+    /// The Checkout Session expired unpaid (`checkout.session.expired`).
+    #[sea_orm(string_value = "expired")]
+    Expired,
 }
 
 impl OrderStatus {
@@ -17,6 +27,9 @@ impl OrderStatus {
         match self {
             OrderStatus::Pending => "pending",
             OrderStatus::Paid => "paid",
+            OrderStatus::AwaitingPayment => "awaiting_payment",
+            OrderStatus::PaymentFailed => "payment_failed",
+            OrderStatus::Expired => "expired",
         }
     }
 }
