@@ -206,8 +206,8 @@ fn browser_tools_missing(modules: &Path) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_using_stripe_js_redirects_to_checkout_in_chromium() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // The harness's browser test installs playwright-core; this one reuses it.
-    let modules = root.join("../harness/tests/browser");
+    // playwright-core, installed by `npm ci --prefix mock-stripe/tests/browser`.
+    let modules = root.join("tests/browser");
     if let Some(missing) = browser_tools_missing(&modules) {
         assert!(
             std::env::var_os("REQUIRE_BROWSER_TESTS").is_none(),

@@ -6,11 +6,8 @@
 // usage: node stripejs.mjs SHOP_URL OPEN_ID EXPIRED_ID UNKNOWN_ID
 // Prints one line per case, then the success URL; exits 1 on any failure.
 //
-// playwright-core comes from harness/tests/browser (one `npm ci` serves both browser tests).
-import { createRequire } from 'node:module';
-
-const require = createRequire(new URL('../../../harness/tests/browser/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
+// playwright-core comes from this folder: `npm ci --prefix mock-stripe/tests/browser`.
+import { chromium } from 'playwright-core';
 
 const [shop, openId, expiredId, unknownId] = process.argv.slice(2);
 if (!shop || !openId || !expiredId || !unknownId) {
