@@ -283,13 +283,19 @@ pub(crate) fn test_card_number(id: &str) -> Option<&'static str> {
 /// The card behind a test PaymentMethod or token, expiring in December five years on.
 pub(crate) fn test_card(id: &str, now: i64) -> Option<Card> {
     let number = test_card_number(id)?;
-    let (year, _) = year_month(now);
     let cvc = if brand(number) == Brand::Amex {
         "1234"
     } else {
         "123"
     };
-    check(number, &format!("12/{}", year + 5), cvc, now).ok()
+    check(number, &future_expiry(now), cvc, now).ok()
+}
+
+/// An expiry [`check`] accepts on the clock at `now`: December five years on, as
+/// `MM/YYYY` (capped at 9999, the last year a clock may be pinned to).
+pub(crate) fn future_expiry(now: i64) -> String {
+    let (year, _) = year_month(now);
+    format!("12/{}", (year + 5).min(9999))
 }
 
 /// A test card whose refunds fail after they were accepted (`refund.failed`).
@@ -491,9 +497,11 @@ fn luhn(number: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// The brand of a card number by its prefix; any string (a short or empty one is
+/// `Unknown` unless it starts with `4`).
 pub(crate) fn brand(number: &str) -> Brand {
-    let p2: u32 = number[..2].parse().unwrap_or(0);
-    let p4: u32 = number[..4].parse().unwrap_or(0);
+    let prefix = |n: usize| -> u32 { number.get(..n).and_then(|p| p.parse().ok()).unwrap_or(0) };
+    let (p2, p4) = (prefix(2), prefix(4));
     match () {
         _ if number.starts_with('4') => Brand::Visa,
         _ if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => Brand::Mastercard,
@@ -511,6 +519,29 @@ pub(crate) fn brand(number: &str) -> Brand {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_cards_work_on_every_clock_a_test_may_pin() {
+        // Found by tests/fuzz: with the clock pinned near 9999, `12/{year + 5}` had five
+        // digits and `pm_card_visa` was "No such PaymentMethod" (headless completion's
+        // `(year + 5) % 100` made the card expired from 2095 on).
+        for now in [0, 1_700_000_000, 4_000_000_000, 253_402_300_799] {
+            let card = test_card("pm_card_visa", now).expect("a card at every time");
+            assert!(check(&card.number, &future_expiry(now), "123", now).is_ok());
+        }
+    }
+
+    #[test]
+    fn brand_of_short_or_odd_input_does_not_panic() {
+        // Found by tests/fuzz: `/_config/checkout/sessions/{id}/complete card=1` sliced
+        // `number[..2]` of a 1-digit number and answered 500.
+        for n in ["", "4", "3", "37", "601", "é", "😀12", "42é"] {
+            let _ = brand(n);
+        }
+        assert_eq!(brand("4"), Brand::Visa);
+        assert_eq!(brand("37"), Brand::Amex);
+        assert_eq!(brand(""), Brand::Unknown);
+    }
 
     // 2023-11-14
     const NOW: i64 = 1_700_000_000;

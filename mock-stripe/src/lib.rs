@@ -37,6 +37,7 @@ use tokio::task::JoinHandle;
 mod app;
 mod bank_debits;
 mod cards;
+pub mod cli;
 mod control;
 pub mod control_client;
 mod engine;
@@ -90,6 +91,18 @@ pub struct Config {
     /// apps written before 2022-08-01 that send no version. Accounts can change theirs with
     /// `POST /_config/settings api_version=…`.
     pub api_version: String,
+    /// Most connections served at once. Beyond it a new connection is answered a
+    /// Stripe-shaped 503 (`Stripe-Should-Retry: true`, `Retry-After: 1`) and closed,
+    /// rather than taken on without bound. Default 1024; at least 1.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection stays open. A slow (slowloris) or silent client is
+    /// disconnected after it. Default 30 s.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's body once its headers are in:
+    /// after it, the request is answered a Stripe-shaped 408 and the connection closed.
+    /// Default 30 s.
+    pub body_read_timeout: Duration,
 }
 
 /// The API version accounts default to: the latest the mock knows.
@@ -113,6 +126,9 @@ impl Default for Config {
             delivery_log: 1000,
             control_token: None,
             api_version: DEFAULT_API_VERSION.to_string(),
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -179,11 +195,22 @@ impl MockStripe {
                 ),
             ));
         }
+        if config.max_connections == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "max_connections must be at least 1",
+            ));
+        }
+        let limits = server::Limits {
+            max_connections: config.max_connections,
+            header_read_timeout: config.header_read_timeout,
+            body_read_timeout: config.body_read_timeout,
+        };
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         let app = Arc::new(app::App::new(&config, base_url_for(addr))?);
-        let task = tokio::spawn(run(listener, app.clone(), stopped));
+        let task = tokio::spawn(run(listener, app.clone(), stopped, limits));
         tracing::debug!("mock-stripe bound to {addr}");
         Ok(MockStripe {
             addr,
@@ -251,9 +278,14 @@ fn base_url_for(addr: SocketAddr) -> String {
     format!("http://{shown}")
 }
 
-async fn run(listener: TcpListener, app: Arc<app::App>, stopped: watch::Receiver<bool>) {
+async fn run(
+    listener: TcpListener,
+    app: Arc<app::App>,
+    stopped: watch::Receiver<bool>,
+    limits: server::Limits,
+) {
     let driver = tokio::spawn(engine::drive(app.engine.clone(), stopped.clone()));
-    server::serve(listener, app, stopped).await;
+    server::serve(listener, app, stopped, limits).await;
     driver.abort();
 }
 

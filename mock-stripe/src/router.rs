@@ -24,7 +24,12 @@ use crate::store::Account;
 use crate::{control, hosted, stripejs};
 
 /// Larger bodies are refused (100 line items with every option fit easily).
-const MAX_BODY: usize = 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 1024 * 1024;
+
+/// Longest request target (path and query string), in bytes: a 414 in Stripe's shape.
+/// SDK GETs stay far below it (a list call with `expand[]`, a search `query`); hyper's own
+/// bound on the whole head (`server::MAX_HEAD_BYTES`) is a bare 431.
+pub(crate) const MAX_TARGET_LEN: usize = 16 * 1024;
 
 enum Route {
     SessionCreate,
@@ -44,6 +49,10 @@ enum Route {
     PaymentIntentCancel(String),
     PaymentMethodCreate,
     PaymentMethodRetrieve(String),
+    // Checkout's own payment-page API, as the Stripe CLI's fixtures call it
+    // (resources/payment_pages.rs).
+    PaymentPageRetrieve(String),
+    PaymentPageConfirm(String),
     ChargeList,
     ChargeRetrieve(String),
     RefundCreate,
@@ -107,6 +116,8 @@ fn match_route(method: &Method, segs: &[String]) -> Option<Route> {
         ("POST", ["payment_intents", _, "cancel"]) => Route::PaymentIntentCancel(id(1)),
         ("POST", ["payment_methods"]) => Route::PaymentMethodCreate,
         ("GET", ["payment_methods", _]) => Route::PaymentMethodRetrieve(id(1)),
+        ("GET", ["payment_pages", _]) => Route::PaymentPageRetrieve(id(1)),
+        ("POST", ["payment_pages", _, "confirm"]) => Route::PaymentPageConfirm(id(1)),
         ("GET", ["charges"]) => Route::ChargeList,
         ("GET", ["charges", _]) => Route::ChargeRetrieve(id(1)),
         ("POST", ["refunds"]) => Route::RefundCreate,
@@ -161,7 +172,10 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp
     let request_id = app.request_id();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let mut resp = if path.starts_with("/c/pay/") {
+    let target_len = path.len() + req.uri().query().map_or(0, |q| q.len() + 1);
+    let mut resp = if target_len > MAX_TARGET_LEN {
+        target_too_long(&path, target_len)
+    } else if path.starts_with("/c/pay/") {
         hosted::route(app, req).await
     } else if path.starts_with("/c/3ds/") {
         hosted::three_d_secure::route(app, req).await
@@ -179,15 +193,54 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp
     Ok(resp)
 }
 
-/// Reads a request body, refusing bodies over [`MAX_BODY`] with a 413.
+/// A 414 for a request target over [`MAX_TARGET_LEN`]: Stripe's envelope, or a page for
+/// the payment pages.
+fn target_too_long(path: &str, len: usize) -> Resp {
+    let e = ApiError::new(
+        StatusCode::URI_TOO_LONG,
+        None,
+        format!(
+            "Request URI too long: {len} bytes, where the limit is {MAX_TARGET_LEN}. Send \
+             long parameters in a POST body."
+        ),
+    );
+    if hosted::is_page(path) {
+        hosted::error_page(&e)
+    } else {
+        json_error(&e)
+    }
+}
+
+/// Reads a request body, refusing bodies over [`MAX_BODY`] with a 413 (a declared
+/// `Content-Length` over it before reading any), and bodies that do not arrive within the
+/// body read timeout with a 408.
 pub(crate) async fn read_body(body: Incoming) -> ApiResult<bytes::Bytes> {
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+    use hyper::body::Body as _;
+    let too_large = || {
+        ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             None,
             format!("Request body too large: the limit is {MAX_BODY} bytes."),
-        )),
+        )
+    };
+    if body.size_hint().lower() > MAX_BODY as u64 {
+        return Err(too_large());
+    }
+    let timeout = crate::server::body_read_timeout();
+    let Ok(read) = tokio::time::timeout(timeout, Limited::new(body, MAX_BODY).collect()).await
+    else {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            None,
+            format!(
+                "The request body did not arrive within {} seconds.",
+                timeout.as_secs_f64()
+            ),
+        ));
+    };
+    match read {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(e) => Err(ApiError::bad_request(format!(
             "Could not read the request body: {e}"
         ))),
@@ -464,6 +517,8 @@ fn execute(
         Route::PaymentMethodRetrieve(id) => {
             crate::resources::payment_methods::retrieve(a, id, params, ctx)
         }
+        Route::PaymentPageRetrieve(id) => crate::resources::payment_pages::retrieve(a, id, params),
+        Route::PaymentPageConfirm(id) => crate::resources::payment_pages::confirm(a, id, params),
         Route::ChargeList => crate::resources::charges::list(a, params, ctx),
         Route::ChargeRetrieve(id) => crate::resources::charges::retrieve(a, id, params, ctx),
         Route::RefundCreate => crate::resources::refunds::create(a, params, ctx),

@@ -1,6 +1,14 @@
 //! The HTTP server: a hyper 1 accept loop with graceful shutdown that knows no routes. It
 //! serves any [`Handler`]; each request runs in its own task, so a bug that panics answers
 //! the handler's error page instead of dropping the connection.
+//!
+//! What one client may take (see [`Limits`]): at most [`MAX_HEADERS`] header lines and
+//! [`MAX_HEAD_BYTES`] of request line and headers (hyper answers 431 and closes); the head
+//! within `header_read_timeout` (also how long an idle keep-alive connection stays open);
+//! the body within `body_read_timeout` (a 408, see [`body_read_timeout`]); and
+//! `max_connections` connections at once: beyond that, a new connection is answered a
+//! Stripe-shaped 503 with `Stripe-Should-Retry` and closed, and once [`MAX_TURNED_AWAY`]
+//! of those are pending, further ones are closed unanswered.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,8 +22,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
 
 use crate::protocol::ApiError;
 
@@ -48,16 +56,57 @@ pub(crate) trait Handler: Send + Sync + 'static {
 /// How long shutdown waits for in-flight requests before closing their connections.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// Most header lines in one request (hyper's default, made explicit); more is a 431.
+pub(crate) const MAX_HEADERS: usize = 100;
+
+/// Most bytes of a request's head (request line and headers); more is a 431. The request
+/// target has its own, lower limit (`router::MAX_TARGET_LEN`), answered in Stripe's shape.
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Connections beyond `max_connections` that are still answered (a 503); past this many
+/// at once, further ones are closed without an answer.
+pub(crate) const MAX_TURNED_AWAY: usize = 64;
+
+/// The longest a turned-away connection may take to send the head of its request.
+const TURN_AWAY_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What one client may take; from the [`Config`](crate::Config).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+}
+
+tokio::task_local! {
+    /// The body read timeout of the request this task serves (set by [`isolate`]).
+    static BODY_READ_TIMEOUT: Duration;
+}
+
+/// How long the current request's body may take to arrive (`body_read_timeout`); the
+/// default outside a request task (unit tests).
+pub(crate) fn body_read_timeout() -> Duration {
+    BODY_READ_TIMEOUT
+        .try_with(|t| *t)
+        .unwrap_or(Duration::from_secs(30))
+}
+
 /// Accepts connections until `shutdown` turns true, then lets in-flight requests finish.
 pub(crate) async fn serve<H: Handler>(
     listener: TcpListener,
     handler: Arc<H>,
     mut shutdown: watch::Receiver<bool>,
+    limits: Limits,
 ) {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(MAX_HEADERS)
+        .max_header_size(MAX_HEAD_BYTES);
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let turned_away = Arc::new(Semaphore::new(MAX_TURNED_AWAY));
+    let mut warned_at: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -71,13 +120,27 @@ pub(crate) async fn serve<H: Handler>(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let Ok(permit) = connections.clone().try_acquire_owned() else {
+                    if warned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                        tracing::warn!(
+                            "{} connections open (--max-connections): answering new ones 503",
+                            limits.max_connections
+                        );
+                        warned_at = Some(tokio::time::Instant::now());
+                    }
+                    turn_away(stream, &turned_away, limits);
+                    continue;
+                };
                 let handler = handler.clone();
-                let service = service_fn(move |req| isolate(handler.clone(), req));
+                let body_timeout = limits.body_read_timeout;
+                let service =
+                    service_fn(move |req| isolate(handler.clone(), req, body_timeout));
                 let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!("connection closed with error: {e}");
                     }
+                    drop(permit);
                 });
             }
             _ = crate::stopped(&mut shutdown) => break,
@@ -92,15 +155,50 @@ pub(crate) async fn serve<H: Handler>(
     }
 }
 
+/// Answers a connection beyond the cap with a 503 (`Stripe-Should-Retry: true`,
+/// `Retry-After: 1`) and closes it; closes it at once when too many are being turned away.
+fn turn_away(stream: TcpStream, turned_away: &Arc<Semaphore>, limits: Limits) {
+    let Ok(permit) = turned_away.clone().try_acquire_owned() else {
+        drop(stream);
+        return;
+    };
+    let max = limits.max_connections;
+    let service = service_fn(move |_req: Request<Incoming>| async move {
+        let e = ApiError::unavailable(format!(
+            "mock-stripe is serving its maximum of {max} connections (--max-connections). \
+             Retry shortly, or reuse connections."
+        ));
+        let mut resp = json_error(&e);
+        let h = resp.headers_mut();
+        h.insert("stripe-should-retry", HeaderValue::from_static("true"));
+        h.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        Ok::<_, std::convert::Infallible>(resp)
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout.min(TURN_AWAY_READ_TIMEOUT))
+        .max_headers(MAX_HEADERS)
+        .max_header_size(MAX_HEAD_BYTES)
+        .keep_alive(false);
+    let conn = http.serve_connection(TokioIo::new(stream), service);
+    tokio::spawn(async move {
+        let _ = conn.await;
+        drop(permit);
+    });
+}
+
 /// Runs one request in its own task: a panic becomes the handler's error answer.
 async fn isolate<H: Handler>(
     handler: Arc<H>,
     req: Request<Incoming>,
+    body_timeout: Duration,
 ) -> Result<Resp, CloseConnection> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let h = handler.clone();
-    match tokio::spawn(async move { h.handle(req).await }).await {
+    let task = BODY_READ_TIMEOUT.scope(body_timeout, async move { h.handle(req).await });
+    match tokio::spawn(task).await {
         Ok(result) => result,
         Err(e) => {
             tracing::error!("{method} {path} failed: {e}");

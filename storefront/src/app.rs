@@ -20,9 +20,10 @@ use sea_orm::DatabaseConnection;
 
 use crate::mail::Mailer;
 use crate::payments::Payments;
-use crate::settings::{SESSION_KEY_LEN, Settings};
+use crate::settings::{SESSION_KEY_LEN, Settings, Tuning};
+use crate::web::security::{BodyLimit, SecurityHeaders};
 use crate::web::templates::{error_page, internal_error_page, not_found_page};
-use crate::web::{AppState, checkout, products, webhooks};
+use crate::web::{AppState, checkout, products, security, webhooks};
 use crate::{catalogue, db};
 
 /// How long in-flight requests get to finish on shutdown.
@@ -41,12 +42,21 @@ impl Application {
     /// Connects, migrates and seeds the database, binds the listener (port 0
     /// picks a free one) and builds the routes. Serving starts with `run_*`.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Application::build_tuned(settings, Tuning::default()).await
+    }
+
+    /// [`Application::build`] with operating limits other than the defaults.
+    pub async fn build_tuned(settings: Settings, tuning: Tuning) -> anyhow::Result<Application> {
+        let startup = db::startup_lock(&settings.database_url)
+            .await
+            .context("connecting to the database (DATABASE_URL)")?;
         let db = db::connect_and_migrate(&settings.database_url)
             .await
             .context("connecting to and migrating the database (DATABASE_URL)")?;
         let seeded = catalogue::seed_if_empty(&db)
             .await
             .context("seeding the catalogue")?;
+        startup.release().await;
         if seeded > 0 {
             tracing::info!(products = seeded, "seeded the catalogue");
         }
@@ -78,12 +88,14 @@ impl Application {
                 .parse()
                 .context("the catalogue's store email")?,
         );
-        let mailer = Mailer::new(&settings.mail_outbox, from).with_context(|| {
-            format!(
-                "creating the mail outbox {} (MAIL_OUTBOX)",
-                settings.mail_outbox.display()
-            )
-        })?;
+        let mailer = Mailer::new(&settings.mail_outbox, from)
+            .with_context(|| {
+                format!(
+                    "creating the mail outbox {} (MAIL_OUTBOX)",
+                    settings.mail_outbox.display()
+                )
+            })?
+            .with_receipt_claim_timeout(tuning.receipt_claim_timeout);
 
         let session_key = match &settings.session_key {
             Some(key) if key.len() == SESSION_KEY_LEN => key.clone(),
@@ -202,6 +214,7 @@ fn routes(
     Route::new()
         .at("/webhooks/stripe", post(webhooks::stripe))
         .at("/healthz", get(health))
+        .at("/static/shop.css", get(security::stylesheet))
         .nest("/", pages)
         .catch_error(|_: NotFoundError| async { not_found_page() })
         .catch_error(|_: MethodNotAllowedError| async {
@@ -211,8 +224,10 @@ fn routes(
                 "This address doesn't accept that kind of request.",
             )
         })
+        .with(BodyLimit)
         .with(CatchPanic::new().with_handler(|_| internal_error_page()))
         .with(Tracing)
+        .with(SecurityHeaders)
         .data(state)
         .boxed()
 }

@@ -81,6 +81,30 @@ pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<Product>,
     products::Entity::find_by_id(id).one(db).await
 }
 
+/// A product to add to the catalogue.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewProduct {
+    pub name: String,
+    pub description: String,
+    pub price_cents: Option<i64>,
+    pub image_url: Option<String>,
+}
+
+/// Adds a product (priced in usd) and returns it.
+pub async fn add(db: &impl ConnectionTrait, product: NewProduct) -> Result<Product, DbErr> {
+    products::ActiveModel {
+        id: NotSet,
+        name: Set(product.name),
+        description: Set(product.description),
+        price_cents: Set(product.price_cents),
+        currency: Set("usd".to_owned()),
+        image_url: Set(product.image_url),
+        created_at: Set(chrono::Utc::now().fixed_offset()),
+    }
+    .insert(db)
+    .await
+}
+
 /// Loads the seed catalogue when the products table is empty; returns how many were added.
 /// An existing catalogue is left alone, so restarts and edits made in the database survive.
 pub async fn seed_if_empty(db: &impl TransactionTrait) -> Result<usize, DbErr> {
@@ -89,19 +113,17 @@ pub async fn seed_if_empty(db: &impl TransactionTrait) -> Result<usize, DbErr> {
     if products::Entity::find().count(&txn).await? > 0 {
         return Ok(0);
     }
-    let now = chrono::Utc::now().fixed_offset();
     let count = seed.products.len();
     for p in seed.products {
-        products::ActiveModel {
-            id: NotSet,
-            name: Set(p.name),
-            description: Set(p.description),
-            price_cents: Set(p.price_cents),
-            currency: Set("usd".to_owned()),
-            image_url: Set(p.image_url),
-            created_at: Set(now),
-        }
-        .insert(&txn)
+        add(
+            &txn,
+            NewProduct {
+                name: p.name,
+                description: p.description,
+                price_cents: p.price_cents,
+                image_url: p.image_url,
+            },
+        )
         .await?;
     }
     txn.commit().await?;

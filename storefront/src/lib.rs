@@ -17,4 +17,4 @@ pub mod settings;
 pub mod web;
 
 pub use app::Application;
-pub use settings::{Secret, Settings, SettingsError};
+pub use settings::{Secret, Settings, SettingsError, Tuning};

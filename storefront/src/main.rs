@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use storefront::{Application, Settings};
+use storefront::{Application, Settings, Tuning};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -13,14 +13,14 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
+    let (settings, tuning) = match Settings::from_env().and_then(|s| Ok((s, Tuning::from_env()?))) {
+        Ok(both) => both,
         Err(err) => {
             eprintln!("storefront: {err}");
             return ExitCode::from(2);
         }
     };
-    let app = match Application::build(settings).await {
+    let app = match Application::build_tuned(settings, tuning).await {
         Ok(app) => app,
         Err(err) => {
             eprintln!("storefront: {err:#}");

@@ -2,7 +2,10 @@
 //! webhook (paid) to the receipt. Plain functions over a connection or a
 //! transaction, so tests drive them without HTTP.
 
-use chrono::Utc;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
@@ -12,7 +15,7 @@ use sea_orm::{
 
 use crate::catalogue::{self, Product};
 use crate::db::entities::orders::{self, Column};
-use crate::mail::{MailError, Mailer, Receipt};
+use crate::mail::{MailError, Mailer, Receipt, receipt_key};
 
 pub use orders::{Model as Order, OrderStatus};
 
@@ -44,6 +47,7 @@ pub async fn create_pending(
         created_at: Set(Utc::now().fixed_offset()),
         paid_at: Set(None),
         receipt_sent_at: Set(None),
+        receipt_claimed_at: Set(None),
     }
     .insert(db)
     .await?;
@@ -294,6 +298,9 @@ pub async fn transition(
 }
 
 /// Sets `receipt_sent_at` unless it is already set; `true` if this call set it.
+///
+/// Unconditional on the claim: for repairs by hand. The webhook path records through
+/// [`complete_receipt`], which checks that its claim still holds.
 pub async fn mark_receipt_sent(db: &impl ConnectionTrait, order_id: i64) -> Result<bool, DbErr> {
     let result = orders::Entity::update_many()
         .set(orders::ActiveModel {
@@ -322,50 +329,231 @@ pub enum ReceiptError {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReceiptOutcome {
-    /// Written to the outbox; the message id.
+    /// Written to the outbox by this call (or found there, written by an earlier one
+    /// that stopped before recording it) and recorded; the message id.
     Sent(String),
     AlreadySent,
     /// The order isn't paid (or doesn't exist): nothing to confirm.
     NotPaid,
     /// Stripe gave us no address to write to.
     NoBuyerEmail,
+    /// Another delivery (in this process or another) holds a fresh claim on the receipt
+    /// and didn't finish while we waited. Ask Stripe to try again later: by then it is
+    /// sent, or the claim has expired and that delivery sends it.
+    InProgress,
 }
 
-/// Sends the receipt for a paid order once: the mail is written first, then
-/// `receipt_sent_at` is set. A failed mail leaves it unset, so the next delivery
-/// of the event tries again; a sent one is never sent again.
+/// Proof that this caller, and no other, may write an order's receipt now: the
+/// `receipt_claimed_at` value it stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptClaim {
+    pub order: Order,
+    pub claimed_at: DateTimeWithTimeZone,
+    /// The claim replaced a stale one (its holder died or hung past the timeout).
+    pub took_over: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Ours: write the receipt, then [`complete_receipt`] (or [`release_receipt`]).
+    Claimed(ReceiptClaim),
+    /// Nothing to write: already sent, not paid, or no address.
+    Settled(ReceiptOutcome),
+    /// Someone else's claim, made at `since`, still within the timeout (or another
+    /// delivery claimed or sent it between our read and our update).
+    Held { since: Option<DateTimeWithTimeZone> },
+}
+
+/// Claims an order's receipt with one conditional UPDATE, a compare-and-set on
+/// `receipt_claimed_at`: it succeeds only if the receipt is unsent and the column still
+/// holds what we read (empty, or a claim older than `timeout`). Two callers racing for
+/// the same order (two processes, one database) can't both succeed: PostgreSQL re-checks
+/// the WHERE clause on the row the first one changed, SQLite runs writes one at a time.
+pub async fn claim_receipt(
+    db: &impl ConnectionTrait,
+    order_id: i64,
+    now: DateTime<Utc>,
+    timeout: Duration,
+) -> Result<Claim, DbErr> {
+    let Some(order) = find(db, order_id).await? else {
+        return Ok(Claim::Settled(ReceiptOutcome::NotPaid));
+    };
+    if order.status != OrderStatus::Paid {
+        return Ok(Claim::Settled(ReceiptOutcome::NotPaid));
+    }
+    if order.receipt_sent_at.is_some() {
+        return Ok(Claim::Settled(ReceiptOutcome::AlreadySent));
+    }
+    if order.buyer_email.is_none() {
+        return Ok(Claim::Settled(ReceiptOutcome::NoBuyerEmail));
+    }
+    let previous = order.receipt_claimed_at;
+    if let Some(since) = previous {
+        let timeout = chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+        let expired = since
+            .with_timezone(&Utc)
+            .checked_add_signed(timeout)
+            .is_some_and(|expiry| expiry <= now);
+        if !expired {
+            return Ok(Claim::Held { since: previous });
+        }
+    }
+    // Whole microseconds: what PostgreSQL stores, so the value reads back equal.
+    let claimed_at = now.trunc_subsecs(6).fixed_offset();
+    let claim = orders::Entity::update_many()
+        .set(orders::ActiveModel {
+            receipt_claimed_at: Set(Some(claimed_at)),
+            ..Default::default()
+        })
+        .filter(Column::Id.eq(order_id))
+        .filter(Column::Status.eq(OrderStatus::Paid))
+        .filter(Column::ReceiptSentAt.is_null());
+    let claim = match previous {
+        None => claim.filter(Column::ReceiptClaimedAt.is_null()),
+        Some(stale) => claim.filter(Column::ReceiptClaimedAt.eq(stale)),
+    };
+    if claim.exec(db).await?.rows_affected != 1 {
+        return Ok(Claim::Held { since: previous });
+    }
+    Ok(Claim::Claimed(ReceiptClaim {
+        order: Order {
+            receipt_claimed_at: Some(claimed_at),
+            ..order
+        },
+        claimed_at,
+        took_over: previous.is_some(),
+    }))
+}
+
+/// Records the receipt as sent if `claim` still holds; `false` if another delivery
+/// took the claim over meanwhile (it then records the receipt itself).
+pub async fn complete_receipt(
+    db: &impl ConnectionTrait,
+    claim: &ReceiptClaim,
+) -> Result<bool, DbErr> {
+    let result = orders::Entity::update_many()
+        .set(orders::ActiveModel {
+            receipt_sent_at: Set(Some(Utc::now().fixed_offset())),
+            ..Default::default()
+        })
+        .filter(Column::Id.eq(claim.order.id))
+        .filter(Column::ReceiptSentAt.is_null())
+        .filter(Column::ReceiptClaimedAt.eq(claim.claimed_at))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Gives the claim up (nothing was written), so the next delivery retries at once.
+pub async fn release_receipt(
+    db: &impl ConnectionTrait,
+    claim: &ReceiptClaim,
+) -> Result<bool, DbErr> {
+    let result = orders::Entity::update_many()
+        .set(orders::ActiveModel {
+            receipt_claimed_at: Set(None),
+            ..Default::default()
+        })
+        .filter(Column::Id.eq(claim.order.id))
+        .filter(Column::ReceiptSentAt.is_null())
+        .filter(Column::ReceiptClaimedAt.eq(claim.claimed_at))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// The longest a delivery waits for another one's claim on the same receipt to finish
+/// (writing a receipt takes milliseconds), before asking Stripe to retry; never more
+/// than half the claim timeout.
+const MAX_CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const CLAIM_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Sends the receipt for a paid order once, across processes sharing the database:
+///
+/// 1. **claim**: [`claim_receipt`] sets `receipt_claimed_at` by compare-and-set; only
+///    one delivery gets it. The others wait (briefly) for it to finish.
+/// 2. **write**: the receipt goes into the outbox under a name of its own
+///    (`order-{id}-{session}.eml`), whole or not at all, never over an existing one.
+/// 3. **mark**: [`complete_receipt`] sets `receipt_sent_at` if the claim still holds.
+///
+/// A failed write releases the claim (nothing was sent, the next delivery retries).
+/// A crash, or a database error, between claim and mark leaves the claim in place:
+/// it expires after the mailer's claim timeout, and the next delivery of the event
+/// claims again. If the crash came after the write, that delivery finds the file
+/// already in the outbox, writes nothing, and records it: one receipt either way.
 pub async fn send_receipt_if_due(
     db: &impl ConnectionTrait,
     mailer: &Mailer,
     order_id: i64,
 ) -> Result<ReceiptOutcome, ReceiptError> {
-    let _one_at_a_time = mailer.lock_receipts().await;
-    let Some(order) = find(db, order_id).await? else {
-        return Ok(ReceiptOutcome::NotPaid);
+    let timeout = mailer.receipt_claim_timeout();
+    let give_up = tokio::time::Instant::now() + (timeout / 2).min(MAX_CLAIM_WAIT);
+    let claim = loop {
+        match claim_receipt(db, order_id, Utc::now(), timeout).await? {
+            Claim::Claimed(claim) => break claim,
+            Claim::Settled(outcome) => return Ok(outcome),
+            Claim::Held { since } => {
+                if tokio::time::Instant::now() >= give_up {
+                    tracing::info!(order_id, claimed_at = ?since, "another delivery is writing this receipt");
+                    return Ok(ReceiptOutcome::InProgress);
+                }
+                tokio::time::sleep(CLAIM_POLL).await;
+            }
+        }
     };
-    if order.status != OrderStatus::Paid {
-        return Ok(ReceiptOutcome::NotPaid);
+    if claim.took_over {
+        tracing::warn!(
+            order_id,
+            "a stale receipt claim (its delivery stopped before finishing) expired; claimed it again"
+        );
     }
-    if order.receipt_sent_at.is_some() {
-        return Ok(ReceiptOutcome::AlreadySent);
-    }
-    let Some(buyer_email) = order.buyer_email.clone() else {
-        return Ok(ReceiptOutcome::NoBuyerEmail);
-    };
-    let product_name = match catalogue::find(db, order.product_id).await? {
-        Some(product) => product.name,
-        None => format!("product #{}", order.product_id),
+    let order = &claim.order;
+    let product_name = match catalogue::find(db, order.product_id).await {
+        Ok(Some(product)) => product.name,
+        Ok(None) => format!("product #{}", order.product_id),
+        Err(err) => {
+            release_after_failure(db, &claim).await;
+            return Err(err.into());
+        }
     };
     let receipt = Receipt {
         order_id: order.id,
         product_name,
         amount_cents: order.amount_cents,
         currency: order.currency.clone(),
-        buyer_email,
+        buyer_email: order.buyer_email.clone().unwrap_or_default(),
+        key: receipt_key(order.id, order.checkout_session_id.as_deref()),
     };
-    let message_id = mailer.send_receipt(&receipt).await?;
-    mark_receipt_sent(db, order.id).await?;
-    Ok(ReceiptOutcome::Sent(message_id))
+    let written = match mailer.send_receipt(&receipt).await {
+        Ok(written) => written,
+        Err(err) => {
+            release_after_failure(db, &claim).await;
+            return Err(err.into());
+        }
+    };
+    if !written.new {
+        tracing::warn!(
+            order_id,
+            message_id = %written.id,
+            "the receipt was already in the outbox (written by a delivery that stopped before recording it); recording it, not sending it again"
+        );
+    }
+    // Written: from here on the claim is never released, only completed or left to
+    // expire, so no other process starts a second receipt while this one is out.
+    if !complete_receipt(db, &claim).await? {
+        tracing::warn!(
+            order_id,
+            "the receipt claim was taken over while the receipt was written; the other delivery records it"
+        );
+    }
+    Ok(ReceiptOutcome::Sent(written.id))
+}
+
+async fn release_after_failure(db: &impl ConnectionTrait, claim: &ReceiptClaim) {
+    if let Err(err) = release_receipt(db, claim).await {
+        // The claim then expires by itself.
+        tracing::warn!(order_id = claim.order.id, error = %err, "could not release the receipt claim");
+    }
 }
 
 #[cfg(test)]
@@ -546,6 +734,10 @@ mod tests {
         assert!(send_receipt_if_due(&db, &mailer, order.id).await.is_err());
         let order_now = find(&db, order.id).await.unwrap().unwrap();
         assert!(needs_receipt(&order_now));
+        assert_eq!(
+            order_now.receipt_claimed_at, None,
+            "a failed write releases its claim"
+        );
         assert_eq!(eml_count(), 0);
 
         // Fixed (as a later event would carry it): the retry sends, once.
@@ -574,5 +766,246 @@ mod tests {
             !mark_receipt_sent(&db, order.id).await.unwrap(),
             "already set stays as it was"
         );
+    }
+
+    async fn paid_order(db: &DatabaseConnection, products: &[Product], session: &str) -> Order {
+        let order = create_pending(db, &products[0]).await.unwrap();
+        let outcome = mark_paid(db, &completed(session, Some(order.id)))
+            .await
+            .unwrap();
+        outcome.order().unwrap().clone()
+    }
+
+    fn outbox_files(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_receipt_claim_is_exclusive_until_it_expires() {
+        let (db, products) = seeded_db().await;
+        let order = paid_order(&db, &products, "cs_test_claim").await;
+        let timeout = Duration::from_secs(300);
+        let t0 = Utc::now();
+
+        let Claim::Claimed(first) = claim_receipt(&db, order.id, t0, timeout).await.unwrap() else {
+            panic!("the first claim succeeds")
+        };
+        assert!(!first.took_over);
+        let stored = find(&db, order.id).await.unwrap().unwrap();
+        assert_eq!(
+            stored.receipt_claimed_at,
+            Some(first.claimed_at),
+            "it reads back equal"
+        );
+
+        // Within the timeout, nobody else gets it.
+        for later in [chrono::Duration::zero(), chrono::Duration::seconds(299)] {
+            let claim = claim_receipt(&db, order.id, t0 + later, timeout)
+                .await
+                .unwrap();
+            assert_eq!(
+                claim,
+                Claim::Held {
+                    since: Some(first.claimed_at)
+                }
+            );
+        }
+
+        // Past it, the claim is stale: the next one takes it over, and the first holder
+        // (back from the dead) can no longer record or release anything.
+        let Claim::Claimed(second) =
+            claim_receipt(&db, order.id, t0 + chrono::Duration::seconds(300), timeout)
+                .await
+                .unwrap()
+        else {
+            panic!("a stale claim is taken over")
+        };
+        assert!(second.took_over);
+        assert!(!release_receipt(&db, &first).await.unwrap());
+        assert!(!complete_receipt(&db, &first).await.unwrap());
+        assert!(complete_receipt(&db, &second).await.unwrap());
+        assert_eq!(
+            claim_receipt(&db, order.id, t0 + chrono::Duration::days(1), timeout)
+                .await
+                .unwrap(),
+            Claim::Settled(ReceiptOutcome::AlreadySent)
+        );
+        assert!(
+            !complete_receipt(&db, &second).await.unwrap(),
+            "recorded once"
+        );
+    }
+
+    #[tokio::test]
+    async fn unpaid_or_addressless_orders_are_never_claimed() {
+        let (db, products) = seeded_db().await;
+        let pending = create_pending(&db, &products[0]).await.unwrap();
+        let timeout = Duration::from_secs(300);
+        assert_eq!(
+            claim_receipt(&db, pending.id, Utc::now(), timeout)
+                .await
+                .unwrap(),
+            Claim::Settled(ReceiptOutcome::NotPaid)
+        );
+        assert_eq!(
+            claim_receipt(&db, 9999, Utc::now(), timeout).await.unwrap(),
+            Claim::Settled(ReceiptOutcome::NotPaid)
+        );
+        let mut no_email = completed("cs_test_noemail", Some(pending.id));
+        no_email.buyer_email = None;
+        mark_paid(&db, &no_email).await.unwrap();
+        assert_eq!(
+            claim_receipt(&db, pending.id, Utc::now(), timeout)
+                .await
+                .unwrap(),
+            Claim::Settled(ReceiptOutcome::NoBuyerEmail)
+        );
+        assert_eq!(
+            find(&db, pending.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .receipt_claimed_at,
+            None
+        );
+    }
+
+    /// Killed after claiming, before writing: the receipt waits for the claim to expire,
+    /// then the next delivery sends it, once.
+    #[tokio::test]
+    async fn a_crash_between_claim_and_write_delays_the_receipt_but_loses_nothing() {
+        let (db, products) = seeded_db().await;
+        let dir = tempfile::tempdir().unwrap();
+        let timeout = Duration::from_millis(400);
+        let mailer = Mailer::new(dir.path(), "Shop <shop@example.test>".parse().unwrap())
+            .unwrap()
+            .with_receipt_claim_timeout(timeout);
+        let order = paid_order(&db, &products, "cs_test_crash1").await;
+        let Claim::Claimed(_dead) = claim_receipt(&db, order.id, Utc::now(), timeout)
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+
+        // A redelivery now waits for the holder, which never finishes: retry later.
+        let started = std::time::Instant::now();
+        assert_eq!(
+            send_receipt_if_due(&db, &mailer, order.id).await.unwrap(),
+            ReceiptOutcome::InProgress
+        );
+        assert!(started.elapsed() >= timeout / 2, "it waited for the holder");
+        assert!(outbox_files(dir.path()).is_empty());
+
+        tokio::time::sleep(timeout / 2).await;
+        let outcome = send_receipt_if_due(&db, &mailer, order.id).await.unwrap();
+        assert!(matches!(outcome, ReceiptOutcome::Sent(_)), "{outcome:?}");
+        assert_eq!(outbox_files(dir.path()).len(), 1);
+        assert!(!needs_receipt(&find(&db, order.id).await.unwrap().unwrap()));
+    }
+
+    /// Killed after writing, before recording: the next delivery (once the claim expires)
+    /// finds the receipt in the outbox and records it without writing a second one.
+    #[tokio::test]
+    async fn a_crash_between_write_and_mark_never_sends_twice() {
+        let (db, products) = seeded_db().await;
+        let dir = tempfile::tempdir().unwrap();
+        let timeout = Duration::from_millis(200);
+        let mailer = Mailer::new(dir.path(), "Shop <shop@example.test>".parse().unwrap())
+            .unwrap()
+            .with_receipt_claim_timeout(timeout);
+        let order = paid_order(&db, &products, "cs_test_crash2").await;
+        let Claim::Claimed(dead) = claim_receipt(&db, order.id, Utc::now(), timeout)
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let receipt = Receipt {
+            order_id: order.id,
+            product_name: products[0].name.clone(),
+            amount_cents: order.amount_cents,
+            currency: order.currency.clone(),
+            buyer_email: "jenny@example.com".into(),
+            key: receipt_key(order.id, order.checkout_session_id.as_deref()),
+        };
+        assert!(mailer.send_receipt(&receipt).await.unwrap().new);
+        drop(dead); // the process dies here
+        let before = outbox_files(dir.path());
+        assert_eq!(before.len(), 1);
+
+        tokio::time::sleep(timeout).await;
+        let outcome = send_receipt_if_due(&db, &mailer, order.id).await.unwrap();
+        assert_eq!(outcome, ReceiptOutcome::Sent(receipt.key.clone()));
+        assert_eq!(outbox_files(dir.path()), before, "the same single file");
+        assert!(
+            find(&db, order.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .receipt_sent_at
+                .is_some()
+        );
+        assert_eq!(
+            send_receipt_if_due(&db, &mailer, order.id).await.unwrap(),
+            ReceiptOutcome::AlreadySent
+        );
+    }
+
+    /// Concurrent deliveries in one process: one claims and writes, the others wait for it
+    /// and report the receipt sent.
+    #[tokio::test]
+    async fn concurrent_senders_write_one_receipt() {
+        let (db, products) = seeded_db().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::new(dir.path(), "Shop <shop@example.test>".parse().unwrap()).unwrap();
+        let order = paid_order(&db, &products, "cs_test_many").await;
+        let outcomes = futures_join_all(
+            (0..8)
+                .map(|_| send_receipt_if_due(&db, &mailer, order.id))
+                .collect(),
+        )
+        .await;
+        let sent = outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(ReceiptOutcome::Sent(_))))
+            .count();
+        assert_eq!(sent, 1, "{outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Ok(ReceiptOutcome::Sent(_) | ReceiptOutcome::AlreadySent))),
+            "{outcomes:?}"
+        );
+        assert_eq!(outbox_files(dir.path()).len(), 1);
+    }
+
+    /// Polls every future on this task until all are done (no extra dependency).
+    async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+        let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+        let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+                if output.is_none() {
+                    match future.as_mut().poll(cx) {
+                        std::task::Poll::Ready(value) => *output = Some(value),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        outputs.into_iter().map(Option::unwrap).collect()
     }
 }

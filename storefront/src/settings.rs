@@ -220,6 +220,49 @@ impl Settings {
     }
 }
 
+/// Operating limits with safe defaults, read from the environment beside [`Settings`]
+/// (kept apart so code that builds `Settings` by hand needn't know about them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// `RECEIPT_CLAIM_TIMEOUT` (seconds, default 300): how long one delivery's claim on
+    /// writing a receipt holds. A delivery that died after claiming blocks the receipt
+    /// this long; then a redelivery sends it. Must exceed the time one write can take.
+    pub receipt_claim_timeout: std::time::Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            receipt_claim_timeout: crate::mail::DEFAULT_RECEIPT_CLAIM_TIMEOUT,
+        }
+    }
+}
+
+impl Tuning {
+    pub fn from_env() -> Result<Tuning, SettingsError> {
+        Tuning::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Tuning, SettingsError> {
+        let mut tuning = Tuning::default();
+        if let Some(value) = lookup("RECEIPT_CLAIM_TIMEOUT").filter(|v| !v.trim().is_empty()) {
+            let seconds = value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=86_400).contains(s))
+                .ok_or_else(|| {
+                    invalid(
+                        "RECEIPT_CLAIM_TIMEOUT",
+                        format!("must be a number of seconds from 1 to 86400, got {value:?}"),
+                    )
+                })?;
+            tuning.receipt_claim_timeout = std::time::Duration::from_secs(seconds);
+        }
+        Ok(tuning)
+    }
+}
+
 /// A database URL may carry a password (`postgres://user:pw@host/db`).
 fn redact_password(database_url: &str) -> String {
     match url::Url::parse(database_url) {
@@ -471,5 +514,25 @@ mod tests {
         assert!(!debug.contains("whsec_abc"), "{debug}");
         assert!(debug.contains("[redacted]"));
         assert_eq!(Secret::from("x").to_string(), "[redacted]");
+    }
+
+    #[test]
+    fn the_receipt_claim_timeout_defaults_to_five_minutes_and_is_checked() {
+        let none = |_: &str| None;
+        assert_eq!(
+            Tuning::from_lookup(none).unwrap().receipt_claim_timeout,
+            std::time::Duration::from_secs(300)
+        );
+        let set = |v: &'static str| {
+            move |name: &str| (name == "RECEIPT_CLAIM_TIMEOUT").then(|| v.to_owned())
+        };
+        assert_eq!(
+            Tuning::from_lookup(set("2")).unwrap().receipt_claim_timeout,
+            std::time::Duration::from_secs(2)
+        );
+        for bad in ["0", "-1", "abc", "86401", "1.5"] {
+            let err = Tuning::from_lookup(set(bad)).unwrap_err();
+            assert_eq!(err.variable(), "RECEIPT_CLAIM_TIMEOUT", "{bad}");
+        }
     }
 }

@@ -4,7 +4,6 @@
 use super::Call;
 use crate::bank_debits::{BankAccount, BankKind};
 use crate::cards;
-use crate::engine::clock::year_month;
 use crate::engine::step::Routing;
 use crate::protocol::error::CardDetails;
 use crate::protocol::{ApiError, ApiResult, Fields, Params};
@@ -49,27 +48,25 @@ pub(super) async fn complete(call: &Call<'_>, id: &str) -> ApiResult<Resp> {
         (acc.now(), acc.settings.redirect_timing)
     };
     // Any future expiry and a CVC of the right length, as the test-card docs say.
-    let (year, _) = year_month(now);
     let digits: String = number.chars().filter(char::is_ascii_digit).collect();
     let cvc = if cards::brand(&digits) == cards::Brand::Amex {
         "1234"
     } else {
         "123"
     };
-    let card =
-        cards::check(&number, &format!("12/{}", (year + 5) % 100), cvc, now).map_err(|e| {
-            ApiError::card(
-                e.code.as_str(),
-                e.message,
-                CardDetails {
-                    decline_code: e.decline_code.map(|d| d.as_str().to_string()),
-                    charge: None,
-                    payment_intent: None,
-                    ..Default::default()
-                },
-            )
-            .with_param("card")
-        })?;
+    let card = cards::check(&number, &cards::future_expiry(now), cvc, now).map_err(|e| {
+        ApiError::card(
+            e.code.as_str(),
+            e.message,
+            CardDetails {
+                decline_code: e.decline_code.map(|d| d.as_str().to_string()),
+                charge: None,
+                payment_intent: None,
+                ..Default::default()
+            },
+        )
+        .with_param("card")
+    })?;
     let payer = Payer {
         card: &card,
         email: &email,
@@ -89,24 +86,7 @@ pub(super) async fn complete(call: &Call<'_>, id: &str) -> ApiResult<Resp> {
             match checkout_sessions::pay(acc, id, &payer)? {
                 PayResult::Completed(_) => {}
                 PayResult::Declined(e) => {
-                    let session = acc.sessions.get(id).expect("checked above");
-                    let pi = session
-                        .payment_intent
-                        .as_deref()
-                        .and_then(|p| acc.payment_intents.get(p));
-                    return Err(ApiError::card(
-                        e.code.as_str(),
-                        e.message,
-                        CardDetails {
-                            decline_code: e.decline_code.map(|d| d.as_str().to_string()),
-                            charge: pi.and_then(|p| {
-                                p.last_payment_error.as_ref().and_then(|e| e.charge.clone())
-                            }),
-                            payment_intent: pi
-                                .and_then(|p| serde_json::to_value(p.json(None)).ok()),
-                            ..Default::default()
-                        },
-                    ));
+                    return Err(checkout_sessions::decline_error(acc, id, e));
                 }
                 PayResult::AlreadyComplete(_) => return Err(not_open(id, "complete")),
                 PayResult::Expired => return Err(not_open(id, "expired")),

@@ -12,6 +12,10 @@ use crate::store::lock;
 /// The furthest one advance may move (ten years): a bound on a client's typo, not on tests.
 const MAX_ADVANCE_SECS: i64 = 10 * 366 * 86_400;
 
+/// The latest a clock may show, pinned or advanced: 9999-12-31T23:59:59Z (dates beyond it
+/// have no four-digit year, which card expiries and date formats need).
+const MAX_TIME: i64 = 253_402_300_799;
+
 #[derive(Serialize)]
 struct ClockJson {
     object: &'static str,
@@ -57,7 +61,7 @@ pub(super) fn pin(call: &Call<'_>) -> ApiResult<Resp> {
         .int("frozen_at")?
         .ok_or_else(|| ApiError::missing("frozen_at"))?;
     f.finish()?;
-    if !(0..=253_402_300_799).contains(&frozen_at) {
+    if !(0..=MAX_TIME).contains(&frozen_at) {
         return Err(ApiError::invalid(
             "frozen_at",
             "frozen_at must be a unix time in seconds between 1970 and 9999.",
@@ -87,6 +91,12 @@ pub(super) async fn advance(call: &Call<'_>) -> ApiResult<Resp> {
     }
     let account = call.account()?;
     let target = lock(account).clock.now_ms() + seconds * 1000;
+    if target > MAX_TIME * 1000 + 999 {
+        return Err(ApiError::invalid(
+            "seconds",
+            "seconds would move the clock past 9999-12-31T23:59:59Z, the latest it may show.",
+        ));
+    }
     call.app.engine.advance_to(account, target).await;
     current(call)
 }

@@ -20,7 +20,7 @@ use crate::protocol::ApiError;
 use crate::protocol::Params;
 use crate::protocol::form::Value;
 use crate::resources::checkout_sessions::{self, PageView, PayResult, Payer, Status};
-use crate::server::{Resp, html_response, json_error};
+use crate::server::{Resp, html_response};
 use crate::store::{AccountRef, RedirectTiming};
 use page::{FormState, PageError};
 
@@ -95,6 +95,22 @@ fn internal_error() -> HtmlReply {
     )
 }
 
+/// Whether `path` is one of the browser's pages (`/c/pay/…`, `/c/3ds/…`), whose errors
+/// are pages too.
+pub(crate) fn is_page(path: &str) -> bool {
+    path.starts_with("/c/pay/") || path.starts_with("/c/3ds/")
+}
+
+/// A refused request to a page (wrong method, body too large or too slow, URI too long):
+/// a page with the error's status and message, for the browser that sent it.
+pub(crate) fn error_page(e: &ApiError) -> Resp {
+    let title = match e.status {
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => "Page not found",
+        _ => "This request could not be processed",
+    };
+    html_response(e.status, page::notice_page(title, &e.message, None), None)
+}
+
 /// `/c/pay/{id}`: the page, and the form's submission.
 pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     let path = req.uri().path().to_string();
@@ -107,10 +123,10 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Resp {
             match crate::router::read_body(req.into_body()).await {
                 Ok(body) if action.is_empty() => submit(app, &id, &body).await,
                 Ok(body) => answer_challenge(app, &id, &body).await,
-                Err(e) => return json_error(&e),
+                Err(e) => return error_page(&e),
             }
         }
-        _ => return json_error(&ApiError::unrecognized_url(req.method().as_str(), &path)),
+        _ => return error_page(&ApiError::unrecognized_url(req.method().as_str(), &path)),
     };
     html_response(reply.status, reply.body, reply.location.as_deref())
 }

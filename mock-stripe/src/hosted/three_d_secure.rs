@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::protocol::form::Value;
 use crate::protocol::{ApiError, Params};
 use crate::resources::payment_intents::{self, PiStatus};
-use crate::server::{Resp, html_response, json_error};
+use crate::server::{Resp, html_response};
 
 /// Where the page posts the answer: the page's own path.
 const PREFIX: &str = "/c/3ds/";
@@ -70,9 +70,9 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Resp {
         }
         Method::POST => match crate::router::read_body(req.into_body()).await {
             Ok(body) => answer(app, &id, &body),
-            Err(e) => json_error(&e),
+            Err(e) => super::error_page(&e),
         },
-        _ => json_error(&ApiError::unrecognized_url(req.method().as_str(), &path)),
+        _ => super::error_page(&ApiError::unrecognized_url(req.method().as_str(), &path)),
     }
 }
 

@@ -122,12 +122,17 @@ pub(crate) fn connected_account(
     ))
 }
 
+/// The longest prefix [`mask_key`] shows (`sk_test_`, `whsec_`, `hello_world_`).
+const MAX_SHOWN_PREFIX: usize = 12;
+
 fn invalid_key(key: &str) -> ApiError {
     ApiError::unauthorized(None, format!("Invalid API Key provided: {}", mask_key(key)))
 }
 
 /// `sk_test_****abcd`: the prefix (up to the second `_`) and the last 4 characters, never more.
 /// Used for every secret that may reach a log or an error message (API keys, `whsec_` secrets).
+/// A prefix is shown only when it looks like one (at most [`MAX_SHOWN_PREFIX`] bytes of
+/// lowercase letters and `_`): a garbage "key" whose first `_` comes late is not echoed.
 pub fn mask_key(key: &str) -> String {
     let prefix_len = key
         .char_indices()
@@ -135,6 +140,11 @@ pub fn mask_key(key: &str) -> String {
         .nth(1)
         .or_else(|| key.char_indices().find(|(_, c)| *c == '_'))
         .map_or(0, |(i, _)| i + 1);
+    let looks_like_a_prefix = prefix_len <= MAX_SHOWN_PREFIX
+        && key[..prefix_len]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_');
+    let prefix_len = if looks_like_a_prefix { prefix_len } else { 0 };
     let prefix = &key[..prefix_len];
     let rest: Vec<char> = key[prefix_len..].chars().collect();
     if rest.len() <= 4 {
@@ -261,5 +271,10 @@ mod tests {
         );
         assert_eq!(mask_key("whsec_abcdefgh1234"), "whsec_****1234");
         assert_eq!(mask_key("abc"), "****");
+        // Found by the fuzzer (protocol/fuzz.rs): a "prefix" is everything up to the first
+        // `_`, which for a garbage key was most of it (`Σଵa!𐞀A_` came back whole).
+        assert_eq!(mask_key("Σଵa!𐞀A_"), "****!𐞀A_");
+        assert_eq!(mask_key("mysecretpassword_x"), "****rd_x");
+        assert_eq!(mask_key("Secret_value_12345"), "****2345");
     }
 }

@@ -166,6 +166,15 @@ impl ApiError {
         }
     }
 
+    /// 503 `api_error`: the mock is too busy to take the request (nothing was executed, so
+    /// the SDKs may retry it).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError {
+            kind: ErrorType::ApiError,
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, None, message)
+        }
+    }
+
     /// 400 `idempotency_error`: the key was first used with other parameters (§1.6).
     pub fn idempotency_mismatch(key: &str) -> Self {
         ApiError {

@@ -350,6 +350,12 @@ impl<'a> Fields<'a> {
         self.map.contains_key(key)
     }
 
+    /// Every key at this level (resources ask by name; the fuzz tests read them all).
+    #[cfg(test)]
+    pub fn keys(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.map.keys().map(String::as_str)
+    }
+
     /// Looks at a value without marking it as read.
     pub fn peek(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key)

@@ -6,6 +6,8 @@ pub(crate) mod auth;
 pub(crate) mod error;
 pub(crate) mod expand;
 pub(crate) mod form;
+#[cfg(test)]
+mod fuzz;
 pub(crate) mod idempotency;
 pub(crate) mod list;
 pub(crate) mod search;

@@ -10,6 +10,7 @@ pub(crate) mod events;
 pub(crate) mod expandable;
 pub(crate) mod payment_intents;
 pub(crate) mod payment_methods;
+pub(crate) mod payment_pages;
 pub(crate) mod prices;
 pub(crate) mod products;
 pub(crate) mod promotion_codes;

@@ -55,3 +55,102 @@ async fn wildcard_event_filters_answer_quickly_and_long_ones_are_refused() {
         .await;
     assert_eq!(expired["data"][0]["type"], "checkout.session.expired");
 }
+
+#[tokio::test]
+async fn headless_completion_with_a_one_digit_card_is_a_card_error() {
+    // Found by the fuzzer (tests/fuzz): the brand of a card number shorter than 4 digits
+    // sliced past its end, and the control API answered a 500.
+    let mock = spawn_mock(vec![]).await;
+    for card in ["1", "42", "", "x"] {
+        let session = mock.create_session(KEY).await;
+        let id = session["id"].as_str().unwrap();
+        let resp = mock
+            .post(
+                KEY,
+                &format!("/_config/checkout/sessions/{id}/complete"),
+                &format!("card={card}"),
+            )
+            .await;
+        let status = resp.status();
+        let err: serde_json::Value = resp.json().await.unwrap();
+        if card.is_empty() {
+            // `card=` is unset: the default card pays.
+            assert_eq!(status, 200, "{err}");
+            continue;
+        }
+        assert_eq!(status, 402, "card={card}: {err}");
+        assert_eq!(err["error"]["type"], "card_error");
+    }
+}
+
+#[tokio::test]
+async fn test_cards_still_pay_when_the_clock_is_pinned_far_ahead() {
+    // Found by the fuzzer: at 9999 `pm_card_visa` was "No such PaymentMethod", and from
+    // 2095 headless completion's default card had expired.
+    let mock = spawn_mock(vec![]).await;
+    for (key, frozen_at) in [
+        ("sk_test_hostile_2100", 4_102_444_800i64),
+        ("sk_test_hostile_9999", 253_402_300_799),
+    ] {
+        let pinned = mock
+            .post(key, "/_config/clock", &format!("frozen_at={frozen_at}"))
+            .await;
+        assert_eq!(pinned.status(), 200);
+        let resp = mock
+            .post(
+                key,
+                "/v1/payment_intents",
+                "amount=2000&currency=usd&payment_method=pm_card_visa&confirm=true",
+            )
+            .await;
+        let status = resp.status();
+        let pi: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(status, 200, "{frozen_at}: {pi}");
+        assert_eq!(pi["status"], "succeeded");
+        let session = mock.create_session(key).await;
+        let id = session["id"].as_str().unwrap();
+        let resp = mock
+            .post(
+                key,
+                &format!("/_config/checkout/sessions/{id}/complete"),
+                "",
+            )
+            .await;
+        let status = resp.status();
+        let done: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(status, 200, "{frozen_at}: {done}");
+    }
+}
+
+#[tokio::test]
+async fn the_clock_cannot_be_advanced_past_9999() {
+    // Found by the fuzzer: pinning stops at 9999-12-31 but advancing went on, past the last
+    // four-digit year, where no test card had a valid expiry any more.
+    let mock = spawn_mock(vec![]).await;
+    let key = "sk_test_hostile_clock_end";
+    let pinned = mock
+        .post(key, "/_config/clock", "frozen_at=253402214400")
+        .await;
+    assert_eq!(pinned.status(), 200);
+    let resp = mock
+        .post(key, "/_config/clock/advance", "seconds=172800")
+        .await;
+    assert_eq!(resp.status(), 400);
+    let err: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(err["error"]["param"], "seconds");
+    // Up to the last second is fine.
+    let resp = mock
+        .post(key, "/_config/clock/advance", "seconds=86399")
+        .await;
+    assert_eq!(resp.status(), 200);
+    let clock: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(clock["now"], 253_402_300_799i64);
+    let pi = mock
+        .post(
+            key,
+            "/v1/payment_intents",
+            "amount=2000&currency=usd&payment_method=pm_card_visa&confirm=true",
+        )
+        .await;
+    assert_eq!(pi.status(), 200);
+}

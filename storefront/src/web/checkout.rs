@@ -62,6 +62,9 @@ impl ResponseError for CheckoutError {
                 "Not for sale",
                 &format!("{name} can't be bought yet: it has no price."),
             ),
+            CheckoutError::BadBody(poem::error::ReadBodyError::PayloadTooLarge) => {
+                super::security::payload_too_large("/products/")
+            }
             CheckoutError::BadBody(cause) => {
                 tracing::warn!(error = %cause, "unreadable form");
                 error_page(

@@ -3,6 +3,7 @@
 pub mod checkout;
 pub mod flash;
 pub mod products;
+pub mod security;
 pub mod templates;
 pub mod webhooks;
 

@@ -37,7 +37,12 @@ impl From<&Product> for ProductView {
             name: p.name.clone(),
             description: p.description.clone(),
             price: p.price_label(),
-            image_url: p.image_url.clone(),
+            // Escaping keeps a URL inside its attribute, not a `javascript:` or `data:`
+            // URL out of it: only https images are shown (the catalogue's rule).
+            image_url: p
+                .image_url
+                .clone()
+                .filter(|url| url.starts_with("https://")),
         }
     }
 }

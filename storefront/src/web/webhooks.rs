@@ -10,6 +10,7 @@ use poem::web::{Data, Json};
 use poem::{Body, IntoResponse, Request, Response, error::ResponseError, handler};
 use serde_json::json;
 use stripe_webhook::WebhookError;
+use tracing::Instrument;
 
 use super::{SharedState, read_body};
 use crate::mail::MailError;
@@ -34,6 +35,10 @@ pub enum WebhookHandlerError {
     /// a 5xx makes Stripe redeliver, which retries the mail.
     #[error("receipt not sent")]
     Receipt(#[source] ReceiptError),
+    /// After commit: another delivery holds the receipt's claim and hasn't finished.
+    /// A 503 makes Stripe redeliver; by then the receipt is sent or the claim expired.
+    #[error("the receipt is being written by another delivery; retry later")]
+    ReceiptInProgress,
     #[error("unexpected error")]
     Unexpected(#[from] anyhow::Error),
 }
@@ -53,6 +58,7 @@ impl ResponseError for WebhookHandlerError {
             WebhookHandlerError::Receipt(_) | WebhookHandlerError::Unexpected(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            WebhookHandlerError::ReceiptInProgress => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -65,6 +71,15 @@ impl ResponseError for WebhookHandlerError {
             WebhookHandlerError::Unexpected(cause) => {
                 tracing::error!(error = ?cause, "webhook failed");
                 "internal error".to_owned()
+            }
+            WebhookHandlerError::BadBody(ReadBodyError::PayloadTooLarge) => {
+                return super::security::payload_too_large("/webhooks/stripe");
+            }
+            WebhookHandlerError::ReceiptInProgress => {
+                tracing::info!(
+                    "webhook: receipt claimed by another delivery; asking Stripe to retry"
+                );
+                self.to_string()
             }
             WebhookHandlerError::Unparseable(detail) => {
                 tracing::error!(detail, "webhook: signed event could not be parsed");
@@ -95,6 +110,11 @@ impl From<WebhookError> for WebhookHandlerError {
 
 fn received(outcome: &str) -> Response {
     Json(json!({ "received": true, "outcome": outcome })).into_response()
+}
+
+/// A paid order's answer, saying what became of its receipt (for logs and tests).
+fn paid(receipt: &str) -> Response {
+    Json(json!({ "received": true, "outcome": "paid", "receipt": receipt })).into_response()
 }
 
 #[handler]
@@ -176,23 +196,35 @@ pub async fn stripe(
     };
 
     // After commit: the order is paid whatever happens to the mail.
-    match orders::send_receipt_if_due(&state.db, &state.mailer, order.id).await {
+    // On a task of its own: if Stripe hangs up mid-way (its timeout), the receipt's
+    // claim → write → mark still runs to the end instead of stopping where the request
+    // was dropped (which would leave a claim to expire and delay the receipt).
+    let receipt = tokio::spawn({
+        let (state, order_id) = (SharedState::clone(&state), order.id);
+        async move { orders::send_receipt_if_due(&state.db, &state.mailer, order_id).await }
+            .in_current_span()
+    })
+    .await
+    .map_err(|e| anyhow::Error::new(e).context("sending the receipt"))?;
+    match receipt {
         Ok(ReceiptOutcome::Sent(message_id)) => {
             tracing::info!(order_id = order.id, message_id, "receipt written");
-            Ok(received("paid"))
+            Ok(paid("sent"))
         }
-        Ok(ReceiptOutcome::AlreadySent | ReceiptOutcome::NotPaid) => Ok(received("paid")),
+        Ok(ReceiptOutcome::AlreadySent) => Ok(paid("already_sent")),
+        Ok(ReceiptOutcome::NotPaid) => Ok(paid("not_due")),
         Ok(ReceiptOutcome::NoBuyerEmail) => {
             tracing::warn!(
                 order_id = order.id,
                 "paid without a buyer email; no receipt"
             );
-            Ok(received("paid"))
+            Ok(paid("no_buyer_email"))
         }
+        Ok(ReceiptOutcome::InProgress) => Err(WebhookHandlerError::ReceiptInProgress),
         // Retrying can't fix an address Stripe sent us: don't ask for redelivery.
         Err(ReceiptError::Mail(err @ MailError::BadRecipient(_))) => {
             tracing::warn!(order_id = order.id, error = %err, "no receipt");
-            Ok(received("paid"))
+            Ok(paid("bad_recipient"))
         }
         Err(err) => Err(WebhookHandlerError::Receipt(err)),
     }

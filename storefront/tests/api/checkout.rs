@@ -3,7 +3,8 @@ use serde_json::json;
 use storefront::orders::OrderStatus;
 
 use crate::helpers::{
-    BUYER_EMAIL, FakeStripe, completed_event, location, spawn_app, spawn_app_with_stripe,
+    BUYER_EMAIL, FakeStripe, browser, completed_event, hidden_input, location, spawn_app,
+    spawn_app_with_stripe,
 };
 
 const SESSION_URL: &str = "https://checkout.stripe.test/c/pay/cs_test_fake_1";
@@ -56,15 +57,44 @@ async fn buy_without_a_csrf_token_is_refused_and_records_nothing() {
     assert!(stripe.received().is_empty(), "Stripe must not be called");
 }
 
+/// Two browsers (two cookie jars) on ONE shop: a token is bound to the browser it was
+/// issued to, not merely to the shop's key, so Bob's token is useless in Alice's browser
+/// (as it would be in an attacker's page submitting Alice's browser).
 #[tokio::test]
 async fn a_token_from_another_browser_is_refused() {
-    let app = spawn_app().await;
-    let other = spawn_app().await;
-    let foreign = other.csrf_token(1).await;
-    let _ = app.csrf_token(1).await;
-    let response = app.post_buy(1, &[("csrf_token", &foreign)]).await;
+    let mut second = open_session();
+    second["id"] = "cs_test_fake_2".into();
+    let stripe = FakeStripe::scripted(vec![(200, open_session()), (200, second)]).await;
+    let app = spawn_app_with_stripe(&stripe.base_url).await;
+    let (alice, bob) = (browser(), browser());
+    let page = |client: reqwest::Client| {
+        let url = app.url("/products/1");
+        async move {
+            let html = client.get(url).send().await.unwrap().text().await.unwrap();
+            hidden_input(&html, "csrf_token").unwrap()
+        }
+    };
+    let bobs_token = page(bob.clone()).await;
+    let alices_token = page(alice.clone()).await;
+    assert_ne!(alices_token, bobs_token);
+    let buy = |client: &reqwest::Client, token: &str| {
+        client
+            .post(app.url("/products/1/buy"))
+            .form(&[("csrf_token", token)])
+            .send()
+    };
+
+    let response = buy(&alice, &bobs_token).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(app.orders().await.is_empty());
+    assert!(stripe.received().is_empty(), "Stripe must not be called");
+
+    // Each browser's own token works, on the same shop.
+    for (client, token) in [(&bob, &bobs_token), (&alice, &alices_token)] {
+        let response = buy(client, token).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    assert_eq!(app.orders().await.len(), 2);
 }
 
 #[tokio::test]

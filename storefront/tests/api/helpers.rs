@@ -2,9 +2,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::json;
-use storefront::{Application, Settings};
+use storefront::{Application, Settings, Tuning};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -17,6 +17,7 @@ pub struct TestApp {
     pub outbox: PathBuf,
     /// Keeps cookies, never follows redirects (tests look at each hop).
     pub client: reqwest::Client,
+    pub webhook_secret: String,
     _dir: tempfile::TempDir,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -27,50 +28,158 @@ impl Drop for TestApp {
     }
 }
 
+/// How to start a test shop; `Default` is a SQLite shop whose Stripe is unreachable.
+pub struct AppOptions {
+    pub stripe_api_base: String,
+    /// `None`: a SQLite file in the app's temporary folder.
+    pub database_url: Option<String>,
+    pub secret_key: String,
+    pub webhook_secret: String,
+    pub session_key: Option<Vec<u8>>,
+    pub tuning: Tuning,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            stripe_api_base: unreachable_base(),
+            database_url: None,
+            secret_key: "sk_test_storefront".to_owned(),
+            webhook_secret: WEBHOOK_SECRET.to_owned(),
+            session_key: None,
+            tuning: Tuning::default(),
+        }
+    }
+}
+
 /// A shop whose Stripe is unreachable (nothing listens on that port).
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with_stripe(&unreachable_base()).await
+    spawn_app_with(AppOptions::default()).await
 }
 
 pub async fn spawn_app_with_stripe(stripe_api_base: &str) -> TestApp {
+    spawn_app_with(AppOptions {
+        stripe_api_base: stripe_api_base.to_owned(),
+        ..AppOptions::default()
+    })
+    .await
+}
+
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let outbox = dir.path().join("outbox");
-    let settings = Settings {
-        database_url: format!(
+    let database_url = options.database_url.unwrap_or_else(|| {
+        format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("shop.sqlite").display()
-        ),
-        stripe_api_base: stripe_api_base.to_owned(),
-        stripe_secret_key: "sk_test_storefront".into(),
+        )
+    });
+    let settings = Settings {
+        database_url,
+        stripe_api_base: options.stripe_api_base,
+        stripe_secret_key: options.secret_key.into(),
         stripe_publishable_key: "pk_test_storefront".to_owned(),
-        stripe_webhook_secret: WEBHOOK_SECRET.into(),
+        stripe_webhook_secret: options.webhook_secret.clone().into(),
         public_url: None,
         host: "127.0.0.1".parse().unwrap(),
         port: 0,
         mail_outbox: outbox.clone(),
-        session_key: None,
+        session_key: options.session_key,
     };
-    let app = Application::build(settings).await.expect("the shop starts");
+    let app = Application::build_tuned(settings, options.tuning)
+        .await
+        .expect("the shop starts");
     let base_url = app.base_url();
     assert_eq!(base_url, format!("http://127.0.0.1:{}", app.port()));
     let db = app.database();
     let server = tokio::spawn(app.run_until(std::future::pending()));
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
     TestApp {
         base_url,
         db,
         outbox,
-        client,
+        client: browser(),
+        webhook_secret: options.webhook_secret,
         _dir: dir,
         server,
     }
 }
 
-fn unreachable_base() -> String {
+/// A client as a browser is: its own cookie jar; redirects are not followed (tests look
+/// at each hop).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A PostgreSQL database made for one test and dropped after it, on the server
+/// `TEST_POSTGRES_URL` names (its user must be allowed to create databases). `None`, with
+/// a message, when the variable is unset, unless `REQUIRE_POSTGRES_TESTS` is set.
+pub struct ScratchPostgres {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+pub async fn scratch_postgres(test: &str) -> Option<ScratchPostgres> {
+    let Some(admin_url) = std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var_os("REQUIRE_POSTGRES_TESTS").is_none(),
+            "REQUIRE_POSTGRES_TESTS is set but TEST_POSTGRES_URL is not"
+        );
+        eprintln!(
+            "skipped {test}: set TEST_POSTGRES_URL (e.g. postgres://postgres:postgres@127.0.0.1/postgres) to run it"
+        );
+        return None;
+    };
+    let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
+    // Lowercase letters and digits only: a safe unquoted identifier.
+    let name = format!("storefront_test_{:016x}", rand::random::<u64>());
+    let admin = sea_orm::Database::connect(admin_url.as_str())
+        .await
+        .expect("TEST_POSTGRES_URL reaches a server");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("creating a scratch database");
+    let _ = admin.close().await;
+    url.set_path(&format!("/{name}"));
+    Some(ScratchPostgres {
+        url: url.to_string(),
+        admin_url,
+        name,
+    })
+}
+
+impl Drop for ScratchPostgres {
+    /// Best effort, on a thread of its own (Drop can't await): a leftover database
+    /// costs disk, not correctness.
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(admin) = sea_orm::Database::connect(admin_url.as_str()).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub fn unreachable_base() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
@@ -122,7 +231,7 @@ impl TestApp {
     /// Posts `payload` signed with the shop's secret, as Stripe would.
     pub async fn deliver(&self, payload: &str) -> reqwest::Response {
         let signature =
-            stripe_webhook::Webhook::generate_test_header(payload, WEBHOOK_SECRET, None);
+            stripe_webhook::Webhook::generate_test_header(payload, &self.webhook_secret, None);
         self.post_webhook(payload, Some(&signature)).await
     }
 

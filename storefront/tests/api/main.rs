@@ -4,6 +4,9 @@
 mod helpers;
 
 mod checkout;
+mod crash;
 mod pages;
+mod postgres;
+mod security;
 mod startup;
 mod webhooks;

@@ -8,6 +8,7 @@ use crate::bank_debits::BankAccount;
 use crate::cards::{Card, CardError, Outcome};
 use crate::engine::agenda::Job;
 use crate::ids::prefix;
+use crate::protocol::error::CardDetails;
 use crate::protocol::{ApiError, ApiResult};
 use crate::resources::events::{EventObject, EventRequest, emit, snapshot, versioned};
 use crate::resources::payment_intents::{
@@ -201,6 +202,18 @@ pub(crate) fn create_intent_up_front(
 /// `payment_intent.requires_action` and waits for [`authenticate`], unless the payer's
 /// answer came with the payment (`Payer::authenticated`).
 pub(crate) fn pay(account: &mut Account, id: &str, payer: &Payer<'_>) -> ApiResult<PayResult> {
+    pay_with_method(account, id, payer, None)
+}
+
+/// [`pay`] with a PaymentMethod that exists already (`pm_…`, Checkout's own
+/// `POST /v1/payment_pages/{id}/confirm`): the charge and the PaymentIntent name it instead
+/// of a new one recorded from what the payer typed.
+pub(crate) fn pay_with_method(
+    account: &mut Account,
+    id: &str,
+    payer: &Payer<'_>,
+    method: Option<&str>,
+) -> ApiResult<PayResult> {
     let request = EventRequest::default(); // a browser, not an API call
     let session = match open_session(account, id)? {
         Ok(s) => s,
@@ -254,7 +267,12 @@ pub(crate) fn pay(account: &mut Account, id: &str, payer: &Payer<'_>) -> ApiResu
             Some(true) => {}
         }
     }
-    charge_card(account, id, &pi_id, payer, details, &v, &request)
+    let charged = Charged {
+        session: id,
+        payment_intent: &pi_id,
+        method,
+    };
+    charge_card(account, &charged, payer, details, &v, &request)
 }
 
 /// The payer's answer to a 3-D Secure challenge: `complete` charges the card as its row in
@@ -300,7 +318,12 @@ pub(crate) fn authenticate(
         email: Some(pending.email.clone()),
         name: pending.name.clone(),
     };
-    charge_card(account, id, &pi_id, &payer, details, &v, &request).map(Some)
+    let charged = Charged {
+        session: id,
+        payment_intent: &pi_id,
+        method: None,
+    };
+    charge_card(account, &charged, &payer, details, &v, &request).map(Some)
 }
 
 fn fail_authentication(
@@ -329,16 +352,45 @@ fn fail_authentication(
     Ok(PayResult::Declined(error))
 }
 
+/// A declined payment of session `id` as the API answers it (402 `card_error`): the
+/// decline, with the failed charge and the session's PaymentIntent attached as Stripe
+/// attaches them.
+pub(crate) fn decline_error(account: &Account, id: &str, e: CardError) -> ApiError {
+    let pi = account
+        .sessions
+        .get(id)
+        .and_then(|s| s.payment_intent.as_deref())
+        .and_then(|p| account.payment_intents.get(p));
+    ApiError::card(
+        e.code.as_str(),
+        e.message,
+        CardDetails {
+            decline_code: e.decline_code.map(|d| d.as_str().to_string()),
+            charge: pi.and_then(|p| p.last_payment_error.as_ref().and_then(|e| e.charge.clone())),
+            payment_intent: pi.and_then(|p| serde_json::to_value(p.json(None)).ok()),
+            ..Default::default()
+        },
+    )
+}
+
+/// What a card charge is for: the session, its PaymentIntent, and the PaymentMethod to
+/// name (`None`: record the card the payer typed as a new one).
+struct Charged<'a> {
+    session: &'a str,
+    payment_intent: &'a str,
+    method: Option<&'a str>,
+}
+
 /// Charges the card: the charge and the events of a success or a decline.
 fn charge_card(
     account: &mut Account,
-    id: &str,
-    pi_id: &str,
+    charged: &Charged<'_>,
     payer: &Payer<'_>,
     details: CustomerDetails,
     v: &str,
     request: &EventRequest,
 ) -> ApiResult<PayResult> {
+    let (id, pi_id) = (charged.session, charged.payment_intent);
     let now = account.now();
     let outcome = crate::cards::outcome(&payer.card.number);
     let (amount, currency, description, capture, customer) = {
@@ -360,12 +412,12 @@ fn charge_card(
         amount,
         currency,
         payment_intent: pi_id.to_string(),
-        payment_method: payment_methods::record_card(
-            account,
-            payer.card,
-            Some(payer.email),
-            payer.name,
-        ),
+        payment_method: match charged.method {
+            Some(pm) => pm.to_string(),
+            None => {
+                payment_methods::record_card(account, payer.card, Some(payer.email), payer.name)
+            }
+        },
         method: ChargeMethod::Card(ChargeCard::from(payer.card)),
         email: Some(payer.email.to_string()),
         name: payer.name.map(str::to_string),
@@ -453,6 +505,18 @@ pub(crate) fn pay_by_bank(
     email: &str,
     name: Option<&str>,
 ) -> ApiResult<PayResult> {
+    pay_by_bank_with_method(account, id, bank, email, name, None)
+}
+
+/// [`pay_by_bank`] with a PaymentMethod that exists already (see [`pay_with_method`]).
+pub(crate) fn pay_by_bank_with_method(
+    account: &mut Account,
+    id: &str,
+    bank: &BankAccount,
+    email: &str,
+    name: Option<&str>,
+    method: Option<&str>,
+) -> ApiResult<PayResult> {
     let request = EventRequest::default();
     let session = match open_session(account, id)? {
         Ok(s) => s,
@@ -476,7 +540,10 @@ pub(crate) fn pay_by_bank(
         amount,
         currency,
         payment_intent: pi_id.clone(),
-        payment_method: payment_methods::record_bank(account, bank, Some(email), name),
+        payment_method: match method {
+            Some(pm) => pm.to_string(),
+            None => payment_methods::record_bank(account, bank, Some(email), name),
+        },
         method: ChargeMethod::Bank(bank.clone()),
         email: Some(email.to_string()),
         name: name.map(str::to_string),

@@ -20,9 +20,10 @@ mod test_support;
 
 pub(crate) use create::create_session;
 pub(crate) use lifecycle::{
-    PayResult, Payer, authenticate, expire, expire_if_due, pay, pay_by_bank, settle_payment,
+    PayResult, Payer, authenticate, decline_error, expire, expire_if_due, pay, pay_by_bank,
+    pay_by_bank_with_method, pay_with_method, settle_payment,
 };
-pub(crate) use object::{Mode, Session, Status};
+pub(crate) use object::{Mode, PaymentStatus, Session, Status};
 
 use lifecycle::refresh;
 use object::{Expansion, LineItem, SubmitType};

@@ -31,7 +31,7 @@ pub(crate) enum Status {
 }
 
 impl Status {
-    pub(super) fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Open => "open",
             Status::Complete => "complete",

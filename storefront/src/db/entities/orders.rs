@@ -74,6 +74,9 @@ pub struct Model {
     pub created_at: DateTimeWithTimeZone,
     pub paid_at: Option<DateTimeWithTimeZone>,
     pub receipt_sent_at: Option<DateTimeWithTimeZone>,
+    /// Set (to the claim's time) by the process writing the receipt, before it writes;
+    /// a claim older than the receipt lease is stale and may be taken over.
+    pub receipt_claimed_at: Option<DateTimeWithTimeZone>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20250101_000001_create_products;
 mod m20250101_000002_create_orders;
+mod m20250601_000003_receipt_claim;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20250101_000001_create_products::Migration),
             Box::new(m20250101_000002_create_orders::Migration),
+            Box::new(m20250601_000003_receipt_claim::Migration),
         ]
     }
 }
