@@ -100,6 +100,14 @@ pub struct RunArgs {
     /// (Debian's chromium and chromium-driver), with a screenshot per step.
     #[arg(long)]
     pub browser: bool,
+    /// Random sequences the model-based property test tries (0: skip it). Default 256 on
+    /// SQLite, 16 on PostgreSQL (each case makes a database there).
+    #[arg(long)]
+    pub cases: Option<u32>,
+    /// Seed of the property test's sequences (and of the mock's ids); a failure prints the
+    /// seed and case count that replay it.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
@@ -199,7 +207,11 @@ async fn up(args: UpArgs) -> ExitCode {
 
 async fn run(args: RunArgs) -> ExitCode {
     let selected = Scenario::matching(args.filter.as_deref());
-    if selected.is_empty() {
+    let property_selected = args
+        .filter
+        .as_deref()
+        .is_none_or(|f| crate::properties::NAME.contains(f));
+    if selected.is_empty() && !property_selected {
         eprintln!(
             "harness run: no scenario matches {:?}; `harness list` names them",
             args.filter.unwrap_or_default()
@@ -229,7 +241,8 @@ async fn run(args: RunArgs) -> ExitCode {
     } else {
         0
     };
-    let progress = Progress::new(selected.len() + in_browser);
+    let property_runs = args.cases != Some(0) && property_selected;
+    let progress = Progress::new(selected.len() + in_browser + usize::from(property_runs));
     // Every scenario has its own stack, so they run side by side, `jobs` at a time.
     let permits = Arc::new(tokio::sync::Semaphore::new(args.jobs.max(1)));
     let mut running = JoinSet::new();
@@ -271,6 +284,28 @@ async fn run(args: RunArgs) -> ExitCode {
                 ));
             }
             out
+        });
+    }
+    let cases = args.cases.unwrap_or(match args.database.stack_database() {
+        StackDatabase::Sqlite => 256,
+        StackDatabase::Postgres { .. } => 16,
+    });
+    let runs_property = cases > 0 && property_selected;
+    if runs_property {
+        let config = crate::properties::PropertyConfig {
+            cases,
+            seed: args.seed,
+            database: args.database.stack_database(),
+            ..crate::properties::PropertyConfig::default()
+        };
+        let index = usize::MAX;
+        running.spawn(async move {
+            let report = crate::properties::run_async(config).await;
+            if !report.passed {
+                // The numbered steps and how to replay them, as a person reads them.
+                eprintln!("{}", report.to_text());
+            }
+            vec![(index, report.to_scenario_report())]
         });
     }
     let mut reports: Vec<(usize, ScenarioReport)> = Vec::new();

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod catalogue;
 pub mod cli;
 pub mod html;
+pub mod properties;
 pub mod report;
 pub mod scenarios;
 pub mod shop;

@@ -127,7 +127,11 @@ impl Stack {
         })?;
         let mock_url = Url::parse(&mock.base_url()).context("mock-stripe's base URL")?;
 
-        let secret_key = format!("sk_test_harness{}", random_token(24));
+        // With a seed the key is fixed too: the mock derives an account's ids from both.
+        let secret_key = match options.mock_seed {
+            Some(seed) => format!("sk_test_harness_seeded_{seed}"),
+            None => format!("sk_test_harness{}", random_token(24)),
+        };
         let webhook_secret = format!("whsec_{}", random_token(32));
         let wiring = ShopWiring {
             stripe_api_base: mock.base_url(),

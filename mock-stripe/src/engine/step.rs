@@ -89,6 +89,9 @@ impl Engine {
     /// delivery attempts spawned.
     pub fn run_due(self: &Arc<Self>, account: &AccountRef) {
         let globals = self.globals_now();
+        // Counted as in flight from before the jobs are taken until each attempt counts
+        // itself: an advance waiting for the account to be idle must not slip between.
+        account.inflight.fetch_add(1, SeqCst);
         let attempts = self
             .step(account, |acc| {
                 let now = acc.clock.now_ms();
@@ -98,6 +101,8 @@ impl Engine {
         for plan in attempts {
             self.spawn_attempt(account, plan);
         }
+        account.inflight.fetch_sub(1, SeqCst);
+        account.idle.notify_waiters();
     }
 
     fn spawn_attempt(self: &Arc<Self>, account: &AccountRef, plan: AttemptPlan) {

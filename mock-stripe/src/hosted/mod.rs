@@ -119,6 +119,8 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     let id = percent_decode_str(raw_id).decode_utf8_lossy().into_owned();
     let reply = match (req.method().clone(), action) {
         (Method::GET | Method::HEAD, "") => show(app, &id),
+        // A reload after answering 3-D Secure: show the session's page as it is now.
+        (Method::GET | Method::HEAD, AUTHENTICATE) => show(app, &id),
         (Method::POST, "" | AUTHENTICATE) => {
             match crate::router::read_body(req.into_body()).await {
                 Ok(body) if action.is_empty() => submit(app, &id, &body).await,

@@ -96,6 +96,14 @@ async fn failing_3ds_shows_the_error_and_the_payer_can_pay_with_another_card() {
         event.json()["data"]["object"]["last_payment_error"]["code"],
         "payment_intent_authentication_failure"
     );
+    // A reload of the page the browser is left on (the answer's URL) shows the form again.
+    let reload = client()
+        .get(format!("{page}/authenticate"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reload.status(), 200);
+    assert!(reload.text().await.unwrap().contains("id=\"cardNumber\""));
     assert_eq!(mock.pay(&page, "4242424242424242").await.status(), 303);
 }
 
