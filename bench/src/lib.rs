@@ -1,0 +1,137 @@
+//! The benchmark of issue 9: mock-stripe against the physical ceiling (a bare hyper
+//! server) and its peers, in one run on one machine, with one load generator.
+//!
+//! `servers` starts what is measured, `loadgen` drives it, `workloads` says what to send,
+//! `memory` measures the binary's own process, `report` writes the table.
+
+pub mod cli;
+pub mod loadgen;
+pub mod memory;
+pub mod report;
+pub mod servers;
+pub mod workloads;
+
+use anyhow::{Context, Result};
+
+use crate::loadgen::Load;
+use crate::report::Report;
+use crate::servers::Ceiling;
+use crate::workloads::{MOCK_WORKLOADS, Workload};
+
+pub const MOCK: &str = "mock-stripe";
+const PEERS: [&str; 2] = ["localstripe", "stripe-stateful-mock"];
+
+/// Runs everything `opts` asks for, writes the report into `opts.out`, and returns it.
+pub async fn run(opts: &cli::Opts) -> Result<Report> {
+    let s = opts.settings();
+    let load = Load {
+        connections: s.connections,
+        warmup: s.warmup,
+        duration: s.duration,
+    };
+    let mut report = Report {
+        machine: machine(),
+        command: command_line(),
+        load_generator: "built-in Rust client (hyper 1, HTTP/1.1 keep-alive, closed loop, same process as the in-process servers); wrk not installed".into(),
+        connections: s.connections,
+        duration_s: s.duration.as_secs_f64(),
+        warmup_s: s.warmup.as_secs_f64(),
+        stored: s.stored,
+        rows: Vec::new(),
+        resources: Vec::new(),
+        list_over_retrieve: None,
+        notes: Vec::new(),
+    };
+
+    let ceiling = Ceiling::start().await?;
+    progress("ceiling");
+    let stats = loadgen::drive(ceiling.addr, Workload::FixedBody.requests(""), load).await?;
+    report.push("ceiling", Workload::FixedBody, &stats);
+
+    let mock = mock_stripe::MockStripe::start(mock_stripe::Config {
+        port: 0,
+        ..Default::default()
+    })
+    .await
+    .context("starting mock-stripe in process")?;
+    progress(&format!("storing {} sessions", s.stored));
+    let retrieve_id = workloads::prepare(mock.local_addr(), s.stored, s.connections).await?;
+    for w in MOCK_WORKLOADS {
+        progress(&w.label(s.stored));
+        let stats = loadgen::drive(mock.local_addr(), w.requests(&retrieve_id), load)
+            .await
+            .with_context(|| format!("mock-stripe: {}", w.label(s.stored)))?;
+        report.push(MOCK, w, &stats);
+    }
+    mock.shutdown().await;
+    if let (Some(list), Some(get)) = (
+        report.rate_of(MOCK, Workload::ListSessions),
+        report.rate_of(MOCK, Workload::RetrieveSession),
+    ) {
+        report.list_over_retrieve = Some(list / get);
+    }
+
+    for name in PEERS {
+        if !s.peers {
+            report.notes.push(format!("{name} skipped: --no-peers"));
+            continue;
+        }
+        progress(name);
+        match servers::spawn_peer(name).await {
+            // The one workload every peer can do.
+            Ok(peer) => {
+                match loadgen::drive(peer.addr, Workload::CreateCustomer.requests(""), load).await {
+                    Ok(stats) => report.push(name, Workload::CreateCustomer, &stats),
+                    Err(e) => report
+                        .notes
+                        .push(format!("{name}: create customer failed: {e:#}")),
+                }
+            }
+            Err(note) => report.notes.push(note),
+        }
+    }
+
+    progress("start-up and memory of the mock-stripe binary");
+    let bin = servers::mock_binary(s.mock_bin.as_deref()).await?;
+    report.resources = memory::measure(
+        &bin,
+        &ceiling,
+        memory::Counts {
+            sessions: s.stored,
+            idempotent: s.idempotent,
+            connections: s.connections,
+        },
+    )
+    .await
+    .context("measuring the mock-stripe binary")?;
+    report.notes.push(
+        "Not measured yet: end-to-end purchase flows per second (1/8/32 shoppers, SQLite and PostgreSQL), webhook latency, and the clean release build time of the workspace.".into(),
+    );
+
+    report.write(&s.out)?;
+    Ok(report)
+}
+
+fn progress(what: &str) {
+    eprintln!("bench: {what}…");
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cores} cores ({cpu}), {}", std::env::consts::OS)
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("cargo run --release -p bench -- {}", args.join(" "))
+        .trim_end()
+        .to_string()
+}

@@ -1,0 +1,149 @@
+//! The table: rows of throughput and latency, resources, notes; as Markdown and JSON.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::loadgen::Stats;
+use crate::workloads::Workload;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// `ceiling`, `mock-stripe`, `localstripe`, `stripe-stateful-mock`.
+    pub target: String,
+    pub workload: Workload,
+    pub label: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub rate: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// `rate` ÷ the ceiling's rate.
+    pub ratio: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Resource {
+    pub metric: String,
+    pub value: f64,
+    pub unit: String,
+    pub note: String,
+}
+
+impl Resource {
+    pub fn new(metric: &str, value: f64, unit: &str, note: &str) -> Resource {
+        Resource {
+            metric: metric.into(),
+            value,
+            unit: unit.into(),
+            note: note.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub machine: String,
+    pub command: String,
+    pub load_generator: String,
+    pub connections: usize,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub stored: usize,
+    pub rows: Vec<Row>,
+    pub resources: Vec<Resource>,
+    /// List ÷ retrieve rate on mock-stripe (the target: ≥ 0.8).
+    pub list_over_retrieve: Option<f64>,
+    /// What was skipped and why, and what is not measured yet.
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn ceiling_rate(&self) -> Option<f64> {
+        self.rows
+            .iter()
+            .find(|r| r.workload == Workload::FixedBody)
+            .map(|r| r.rate)
+    }
+
+    pub fn push(&mut self, target: &str, workload: Workload, s: &Stats) {
+        let ratio = self.ceiling_rate().map_or(1.0, |c| s.rate / c);
+        self.rows.push(Row {
+            target: target.into(),
+            workload,
+            label: workload.label(self.stored),
+            requests: s.requests,
+            errors: s.errors,
+            rate: s.rate,
+            p50_ms: s.p50_ms,
+            p99_ms: s.p99_ms,
+            ratio,
+        });
+    }
+
+    pub fn rate_of(&self, target: &str, workload: Workload) -> Option<f64> {
+        self.rows
+            .iter()
+            .find(|r| r.target == target && r.workload == workload)
+            .map(|r| r.rate)
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            s,
+            "Machine: {}. Command: `{}`. Load generator: {}, {} connections, {} s measured after {} s warm-up, one run.\n",
+            self.machine,
+            self.command,
+            self.load_generator,
+            self.connections,
+            self.duration_s,
+            self.warmup_s
+        );
+        s.push_str("| target | workload | req/s | p50 ms | p99 ms | ÷ ceiling | errors |\n");
+        s.push_str("|---|---|---:|---:|---:|---:|---:|\n");
+        for r in &self.rows {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.3} | {} |",
+                r.target, r.label, r.rate, r.p50_ms, r.p99_ms, r.ratio, r.errors
+            );
+        }
+        if let Some(x) = self.list_over_retrieve {
+            let _ = writeln!(
+                s,
+                "\nList ÷ retrieve on mock-stripe: **{x:.2}** (target ≥ 0.8)."
+            );
+        }
+        if !self.resources.is_empty() {
+            s.push_str(
+                "\n| resource (mock-stripe binary, own process) | value | |\n|---|---:|---|\n",
+            );
+            for r in &self.resources {
+                let _ = writeln!(
+                    s,
+                    "| {} | {:.1} {} | {} |",
+                    r.metric, r.value, r.unit, r.note
+                );
+            }
+        }
+        if !self.notes.is_empty() {
+            s.push('\n');
+            for n in &self.notes {
+                let _ = writeln!(s, "- {n}");
+            }
+        }
+        s
+    }
+
+    /// Writes `bench.md` and `bench.json` into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join("bench.md"), self.markdown())?;
+        std::fs::write(dir.join("bench.json"), serde_json::to_vec_pretty(self)?)?;
+        Ok(())
+    }
+}
