@@ -4,7 +4,7 @@
 //! errors, idempotency keys, webhook endpoint, payment, `constructEvent`, expiry), then
 //! injects API faults through `/_config/faults` and checks that the SDK's own retries (500,
 //! 429, a lost response) end in exactly one session.
-//! Needs `node` and `npm ci --prefix mock-stripe/tests/sdk/node` (npm `stripe` 23.1.0, pinned
+//! Needs `node` and `npm install --prefix mock-stripe/tests/sdk/node` (npm `stripe` 23.1.0, pinned
 //! in that folder's package-lock.json).
 
 use std::path::PathBuf;
@@ -43,7 +43,7 @@ async fn official_node_sdk_checkout_flow() {
         interpreter: node,
         script: sdk_dir().join("checkout.mjs"),
         missing: sdk_missing,
-        install: "npm ci --prefix mock-stripe/tests/sdk/node",
+        install: "npm install --prefix mock-stripe/tests/sdk/node",
     }
     .run_against_a_mock()
     .await;

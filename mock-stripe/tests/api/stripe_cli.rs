@@ -839,7 +839,7 @@ async fn the_real_stripe_cli_triggers_against_the_mock() {
     let bin = match tokio::task::spawn_blocking(real_stripe_cli).await.unwrap() {
         Ok(bin) => bin,
         Err(why) => {
-            let install = "npm ci --prefix mock-stripe/tests/sdk/node";
+            let install = "npm install --prefix mock-stripe/tests/sdk/node";
             if std::env::var_os("REQUIRE_SDK_TESTS").is_some() {
                 panic!(
                     "REQUIRE_SDK_TESTS is set but the Stripe CLI is not usable ({why}); install it with: {install}"
