@@ -460,7 +460,10 @@ fn parse_expiry(expiry: &str) -> Result<(u32, i64), CardError> {
     let compact: String = expiry.chars().filter(|c| !c.is_whitespace()).collect();
     let (mm, yy) = match compact.split_once('/') {
         Some(parts) => parts,
-        None if compact.len() == 4 || compact.len() == 6 => compact.split_at(2),
+        // `MMYY`/`MMYYYY` without a slash; bytes are characters only in ASCII.
+        None if (compact.len() == 4 || compact.len() == 6) && compact.is_ascii() => {
+            compact.split_at(2)
+        }
         None => return Err(incomplete()),
     };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -529,6 +532,17 @@ mod tests {
             let card = test_card("pm_card_visa", now).expect("a card at every time");
             assert!(check(&card.number, &future_expiry(now), "123", now).is_ok());
         }
+    }
+
+    #[test]
+    fn an_expiry_of_four_bytes_that_are_not_four_characters_is_incomplete() {
+        // Found by tests/fuzz: `cardExpiry=𑵠` (one 4-byte character) was split at byte 2,
+        // inside the character, and the payment page answered 500.
+        for expiry in ["𑵠", "é1", "1é", "😀12", "ab", "１２３４"] {
+            let e = check("4242424242424242", expiry, "123", NOW).unwrap_err();
+            assert_eq!(e.code, ErrorCode::IncompleteExpiry, "{expiry}");
+        }
+        assert!(check("4242424242424242", "1234", "123", NOW).is_ok());
     }
 
     #[test]

@@ -548,3 +548,38 @@ fn fuzz_versions_and_wildcards() {
         },
     );
 }
+
+/// What a payer types on the payment page: card number, expiry, CVC, IBAN, US account.
+fn typed() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(vec![
+            "4242424242424242", "4242 4242 4242 4242", "4000002500003155", "378282246310005",
+            "12 / 34", "12/34", "1234", "122034", "12 / 2034", "01/20", "13/30", "00/30", "123",
+            "1234", "AT611904300234573201", "AT61 1904 3002 3457 3201", "DE89370400440532013000",
+            "110000000", "000123456789", "", " ", "/", "//", "-",
+        ])
+        .prop_map(str::to_string),
+        2 => "[0-9 /-]{0,24}",
+        2 => "\\PC{0,8}",
+        1 => "[A-Z]{2}[0-9]{2}[A-Z0-9 ]{0,40}",
+    ]
+}
+
+#[test]
+fn fuzz_card_and_bank_inputs() {
+    check(
+        "card and bank inputs",
+        500,
+        (typed(), typed(), typed(), 0i64..=253_402_300_799),
+        |(number, expiry, cvc, now)| {
+            let _ = crate::cards::brand(&number);
+            if let Ok(card) = crate::cards::check(&number, &expiry, &cvc, now) {
+                prop_assert!(card.number.len() >= 12);
+                let _ = card.last4();
+            }
+            let _ = crate::bank_debits::check_iban(&number);
+            let _ = crate::bank_debits::check_us_account(&number, &expiry);
+            Ok(())
+        },
+    );
+}

@@ -154,3 +154,26 @@ async fn the_clock_cannot_be_advanced_past_9999() {
         .await;
     assert_eq!(pi.status(), 200);
 }
+
+#[tokio::test]
+async fn a_card_expiry_of_one_wide_character_is_an_input_error_on_the_page() {
+    // Found by the fuzzer: `cardExpiry=𑵠` (four bytes, one character) was split inside the
+    // character and the payment page answered 500.
+    let mock = spawn_mock(vec![]).await;
+    let session = mock.create_session(KEY).await;
+    let resp = mock
+        .http
+        .post(session["url"].as_str().unwrap())
+        .form(&[
+            ("email", "buyer@example.com"),
+            ("cardNumber", "4242424242424242"),
+            ("cardExpiry", "𑵠"),
+            ("cardCvc", "123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("incomplete_expiry"), "{html}");
+}
