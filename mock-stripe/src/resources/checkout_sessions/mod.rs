@@ -10,6 +10,7 @@
 //! Domain functions take `&mut Account` and are called under the account lock; events
 //! they emit land in the account's outbox and are delivered after the lock is released.
 
+mod bank_debit;
 mod catalog;
 mod create;
 mod lifecycle;
@@ -18,10 +19,10 @@ mod params;
 #[cfg(test)]
 mod test_support;
 
+pub(crate) use bank_debit::{pay_by_bank, pay_by_bank_with_method, settle_payment};
 pub(crate) use create::create_session;
 pub(crate) use lifecycle::{
-    PayResult, Payer, authenticate, decline_error, expire, expire_if_due, pay, pay_by_bank,
-    pay_by_bank_with_method, pay_with_method, settle_payment,
+    PayResult, Payer, authenticate, decline_error, expire, expire_if_due, pay, pay_with_method,
 };
 pub(crate) use object::{Mode, PaymentStatus, Session, Status};
 
