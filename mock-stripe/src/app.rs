@@ -11,6 +11,7 @@ use crate::engine::Engine;
 use crate::ids::IdGen;
 use crate::protocol::ApiError;
 use crate::server::{CloseConnection, Handler, Resp, json_error};
+use crate::storage::DataDir;
 use crate::store::{AccountDefaults, Store};
 
 pub(crate) struct App {
@@ -29,20 +30,40 @@ pub(crate) struct App {
 impl App {
     pub fn new(config: &crate::Config, base_url: String) -> std::io::Result<App> {
         let globals = Arc::new(RwLock::new(config.webhooks.clone()));
+        let store = Store::new(AccountDefaults {
+            seed: config.seed,
+            redirect_timing: config.redirect_timing,
+            delivery_log: config.delivery_log,
+            api_version: crate::protocol::version::ApiVersion::parse(&config.api_version)
+                .unwrap_or_else(crate::protocol::version::default_version),
+            journaled: config.data_dir.is_some(),
+            ..AccountDefaults::default()
+        });
+        let data_dir = match &config.data_dir {
+            None => None,
+            Some(dir) => {
+                let (data_dir, report) =
+                    DataDir::open(dir, &store, config.fsync, config.compact_after_bytes)
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+                tracing::info!(
+                    "data directory {}: {} accounts from {} records",
+                    dir.display(),
+                    report.accounts,
+                    report.records
+                );
+                Some(Arc::new(data_dir))
+            }
+        };
         let engine = Engine::new(
             globals,
             config.retry_schedule.delays(),
             config.webhook_timeout,
+            data_dir,
         )?;
+        // What a loaded account has due (retries, expiries) runs as if it never stopped.
+        engine.resume(&store.all_accounts());
         Ok(App {
-            store: Store::new(AccountDefaults {
-                seed: config.seed,
-                redirect_timing: config.redirect_timing,
-                delivery_log: config.delivery_log,
-                api_version: crate::protocol::version::ApiVersion::parse(&config.api_version)
-                    .unwrap_or_else(crate::protocol::version::default_version),
-                ..AccountDefaults::default()
-            }),
+            store,
             engine: Arc::new(engine),
             base_url,
             webhook_timeout: config.webhook_timeout,

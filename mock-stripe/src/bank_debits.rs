@@ -8,7 +8,7 @@
 use crate::cards::{CardError, CardErrorSpec, ErrorCode};
 
 /// Which kind of bank debit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum BankKind {
     SepaDebit,
     UsBankAccount,
@@ -56,7 +56,7 @@ impl BankKind {
 }
 
 /// A bank account the payer entered, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct BankAccount {
     pub kind: BankKind,
     pub last4: String,

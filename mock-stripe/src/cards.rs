@@ -71,7 +71,7 @@ string_enum! {
 
 /// A card error: the `code`, `decline_code` and message Stripe shows. Owned: charges and
 /// PaymentIntents keep it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CardError {
     pub code: ErrorCode,
     pub decline_code: Option<DeclineCode>,
@@ -108,7 +108,7 @@ impl From<CardErrorSpec> for CardError {
 }
 
 /// What charging a card leads to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Outcome {
     Succeeds,
     Declined(CardError),
@@ -345,7 +345,7 @@ pub(crate) fn outcome(number: &str) -> Outcome {
 }
 
 /// A card as typed into the form, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Card {
     pub number: String,
     pub exp_month: u32,

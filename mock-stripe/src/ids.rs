@@ -12,12 +12,22 @@ use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 
 /// A source of ids: the thread's random generator, or a seeded one.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct IdGen {
-    seeded: Option<StdRng>,
+    seeded: Option<Seeded>,
+}
+
+/// A seeded stream: id number `drawn` comes from a generator seeded with `key` and
+/// `drawn`, so the stream's whole state is two numbers (a data directory keeps them, and
+/// a restarted mock goes on where it stopped).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct Seeded {
+    key: [u8; 32],
+    drawn: u64,
 }
 
 impl IdGen {
-    /// `seed` `None`: fresh random ids. `Some(n)`: a generator derived from `n` and `scope`
+    /// `seed` `None`: fresh random ids. `Some(n)`: a stream derived from `n` and `scope`
     /// (an account's key, or a name for ids that belong to no account).
     pub fn new(seed: Option<u64>, scope: &str) -> IdGen {
         IdGen {
@@ -25,14 +35,23 @@ impl IdGen {
                 let mut h = Sha256::new();
                 h.update(n.to_le_bytes());
                 h.update(scope.as_bytes());
-                StdRng::from_seed(h.finalize().into())
+                Seeded {
+                    key: h.finalize().into(),
+                    drawn: 0,
+                }
             }),
         }
     }
 
     fn alnum(&mut self, len: usize) -> String {
         match &mut self.seeded {
-            Some(rng) => sample(rng, len),
+            Some(s) => {
+                s.drawn += 1;
+                let mut h = Sha256::new();
+                h.update(s.key);
+                h.update(s.drawn.to_le_bytes());
+                sample(&mut StdRng::from_seed(h.finalize().into()), len)
+            }
             None => sample(&mut rand::rng(), len),
         }
     }

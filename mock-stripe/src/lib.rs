@@ -51,10 +51,12 @@ mod router;
 mod sdk_compat;
 mod server;
 pub mod signature;
+mod storage;
 mod store;
 mod stripejs;
 
 pub use engine::delivery::RetrySchedule;
+pub use storage::StorageError;
 pub use store::RedirectTiming;
 
 /// Settings for [`MockStripe::start`]. Build it with `..Config::default()` so new fields
@@ -103,6 +105,16 @@ pub struct Config {
     /// after it, the request is answered a Stripe-shaped 408 and the connection closed.
     /// Default 30 s.
     pub body_read_timeout: Duration,
+    /// Keep state in this directory (`--data-dir`): accounts, objects, events, idempotency
+    /// keys, clocks and pending webhook deliveries survive a restart, even `kill -9`.
+    /// Default `None`: in memory only.
+    pub data_dir: Option<std::path::PathBuf>,
+    /// With `data_dir`: also wait for the disk after each change (`fsync`), so a power
+    /// loss loses nothing either. Slower. Default false.
+    pub fsync: bool,
+    /// With `data_dir`: compact the journal into a snapshot once it grows past this many
+    /// bytes (and past the last snapshot's size). Default 64 MiB.
+    pub compact_after_bytes: u64,
 }
 
 /// The API version accounts default to: the latest the mock knows.
@@ -129,6 +141,9 @@ impl Default for Config {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
+            data_dir: None,
+            fsync: false,
+            compact_after_bytes: 64 << 20,
         }
     }
 }
@@ -285,8 +300,29 @@ async fn run(
     limits: server::Limits,
 ) {
     let driver = tokio::spawn(engine::drive(app.engine.clone(), stopped.clone()));
+    let compactor = tokio::spawn(compact_when_due(app.clone()));
     server::serve(listener, app, stopped, limits).await;
     driver.abort();
+    compactor.abort();
+}
+
+/// Compacts the data directory's journal whenever it has grown enough, on a blocking
+/// thread (it writes every account).
+async fn compact_when_due(app: Arc<app::App>) {
+    let Some(data_dir) = app.engine.data_dir.clone() else {
+        return;
+    };
+    loop {
+        data_dir.compaction_due.notified().await;
+        let app = app.clone();
+        let data_dir = data_dir.clone();
+        let done = tokio::task::spawn_blocking(move || data_dir.compact(&app.store)).await;
+        match done {
+            Ok(Ok(())) => tracing::debug!("data directory compacted"),
+            Ok(Err(e)) => tracing::error!("compacting the data directory failed: {e}"),
+            Err(e) => tracing::error!("compacting the data directory failed: {e}"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! * two account locks at once only as connected account, then its platform (routing a
 //!   connected account's events to the platform's Connect endpoints); never the reverse.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -68,9 +68,14 @@ pub(crate) trait Keyed {
 
 /// Objects of one kind in creation order (oldest first) with an index by id: lists page
 /// over the order, retrieval uses the index.
+///
+/// With a data directory, the table also remembers which ids changed (inserted, handed out
+/// mutably, removed) until the step seam takes them for the journal.
 pub(crate) struct Table<T> {
     items: Vec<T>,
     index: HashMap<String, usize>,
+    /// `None`: not tracked (no data directory).
+    changed: Option<HashSet<String>>,
 }
 
 impl<T> Default for Table<T> {
@@ -78,14 +83,56 @@ impl<T> Default for Table<T> {
         Table {
             items: Vec::new(),
             index: HashMap::new(),
+            changed: None,
         }
     }
 }
 
 impl<T: Keyed> Table<T> {
+    /// A table that remembers what changed (see [`Table::take_changed`]).
+    pub fn tracked(track: bool) -> Self {
+        Table {
+            changed: track.then(HashSet::new),
+            ..Table::default()
+        }
+    }
+
+    fn mark(&mut self, id: &str) {
+        if let Some(changed) = &mut self.changed
+            && !changed.contains(id)
+        {
+            changed.insert(id.to_string());
+        }
+    }
+
+    /// The ids changed since the last call, in the table's order (removed ones last), so
+    /// that objects replayed from a journal are listed in the order they were made.
+    pub fn take_changed(&mut self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .changed
+            .as_mut()
+            .map(|c| c.drain().collect())
+            .unwrap_or_default();
+        ids.sort_by_key(|id| self.index.get(id).copied().unwrap_or(usize::MAX));
+        ids
+    }
+
     pub fn insert(&mut self, item: T) {
+        self.mark(item.key());
         self.index.insert(item.key().to_string(), self.items.len());
         self.items.push(item);
+    }
+
+    /// Replaces the item with the same id in its place, or appends it (replaying a journal:
+    /// not marked as changed).
+    pub fn upsert(&mut self, item: T) {
+        match self.index.get(item.key()) {
+            Some(&i) => self.items[i] = item,
+            None => {
+                self.index.insert(item.key().to_string(), self.items.len());
+                self.items.push(item);
+            }
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<&T> {
@@ -93,7 +140,9 @@ impl<T: Keyed> Table<T> {
     }
 
     pub fn get_mut(&mut self, id: &str) -> Option<&mut T> {
-        self.index.get(id).map(|&i| &mut self.items[i])
+        let i = *self.index.get(id)?;
+        self.mark(id);
+        Some(&mut self.items[i])
     }
 
     pub fn position(&self, id: &str) -> Option<usize> {
@@ -103,6 +152,7 @@ impl<T: Keyed> Table<T> {
     /// O(n): only used for rare deletions (webhook endpoints).
     pub fn remove(&mut self, id: &str) -> Option<T> {
         let i = self.index.remove(id)?;
+        self.mark(id);
         let item = self.items.remove(i);
         for (j, it) in self.items.iter().enumerate().skip(i) {
             self.index.insert(it.key().to_string(), j);
@@ -121,7 +171,7 @@ impl<T: Keyed> Table<T> {
 
 /// When the shopper's browser is redirected relative to the first delivery of
 /// `checkout.session.completed` (contract §2.5; apps must survive all three).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RedirectTiming {
     /// Stripe pings the shop, then redirects (the first attempt is over before the 303).
     #[default]
@@ -162,6 +212,8 @@ pub(crate) struct AccountDefaults {
     pub async_payment_delay_secs: i64,
     /// The API version requests without `Stripe-Version` get (`--api-version`).
     pub api_version: ApiVersion,
+    /// Changes are recorded for a data directory's journal (`--data-dir`).
+    pub journaled: bool,
 }
 
 impl Default for AccountDefaults {
@@ -174,12 +226,13 @@ impl Default for AccountDefaults {
             idempotency_bytes: 32 << 20,
             async_payment_delay_secs: 3 * 86_400,
             api_version: version::default_version(),
+            journaled: false,
         }
     }
 }
 
 /// Per-account settings (`/_config/settings`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AccountSettings {
     pub redirect_timing: RedirectTiming,
     /// How long a bank debit takes to settle, on the account's clock.
@@ -228,12 +281,27 @@ pub(crate) struct Account {
     key: String,
     /// Set on connected accounts (`Stripe-Account: acct_…` under a platform's key).
     pub connect: Option<ConnectLink>,
+    /// With a data directory: what the journal needs beside the changed ids.
+    pub journal: Option<AccountJournal>,
+}
+
+/// What an account remembers for its journal (`storage/`) between steps.
+#[derive(Debug, Default)]
+pub(crate) struct AccountJournal {
+    /// The account was emptied in this step: the record starts with a reset.
+    pub reset: bool,
+    /// The small state last written (clock, ids, settings, faults, counters), encoded: it
+    /// is written again only when it changed.
+    pub header: Vec<u8>,
+    /// Attempts of the delivery log written so far (by their sequence number).
+    pub attempts_written: u64,
 }
 
 impl Account {
     /// A fresh account for `key`.
     pub fn new(key: &str, clock: Clock, defaults: &AccountDefaults) -> Account {
-        Account {
+        let journaled = defaults.journaled;
+        let mut account = Account {
             clock,
             ids: IdGen::new(defaults.seed, key),
             settings: AccountSettings {
@@ -241,18 +309,18 @@ impl Account {
                 async_payment_delay_secs: defaults.async_payment_delay_secs,
                 api_version: defaults.api_version.clone(),
             },
-            sessions: Table::default(),
-            payment_intents: Table::default(),
-            charges: Table::default(),
-            payment_methods: Table::default(),
-            refunds: Table::default(),
-            events: Table::default(),
-            webhook_endpoints: Table::default(),
-            products: Table::default(),
-            prices: Table::default(),
-            customers: Table::default(),
-            coupons: Table::default(),
-            promotion_codes: Table::default(),
+            sessions: Table::tracked(journaled),
+            payment_intents: Table::tracked(journaled),
+            charges: Table::tracked(journaled),
+            payment_methods: Table::tracked(journaled),
+            refunds: Table::tracked(journaled),
+            events: Table::tracked(journaled),
+            webhook_endpoints: Table::tracked(journaled),
+            products: Table::tracked(journaled),
+            prices: Table::tracked(journaled),
+            customers: Table::tracked(journaled),
+            coupons: Table::tracked(journaled),
+            promotion_codes: Table::tracked(journaled),
             emitted: Vec::new(),
             agenda: Agenda::default(),
             deliveries: Deliveries::new(defaults.delivery_log),
@@ -264,6 +332,28 @@ impl Account {
             defaults: defaults.clone(),
             key: key.to_string(),
             connect: None,
+            journal: journaled.then(AccountJournal::default),
+        };
+        if journaled {
+            account.deliveries.track_changes();
+            account.idempotency.track_changes();
+            account.agenda.track_changes();
+        }
+        account
+    }
+
+    /// Where the store keeps this account: the API key, and the `acct_…` id for a connected
+    /// account (whose own key is `{platform key}/{acct_…}`).
+    pub fn store_key(&self) -> (String, Option<String>) {
+        match &self.connect {
+            None => (self.key.clone(), None),
+            Some(c) => {
+                let platform = self
+                    .key
+                    .strip_suffix(&format!("/{}", c.id))
+                    .unwrap_or(&self.key);
+                (platform.to_string(), Some(c.id.clone()))
+            }
         }
     }
 
@@ -307,6 +397,9 @@ impl Account {
         *self = Account::new(&key, Clock::Real, &defaults);
         self.deliveries.continue_after(deliveries_so_far);
         self.connect = connect;
+        if let Some(j) = &mut self.journal {
+            j.reset = true;
+        }
         sessions
     }
 }

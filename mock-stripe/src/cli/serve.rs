@@ -62,6 +62,22 @@ pub struct ServeArgs {
     /// Stripe-Should-Retry and are closed.
     #[arg(long, env = "MOCK_STRIPE_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+
+    /// Keep accounts, objects, events, idempotency keys, clocks and pending webhook
+    /// deliveries in this directory (created if missing), so they survive a restart or a
+    /// kill -9. Without it the mock keeps everything in memory.
+    #[arg(long, env = "MOCK_STRIPE_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
+
+    /// With --data-dir: wait for the disk (fsync) after each change, so a power loss loses
+    /// nothing either (a killed process never does). Slower.
+    #[arg(long, env = "MOCK_STRIPE_FSYNC", requires = "data_dir")]
+    fsync: bool,
+
+    /// With --data-dir: compact the journal into a snapshot once it is this many MiB (and
+    /// larger than the last snapshot).
+    #[arg(long, env = "MOCK_STRIPE_COMPACT_AFTER_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    compact_after_mb: u64,
 }
 
 fn parse_api_version(s: &str) -> Result<String, String> {
@@ -172,6 +188,9 @@ pub async fn serve(cli: ServeArgs) -> ExitCode {
         control_token: cli.control_token,
         api_version: cli.api_version,
         max_connections: cli.max_connections as usize,
+        data_dir: cli.data_dir,
+        fsync: cli.fsync,
+        compact_after_bytes: cli.compact_after_mb << 20,
         ..Config::default()
     };
     let addr = std::net::SocketAddr::new(cli.host, cli.port);
@@ -181,6 +200,10 @@ pub async fn serve(cli: ServeArgs) -> ExitCode {
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            eprintln!("error: --data-dir: {e}");
+            return ExitCode::FAILURE;
         }
         Err(e) => {
             eprintln!("error: cannot listen on {addr}: {e}");

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 /// Something to do at a given time on the account's clock.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Job {
     /// Attempt delivery `delivery`; `generation` must still match the delivery's, otherwise
     /// the job is stale (the delivery was rescheduled or released since).
@@ -54,11 +54,81 @@ impl Eq for Timer {}
 pub(crate) struct Agenda {
     heap: BinaryHeap<Timer>,
     seq: u64,
+    /// What changed since the journal last took it (`None`: no data directory).
+    changes: Option<Vec<AgendaChange>>,
+}
+
+/// One change to an agenda, as a data directory's journal records it. Jobs are numbered
+/// (`seq`), so replaying a change twice (a snapshot, then the journal it overlaps) ends in
+/// the same agenda.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) enum AgendaChange {
+    Scheduled { seq: u64, due_ms: i64, job: Job },
+    Done { seq: u64 },
 }
 
 impl Agenda {
+    /// Remembers changes for the journal.
+    pub fn track_changes(&mut self) {
+        self.changes = Some(Vec::new());
+    }
+
+    pub fn take_changes(&mut self) -> Vec<AgendaChange> {
+        self.changes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Every job, as changes that rebuild this agenda (a snapshot).
+    pub fn as_changes(&self) -> Vec<AgendaChange> {
+        let mut all: Vec<AgendaChange> = self
+            .heap
+            .iter()
+            .map(|t| AgendaChange::Scheduled {
+                seq: t.seq,
+                due_ms: t.due_ms,
+                job: t.job.clone(),
+            })
+            .collect();
+        all.sort_unstable_by_key(|c| match c {
+            AgendaChange::Scheduled { seq, .. } | AgendaChange::Done { seq } => *seq,
+        });
+        all
+    }
+
+    /// Rebuilds the agenda from replayed changes: the jobs still scheduled, by number.
+    pub fn restore(&mut self, jobs: std::collections::BTreeMap<u64, (i64, Job)>) {
+        self.seq = self.seq.max(jobs.keys().next_back().copied().unwrap_or(0));
+        self.heap = jobs
+            .into_iter()
+            .map(|(seq, (due_ms, job))| Timer { due_ms, seq, job })
+            .collect();
+    }
+
+    /// Job numbers go on after `seq` (replaying a journal).
+    pub fn continue_after(&mut self, seq: u64) {
+        self.seq = self.seq.max(seq);
+    }
+
+    pub fn issued(&self) -> u64 {
+        self.seq
+    }
+
+    /// Every scheduled job, in no particular order.
+    pub fn jobs(&self) -> impl Iterator<Item = &Job> {
+        self.heap.iter().map(|t| &t.job)
+    }
+
     pub fn schedule(&mut self, due_ms: i64, job: Job) {
         self.seq += 1;
+        if let Some(c) = &mut self.changes {
+            c.push(AgendaChange::Scheduled {
+                seq: self.seq,
+                due_ms,
+                job: job.clone(),
+            });
+        }
         self.heap.push(Timer {
             due_ms,
             seq: self.seq,
@@ -76,7 +146,11 @@ impl Agenda {
         if self.next_due()? > upto_ms {
             return None;
         }
-        self.heap.pop().map(|t| (t.due_ms, t.job))
+        let t = self.heap.pop()?;
+        if let Some(c) = &mut self.changes {
+            c.push(AgendaChange::Done { seq: t.seq });
+        }
+        Some((t.due_ms, t.job))
     }
 
     pub fn len(&self) -> usize {

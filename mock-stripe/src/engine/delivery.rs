@@ -13,7 +13,7 @@
 //!   redirects are not followed;
 //! * the attempt log keeps the last `log_capacity` attempts per account.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use crate::protocol::auth::mask_key;
 use crate::store::Account;
 
 /// Where one delivery goes.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Target {
     /// A `/v1/webhook_endpoints` endpoint of the account.
     Endpoint {
@@ -140,7 +140,7 @@ impl RetrySchedule {
 }
 
 /// Why a delivery waits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Hold {
     /// Redirect timing `after`: released by the payment page once it answered.
     Redirect,
@@ -167,8 +167,56 @@ pub(crate) struct Pending {
     pub deferred: bool,
 }
 
+/// A pending delivery as a data directory keeps it (who waits for its first attempt is
+/// not kept: nobody does after a restart).
+#[derive(Serialize, serde::Deserialize)]
+struct StoredPending {
+    event_id: String,
+    event_type: String,
+    /// Event bodies are JSON, so text.
+    body: String,
+    target: Target,
+    attempts: u32,
+    generation: u32,
+    held: Option<Hold>,
+    deferred: bool,
+}
+
+impl Serialize for Pending {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StoredPending {
+            event_id: self.event_id.clone(),
+            event_type: self.event_type.clone(),
+            body: String::from_utf8_lossy(&self.body).into_owned(),
+            target: self.target.clone(),
+            attempts: self.attempts,
+            generation: self.generation,
+            held: self.held,
+            deferred: self.deferred,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Pending {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let p = StoredPending::deserialize(d)?;
+        Ok(Pending {
+            event_id: p.event_id,
+            event_type: p.event_type,
+            body: Bytes::from(p.body),
+            target: p.target,
+            attempts: p.attempts,
+            generation: p.generation,
+            held: p.held,
+            first_attempt_waiters: Vec::new(),
+            deferred: p.deferred,
+        })
+    }
+}
+
 /// The record of one delivery attempt, as `/_config/deliveries` shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub(crate) struct AttemptRecord {
     pub id: String,
     /// When, on the account's clock (unix seconds).
@@ -193,6 +241,16 @@ pub(crate) struct AttemptRecord {
     pub next_retry_at: Option<i64>,
 }
 
+impl AttemptRecord {
+    /// Its number in the account's log (`whatt_00000042` is 42).
+    pub fn seq(&self) -> u64 {
+        self.id
+            .strip_prefix("whatt_")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
 /// The delivery state of one account.
 pub(crate) struct Deliveries {
     pending: HashMap<u64, Pending>,
@@ -200,6 +258,9 @@ pub(crate) struct Deliveries {
     log: VecDeque<AttemptRecord>,
     log_capacity: usize,
     log_seq: u64,
+    /// Pending deliveries changed since the journal last took them (`None`: no data
+    /// directory).
+    changed: Option<HashSet<u64>>,
 }
 
 impl Deliveries {
@@ -210,7 +271,78 @@ impl Deliveries {
             log: VecDeque::new(),
             log_capacity,
             log_seq: 0,
+            changed: None,
         }
+    }
+
+    /// Remembers which pending deliveries change, for the journal.
+    pub fn track_changes(&mut self) {
+        self.changed = Some(HashSet::new());
+    }
+
+    fn mark(&mut self, id: u64) {
+        if let Some(c) = &mut self.changed {
+            c.insert(id);
+        }
+    }
+
+    /// Ids of the pending deliveries changed (or ended) since the last call.
+    pub fn take_changed(&mut self) -> Vec<u64> {
+        self.changed
+            .as_mut()
+            .map(|c| c.drain().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every pending delivery (for a snapshot), in id order.
+    pub fn pending(&self) -> Vec<(u64, &Pending)> {
+        let mut all: Vec<(u64, &Pending)> = self.pending.iter().map(|(id, p)| (*id, p)).collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all
+    }
+
+    /// `(ids issued, attempts logged)`: the counters a restart must go on from.
+    pub fn counters(&self) -> (u64, u64) {
+        (self.next_id, self.log_seq)
+    }
+
+    /// Puts back what a journal recorded (not marked as changed).
+    pub fn restore_counters(&mut self, issued: u64, attempts: u64) {
+        self.next_id = self.next_id.max(issued);
+        self.log_seq = self.log_seq.max(attempts);
+    }
+
+    pub fn restore_pending(&mut self, id: u64, pending: Pending) {
+        self.pending.insert(id, pending);
+    }
+
+    pub fn forget_pending(&mut self, id: u64) {
+        self.pending.remove(&id);
+    }
+
+    /// Attempts logged after number `after`, oldest first.
+    pub fn attempts_after(&self, after: u64) -> impl Iterator<Item = &AttemptRecord> {
+        self.log.iter().filter(move |r| r.seq() > after)
+    }
+
+    /// Puts back a logged attempt unless the log has it already (a snapshot and the journal
+    /// after it may both carry it).
+    pub fn restore_attempt(&mut self, record: AttemptRecord) {
+        if self
+            .log
+            .back()
+            .is_some_and(|last| last.seq() >= record.seq())
+        {
+            return;
+        }
+        self.log_seq = self.log_seq.max(record.seq());
+        if self.log_capacity == 0 {
+            return;
+        }
+        if self.log.len() == self.log_capacity {
+            self.log.pop_front();
+        }
+        self.log.push_back(record);
     }
 
     /// How many delivery ids were handed out.
@@ -232,10 +364,12 @@ impl Deliveries {
     }
 
     pub fn get_mut(&mut self, id: u64) -> Option<&mut Pending> {
+        self.mark(id);
         self.pending.get_mut(&id)
     }
 
     pub fn remove(&mut self, id: u64) -> Option<Pending> {
+        self.mark(id);
         self.pending.remove(&id)
     }
 
@@ -284,6 +418,7 @@ pub(crate) fn enqueue(
     let d = &mut account.deliveries;
     d.next_id += 1;
     let id = d.next_id;
+    d.mark(id);
     d.pending.insert(
         id,
         Pending {
@@ -307,7 +442,7 @@ pub(crate) fn enqueue(
 
 /// (Re)schedules delivery `id`'s next attempt at `due_ms`; older jobs for it become stale.
 pub(crate) fn schedule(account: &mut Account, id: u64, due_ms: i64) {
-    let Some(p) = account.deliveries.pending.get_mut(&id) else {
+    let Some(p) = account.deliveries.get_mut(id) else {
         return;
     };
     p.generation += 1;

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 /// What a fault does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum FaultKind {
     /// API: answer this status with Stripe's error envelope, without executing.
     /// Webhook: the attempt is not sent and counts as this answer (so it is retried).
@@ -59,13 +59,14 @@ impl FaultKind {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(serde::Deserialize)]
 pub(crate) enum FaultTarget {
     Api,
     Webhook,
 }
 
 /// One rule.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Fault {
     pub id: String,
     pub created: i64,
@@ -99,6 +100,11 @@ impl Faults {
 
     pub fn list(&self) -> &[Fault] {
         &self.rules
+    }
+
+    /// Puts back the rules a data directory kept.
+    pub fn restore(&mut self, rules: Vec<Fault>) {
+        self.rules = rules;
     }
 
     pub fn clear(&mut self) {

@@ -26,6 +26,8 @@ use clock::wall_now_ms;
 /// Shared by the API, the payment page, the control API and the driver task.
 pub(crate) struct Engine {
     client: reqwest::Client,
+    /// `--data-dir`: every step's changes are appended here before the step returns.
+    pub data_dir: Option<Arc<crate::storage::DataDir>>,
     retry_delays: Arc<[Duration]>,
     pub globals: GlobalTargets,
     wakeups: Mutex<BinaryHeap<Wake>>,
@@ -60,6 +62,7 @@ impl Engine {
         globals: GlobalTargets,
         retry_delays: Vec<Duration>,
         webhook_timeout: Duration,
+        data_dir: Option<Arc<crate::storage::DataDir>>,
     ) -> std::io::Result<Engine> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -70,6 +73,7 @@ impl Engine {
             .map_err(std::io::Error::other)?;
         Ok(Engine {
             client,
+            data_dir,
             retry_delays: retry_delays.into(),
             globals,
             wakeups: Mutex::new(BinaryHeap::new()),
@@ -91,6 +95,16 @@ impl Engine {
                 account: account.clone(),
             });
         self.notify.notify_one();
+    }
+
+    /// Registers what the accounts have due (after loading them from a data directory).
+    pub fn resume(&self, accounts: &[AccountRef]) {
+        for account in accounts {
+            let due = step::wake_time(&crate::store::lock(account));
+            if let Some(due) = due {
+                self.wake_at(account, due);
+            }
+        }
     }
 
     fn next_wake(&self) -> Option<i64> {

@@ -7,7 +7,8 @@
 //!    that receives it, due now on the account's clock;
 //! 4. unlock, then wake the driver for what is due.
 //!
-//! Idempotency and (later) the append-only log on disk hook in here, once, for everything.
+//! Idempotency and the data directory's journal (`storage/`) hook in here, once, for
+//! everything: a step's changes are appended to the journal before it returns.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
@@ -77,6 +78,13 @@ impl Engine {
             let mut acc = lock(account);
             let value = change(&mut acc);
             let deliveries = route_emitted(&mut acc, &globals, routing);
+            // On disk before the step returns, so before any answer that reports it.
+            if let Some(data_dir) = &self.data_dir
+                && let Some(record) = crate::storage::take_record(&mut acc)
+                && let Err(e) = data_dir.append(&record)
+            {
+                tracing::error!("writing the journal of --data-dir failed: {e}");
+            }
             (Stepped { value, deliveries }, wake_time(&acc))
         };
         if let Some(due) = wake {
@@ -239,7 +247,7 @@ async fn wait_idle(account: &AccountRef) -> bool {
 /// When the driver must look at this account next, on the wall clock: a real clock's next
 /// due time; a virtual clock's only when something is due already (the rest waits for an
 /// advance).
-fn wake_time(acc: &Account) -> Option<i64> {
+pub(super) fn wake_time(acc: &Account) -> Option<i64> {
     let due = acc.agenda.next_due()?;
     if acc.clock.is_virtual() {
         (due <= acc.clock.now_ms()).then(super::clock::wall_now_ms)

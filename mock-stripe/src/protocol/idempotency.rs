@@ -8,7 +8,7 @@
 //! The store is bounded (entries and bytes; the oldest go first) so a client sending a new
 //! key with every request, as the SDKs do, cannot grow memory without limit.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -75,6 +75,20 @@ pub(crate) struct IdempotencyStore {
     bytes: usize,
     max_entries: usize,
     max_bytes: usize,
+    /// Keys saved or forgotten since the journal last took them (`None`: no data
+    /// directory). Running claims are not journaled: after a crash they are free again.
+    changed: Option<HashSet<String>>,
+}
+
+/// A saved answer as a data directory keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct StoredKey {
+    pub key: String,
+    pub generation: u64,
+    pub first_used_ms: i64,
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: String,
 }
 
 impl IdempotencyStore {
@@ -86,6 +100,97 @@ impl IdempotencyStore {
             bytes: 0,
             max_entries,
             max_bytes,
+            changed: None,
+        }
+    }
+
+    pub fn track_changes(&mut self) {
+        self.changed = Some(HashSet::new());
+    }
+
+    /// Keys saved or forgotten since the last call: `Ok` what is saved now, `Err` a key to
+    /// forget.
+    pub fn take_changed(&mut self) -> Vec<Result<StoredKey, String>> {
+        let keys: Vec<String> = self
+            .changed
+            .as_mut()
+            .map(|c| c.drain().collect())
+            .unwrap_or_default();
+        keys.into_iter().map(|k| self.stored(&k).ok_or(k)).collect()
+    }
+
+    /// Every saved answer (for a snapshot), oldest first.
+    pub fn all_stored(&self) -> Vec<StoredKey> {
+        let mut all: Vec<StoredKey> = self.entries.keys().filter_map(|k| self.stored(k)).collect();
+        all.sort_unstable_by_key(|s| s.generation);
+        all
+    }
+
+    fn stored(&self, key: &str) -> Option<StoredKey> {
+        match self.entries.get(key)? {
+            (generation, first_used_ms, Entry::Done { fingerprint, saved }) => Some(StoredKey {
+                key: key.to_string(),
+                generation: *generation,
+                first_used_ms: *first_used_ms,
+                fingerprint: hex::encode(fingerprint),
+                status: saved.status.as_u16(),
+                body: String::from_utf8_lossy(&saved.body).into_owned(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Puts back a saved answer from the journal (not marked as changed). Bounds apply.
+    pub fn restore(&mut self, s: StoredKey) {
+        let (Ok(status), Some(fingerprint)) = (
+            StatusCode::from_u16(s.status),
+            hex::decode(&s.fingerprint)
+                .ok()
+                .and_then(|f| Fingerprint::try_from(f).ok()),
+        ) else {
+            return;
+        };
+        self.forget(&s.key);
+        self.generation = self.generation.max(s.generation);
+        self.bytes += s.key.len() + s.body.len();
+        self.order.push_back((s.key.clone(), s.generation));
+        self.entries.insert(
+            s.key,
+            (
+                s.generation,
+                s.first_used_ms,
+                Entry::Done {
+                    fingerprint,
+                    saved: Saved {
+                        status,
+                        body: Bytes::from(s.body),
+                    },
+                },
+            ),
+        );
+        self.evict();
+    }
+
+    /// Forgets a key (replaying the journal; not marked as changed).
+    pub fn forget(&mut self, key: &str) {
+        if let Some((_, _, entry)) = self.entries.remove(key) {
+            self.bytes -= key.len();
+            if let Entry::Done { saved, .. } = entry {
+                self.bytes -= saved.body.len();
+            }
+        }
+    }
+
+    /// After restoring: keys back in first-use order (expiry and eviction go by it).
+    pub fn restored(&mut self) {
+        self.order
+            .make_contiguous()
+            .sort_unstable_by_key(|(_, g)| *g);
+    }
+
+    fn mark(&mut self, key: &str) {
+        if let Some(c) = &mut self.changed {
+            c.insert(key.to_string());
         }
     }
 
@@ -152,6 +257,7 @@ impl IdempotencyStore {
                 },
             };
             self.bytes += body.len();
+            self.mark(key);
             self.evict();
         } else {
             self.release(key);
@@ -166,12 +272,10 @@ impl IdempotencyStore {
     }
 
     fn remove(&mut self, key: &str) {
-        if let Some((_, _, entry)) = self.entries.remove(key) {
-            self.bytes -= key.len();
-            if let Entry::Done { saved, .. } = entry {
-                self.bytes -= saved.body.len();
-            }
+        if let Some((_, _, Entry::Done { .. })) = self.entries.get(key) {
+            self.mark(key);
         }
+        self.forget(key);
     }
 
     /// Drops keys older than their lifetime.

@@ -55,6 +55,21 @@ impl ApiVersion {
     }
 }
 
+/// Stored (the data directory) as its text, read back through [`ApiVersion::parse`].
+impl serde::Serialize for ApiVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ApiVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        ApiVersion::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an API version: {text:?}")))
+    }
+}
+
 impl fmt::Display for ApiVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)

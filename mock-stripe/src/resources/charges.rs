@@ -15,7 +15,7 @@ use crate::store::{Account, Keyed};
 const AUTHORIZATION_VALIDITY_SECS: i64 = 7 * 86_400;
 
 /// The card and billing details a charge was made with.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ChargeCard {
     pub brand: Brand,
     pub last4: String,
@@ -37,14 +37,14 @@ impl From<&Card> for ChargeCard {
 }
 
 /// What a charge was paid with.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum ChargeMethod {
     Card(ChargeCard),
     Bank(BankAccount),
 }
 
 /// How much of a successful charge is captured.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Capture {
     /// All of it (automatic capture, or a manual capture of the whole amount).
     #[default]
@@ -55,6 +55,7 @@ pub(crate) enum Capture {
     Partial(i64),
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Charge {
     pub id: String,
     pub created: i64,

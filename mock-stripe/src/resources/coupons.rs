@@ -28,7 +28,7 @@ string_enum! {
 }
 
 /// What a coupon takes off.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Off {
     /// A percentage, 0 < p ≤ 100.
     Percent(f64),
@@ -37,7 +37,7 @@ pub(crate) enum Off {
 }
 
 /// A coupon as stored.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Coupon {
     pub id: String,
     pub created: i64,

@@ -27,7 +27,7 @@ string_enum! {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub(crate) struct Address {
     pub city: Option<String>,
     pub country: Option<String>,
@@ -37,7 +37,7 @@ pub(crate) struct Address {
     pub state: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub(crate) struct Shipping {
     pub address: Address,
     pub name: String,
@@ -45,7 +45,7 @@ pub(crate) struct Shipping {
 }
 
 /// A customer as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Customer {
     pub id: String,
     pub created: i64,

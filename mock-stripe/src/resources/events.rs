@@ -74,7 +74,7 @@ impl Keyed for Event {
 }
 
 /// The API request that caused an event; both `None` for changes made on the payment page.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Deserialize, Serialize)]
 pub(crate) struct EventRequest {
     pub id: Option<String>,
     pub idempotency_key: Option<String>,
@@ -106,6 +106,74 @@ pub(crate) struct DataJson<'a> {
 pub(crate) struct RequestJson<'a> {
     id: Option<&'a str>,
     idempotency_key: Option<&'a str>,
+}
+
+/// An event as a data directory keeps it: everything but the renderer (a closure). An
+/// event read back renders its frozen object at every version it has not been rendered at
+/// yet (see the README's notes on `--data-dir`).
+#[derive(Serialize)]
+struct StoredEventOut<'a> {
+    id: &'a str,
+    created: i64,
+    kind: &'a str,
+    api_version: &'a str,
+    object: &'a RawValue,
+    renditions: &'a [(String, Box<RawValue>)],
+    account: Option<&'a str>,
+    pending_webhooks: i64,
+    routed_pending: i64,
+    request: &'a EventRequest,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredEventIn {
+    id: String,
+    created: i64,
+    kind: String,
+    api_version: String,
+    object: Box<RawValue>,
+    renditions: Vec<(String, Box<RawValue>)>,
+    account: Option<String>,
+    pending_webhooks: i64,
+    routed_pending: i64,
+    request: EventRequest,
+}
+
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StoredEventOut {
+            id: &self.id,
+            created: self.created,
+            kind: &self.kind,
+            api_version: &self.api_version,
+            object: &self.object,
+            renditions: &self.renditions,
+            account: self.account.as_deref(),
+            pending_webhooks: self.pending_webhooks,
+            routed_pending: self.routed_pending,
+            request: &self.request,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let e = StoredEventIn::deserialize(d)?;
+        Ok(Event {
+            id: e.id,
+            created: e.created,
+            kind: e.kind,
+            api_version: e.api_version,
+            object: e.object,
+            render: None,
+            renditions: e.renditions,
+            account: e.account,
+            pending_webhooks: e.pending_webhooks,
+            routed_pending: e.routed_pending,
+            request: e.request,
+        })
+    }
 }
 
 impl Event {

@@ -21,7 +21,7 @@ use crate::resources::payment_intents::MethodType;
 use crate::store::{Account, Keyed};
 
 /// What a PaymentMethod pays with.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Details {
     Card {
         card: Card,
@@ -31,7 +31,7 @@ pub(crate) enum Details {
     Bank(BankAccount),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub(crate) struct Address {
     pub city: Option<String>,
     pub country: Option<String>,
@@ -41,7 +41,7 @@ pub(crate) struct Address {
     pub state: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct BillingDetails {
     pub address: Option<Address>,
     pub email: Option<String>,
@@ -50,6 +50,7 @@ pub(crate) struct BillingDetails {
     pub tax_id: Option<String>,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct PaymentMethod {
     pub id: String,
     pub created: i64,

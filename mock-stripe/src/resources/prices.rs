@@ -63,7 +63,7 @@ string_enum! {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Recurring {
     pub interval: Interval,
     pub interval_count: i64,
@@ -72,7 +72,7 @@ pub(crate) struct Recurring {
 }
 
 /// A price as stored. Checkout line items keep a copy of theirs (a snapshot at creation).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Price {
     pub id: String,
     pub created: i64,

@@ -33,7 +33,7 @@ string_enum! {
 }
 
 /// A product as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Product {
     pub id: String,
     pub created: i64,

@@ -24,7 +24,7 @@ use crate::store::{Account, Keyed};
 const MAX_CODE: usize = 500;
 
 /// A promotion code as stored.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PromotionCode {
     pub id: String,
     pub created: i64,

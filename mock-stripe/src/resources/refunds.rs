@@ -46,6 +46,7 @@ string_enum! {
     }
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Refund {
     pub id: String,
     pub created: i64,
@@ -58,7 +59,7 @@ pub(crate) struct Refund {
     pub reason: Option<RefundReason>,
     pub metadata: BTreeMap<String, String>,
     pub status: RefundStatus,
-    pub failure_reason: Option<&'static str>,
+    pub failure_reason: Option<String>,
     /// A card refund that fails when its settlement job runs (`4000 0000 0000 5126`).
     pub fails_later: bool,
 }
@@ -86,7 +87,7 @@ pub(crate) struct RefundJson<'a> {
     customer: Option<&'a str>,
     customer_account: (),
     #[serde(skip_serializing_if = "Option::is_none")]
-    failure_reason: Option<&'static str>,
+    failure_reason: Option<&'a str>,
     metadata: &'a BTreeMap<String, String>,
     payment_intent: &'a str,
     payment_method: &'a str,
@@ -111,7 +112,7 @@ impl Refund {
             currency: &self.currency,
             customer: self.customer.as_deref(),
             customer_account: (),
-            failure_reason: self.failure_reason,
+            failure_reason: self.failure_reason.as_deref(),
             metadata: &self.metadata,
             payment_intent: &self.payment_intent,
             payment_method: &self.payment_method,
@@ -485,7 +486,7 @@ pub(crate) fn settle(account: &mut Account, id: &str) -> ApiResult<()> {
         (RefundStatus::Pending, _) => refund.status = RefundStatus::Succeeded,
         (RefundStatus::Succeeded, true) => {
             refund.status = RefundStatus::Failed;
-            refund.failure_reason = Some("expired_or_canceled_card");
+            refund.failure_reason = Some("expired_or_canceled_card".into());
             let (charge_id, amount) = (refund.charge.clone(), refund.amount);
             if let Some(c) = account.charges.get_mut(&charge_id) {
                 c.amount_refunded -= amount;

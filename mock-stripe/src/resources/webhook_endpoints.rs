@@ -14,6 +14,7 @@ use crate::store::{Account, Keyed};
 /// Stripe's limit of endpoints per account.
 const MAX_ENDPOINTS: usize = 16;
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct WebhookEndpoint {
     pub id: String,
     pub created: i64,

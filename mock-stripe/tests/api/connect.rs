@@ -9,7 +9,7 @@ use crate::helpers::*;
 const SELLER: &str = "acct_1SellerOne";
 const OTHER_SELLER: &str = "acct_1SellerTwo";
 
-impl TestMock {
+impl Api {
     async fn as_seller(
         &self,
         method: Method,

@@ -20,10 +20,39 @@ pub const KEY_A: &str = "sk_test_accountA1234";
 pub const KEY_B: &str = "sk_test_accountB5678";
 pub const SECRET: &str = "whsec_integration_test_secret_0001";
 
+/// A mock started in this process, and the calls tests make to it (through [`Api`]).
 pub struct TestMock {
     pub mock: MockStripe,
+    pub api: Api,
+}
+
+/// Calls to a mock at `base`: one in this process, or a `mock-stripe` child process.
+pub struct Api {
     pub base: String,
     pub http: reqwest::Client,
+}
+
+impl Api {
+    pub fn at(base: &str) -> Api {
+        Api {
+            base: base.to_string(),
+            http: client(),
+        }
+    }
+}
+
+impl std::ops::Deref for TestMock {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl TestMock {
+    pub fn new(mock: MockStripe) -> TestMock {
+        let api = Api::at(&mock.base_url());
+        TestMock { mock, api }
+    }
 }
 
 /// A client that does not follow redirects (tests look at the 303 itself) and ignores
@@ -50,12 +79,7 @@ pub async fn spawn_mock(webhooks: Vec<WebhookTarget>) -> TestMock {
     })
     .await
     .expect("mock starts");
-    let base = mock.base_url();
-    TestMock {
-        mock,
-        base,
-        http: client(),
-    }
+    TestMock::new(mock)
 }
 
 pub const SESSION_FORM: &str = "mode=payment\
@@ -68,7 +92,7 @@ pub const SESSION_FORM: &str = "mode=payment\
     &line_items[0][price_data][product_data][name]=T-shirt+%26+cap\
     &line_items[0][quantity]=2";
 
-impl TestMock {
+impl Api {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -236,6 +260,11 @@ impl Receiver {
             .extend(statuses.iter().copied());
     }
 
+    /// Forgets the statuses queued by [`Receiver::fail_next`]: 200 from now on.
+    pub fn accept_all(&self) {
+        self.statuses.lock().unwrap().clear();
+    }
+
     /// Answers every request this much later (after recording it).
     pub fn answer_after(&self, wait: Duration) {
         *self.slowness.lock().unwrap() = wait;
@@ -298,7 +327,7 @@ where
 }
 
 /// The control API and the calls tests make most.
-impl TestMock {
+impl Api {
     /// A `/_config/…` (or any) call with a form body: `(status, JSON answer)`.
     pub async fn call(
         &self,

@@ -10,6 +10,7 @@ mod connect;
 mod control;
 mod customers;
 mod dashboard;
+mod durability;
 mod expand;
 mod helpers;
 mod hostile;

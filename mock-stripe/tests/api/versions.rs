@@ -22,12 +22,7 @@ pub async fn spawn_at(api_version: &str, webhooks: Vec<WebhookTarget>) -> TestMo
     })
     .await
     .expect("mock starts");
-    let base = mock.base_url();
-    TestMock {
-        mock,
-        base,
-        http: client(),
-    }
+    TestMock::new(mock)
 }
 
 /// What the seed application sends (stripe-python 2.56, no `Stripe-Version`): legacy

@@ -17,6 +17,7 @@ use crate::store::Keyed;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(serde::Deserialize)]
 pub(crate) enum Mode {
     Payment,
     Setup,
@@ -24,6 +25,7 @@ pub(crate) enum Mode {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(serde::Deserialize)]
 pub(crate) enum Status {
     Open,
     Complete,
@@ -42,6 +44,7 @@ impl Status {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(serde::Deserialize)]
 pub(crate) enum PaymentStatus {
     Paid,
     Unpaid,
@@ -50,7 +53,7 @@ pub(crate) enum PaymentStatus {
 
 /// `ui_mode`, stored by meaning and rendered with the spelling of the client's version
 /// (contract §1.3: `hosted` before 2026-03-25, `hosted_page` from then on).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum UiMode {
     Hosted,
     Embedded,
@@ -177,14 +180,14 @@ string_enum! {
 }
 
 /// `line_items[][adjustable_quantity]`: echoed (the mock's page has no quantity picker).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub(crate) struct AdjustableQuantity {
     pub enabled: bool,
     pub maximum: Option<i64>,
     pub minimum: Option<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LineItem {
     pub id: String,
     pub description: String,
@@ -202,20 +205,20 @@ pub(crate) struct LineItem {
 }
 
 /// `discounts[0]`: what the session applies (as given: a coupon or a promotion code).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub(crate) struct SessionDiscount {
     pub coupon: Option<String>,
     pub promotion_code: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CustomerDetails {
     pub email: Option<String>,
     pub name: Option<String>,
 }
 
 /// `custom_text[<position>][message]`
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CustomText {
     pub after_submit: Option<String>,
     pub shipping_address: Option<String>,
@@ -224,7 +227,7 @@ pub(crate) struct CustomText {
 }
 
 /// A Checkout Session as stored.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Session {
     pub id: String,
     pub created: i64,
@@ -280,7 +283,7 @@ pub(crate) struct Session {
 
 /// What the payer submitted with a card that requires 3-D Secure, kept until they
 /// complete or fail the challenge (`token` ties the challenge page to this attempt).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PendingAuthentication {
     pub token: String,
     pub card: crate::cards::Card,

@@ -58,7 +58,7 @@ string_enum! {
 }
 
 /// A payment method type the mock simulates: `card`, `sepa_debit`, `us_bank_account`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum MethodType {
     Card,
     Bank(BankKind),
@@ -82,7 +82,7 @@ impl MethodType {
 }
 
 /// `shipping`: where the goods go (Stripe requires `name` and `address`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub(crate) struct Shipping {
     pub address: Address,
     pub carrier: Option<String>,
@@ -116,7 +116,7 @@ impl Shipping {
 }
 
 /// `payment_intent_data[...]` of a Checkout Session: what the PaymentIntent will carry.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PaymentIntentData {
     pub capture_method: CaptureMethod,
     pub description: Option<String>,
@@ -159,6 +159,7 @@ impl PaymentIntentData {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(serde::Deserialize)]
 pub(crate) enum PiStatus {
     RequiresPaymentMethod,
     /// A payment method is attached; the PaymentIntent waits for `confirm`.
@@ -188,7 +189,7 @@ impl PiStatus {
 }
 
 /// A card error remembered as `last_payment_error`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LastError {
     pub error: CardError,
     pub method_type: MethodType,
@@ -197,7 +198,7 @@ pub(crate) struct LastError {
 }
 
 /// A 3-D Secure challenge waiting for the payer (`next_action.redirect_to_url`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct NextAction {
     /// The mock's challenge page for this PaymentIntent.
     pub url: String,
@@ -207,6 +208,7 @@ pub(crate) struct NextAction {
     pub token: String,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct PaymentIntent {
     pub id: String,
     pub created: i64,
