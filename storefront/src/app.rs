@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use hmac::{KeyInit, Mac};
 use poem::endpoint::BoxEndpoint;
-use poem::error::{MethodNotAllowedError, NotFoundError};
+use poem::error::{MethodNotAllowedError, NotFoundError, ParsePathError};
 use poem::http::StatusCode;
 use poem::listener::TcpAcceptor;
 use poem::middleware::{CatchPanic, Csrf, Tracing};
@@ -217,6 +217,9 @@ fn routes(
         .at("/static/shop.css", get(security::stylesheet))
         .nest("/", pages)
         .catch_error(|_: NotFoundError| async { not_found_page() })
+        // poem's router refuses a path whose %-escapes don't decode to UTF-8 (`/products/%FF`)
+        // with a bare text 400; like any id that isn't one, it names no page.
+        .catch_error(|_: ParsePathError| async { not_found_page() })
         .catch_error(|_: MethodNotAllowedError| async {
             error_page(
                 StatusCode::METHOD_NOT_ALLOWED,

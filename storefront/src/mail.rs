@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::Message;
-use lettre::message::Mailbox;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
 
 use crate::money::format_cents;
 
@@ -147,9 +147,7 @@ impl Mailer {
                 self.from.email.domain()
             )))
             .header(ContentType::TEXT_PLAIN)
-            // 8bit keeps non-ASCII product names readable in the .eml file.
-            .header(ContentTransferEncoding::EightBit)
-            .body(receipt.body(&self.shop_name))?;
+            .body(encoded_body(receipt.body(&self.shop_name)))?;
         let bytes = message.formatted();
         let outbox = self.outbox.clone();
         let key = receipt.key.clone();
@@ -162,6 +160,14 @@ impl Mailer {
             new,
         })
     }
+}
+
+/// 8bit keeps non-ASCII product names readable in the .eml file. A text 8bit can't carry
+/// (a line over 998 bytes, e.g. a long product name or currency; a NUL) gets the encoding
+/// lettre finds best instead: forcing 8bit on it makes lettre panic.
+fn encoded_body(text: String) -> Body {
+    Body::new_with_encoding(text.clone(), ContentTransferEncoding::EightBit)
+        .unwrap_or_else(|_| Body::new(text))
 }
 
 /// Writes `{name}.eml` whole or not at all, and never over an existing one: the bytes go
@@ -305,6 +311,31 @@ mod tests {
         Mailer::new(dir.path(), "shop@example.test".parse().unwrap()).unwrap();
         assert!(!old.exists());
         assert!(fresh.exists());
+    }
+
+    /// Found by fuzzing the webhook (`tests/fuzz`): a line 8bit can't carry (over 998
+    /// bytes) made lettre panic while building the receipt.
+    #[tokio::test]
+    async fn a_receipt_with_an_overlong_line_is_written_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::new(dir.path(), "shop@example.test".parse().unwrap()).unwrap();
+        let mut long_name = receipt();
+        long_name.key = receipt_key(9, Some("cs_test_c3"));
+        long_name.product_name = "Crème ".repeat(400);
+        let mut long_currency = receipt();
+        long_currency.key = receipt_key(8, Some("cs_test_b2"));
+        long_currency.currency = "a".repeat(2000);
+        for r in [long_name, long_currency] {
+            let written = mailer.send_receipt(&r).await.unwrap();
+            let text =
+                std::fs::read_to_string(dir.path().join(format!("{}.eml", written.id))).unwrap();
+            assert!(!text.contains("Content-Transfer-Encoding: 8bit"), "{text}");
+            assert!(text.lines().all(|line| line.len() <= 998), "{text}");
+        }
+        // The usual receipt keeps 8bit, readable.
+        let usual = mailer.send_receipt(&receipt()).await.unwrap();
+        let text = std::fs::read_to_string(dir.path().join(format!("{}.eml", usual.id))).unwrap();
+        assert!(text.contains("Content-Transfer-Encoding: 8bit"), "{text}");
     }
 
     #[tokio::test]

@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::{SharedState, read_body};
 use crate::mail::MailError;
-use crate::orders::{self, MarkPaid, ReceiptError, ReceiptOutcome, Transition};
+use crate::orders::{self, CompletedCheckout, MarkPaid, ReceiptError, ReceiptOutcome, Transition};
 use crate::payments::{self, CheckoutEvent};
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +108,27 @@ impl From<WebhookError> for WebhookHandlerError {
     }
 }
 
+/// The orders table's text columns with a length (m20250101_000002_create_orders).
+const SESSION_ID_MAX_CHARS: usize = 255;
+const CURRENCY_MAX_CHARS: usize = 3;
+
+/// Whether the text the shop records from a checkout fits its columns on every database:
+/// PostgreSQL refuses a NUL character and text longer than its column (SQLite takes both),
+/// which would be a 500 on every redelivery. Refused alike on both.
+fn storable(checkout: &CompletedCheckout) -> bool {
+    let fits =
+        |text: &str, max_chars: usize| !text.contains('\0') && text.chars().count() <= max_chars;
+    fits(&checkout.session_id, SESSION_ID_MAX_CHARS)
+        && checkout
+            .currency
+            .as_deref()
+            .is_none_or(|c| fits(c, CURRENCY_MAX_CHARS))
+        && checkout
+            .buyer_email
+            .as_deref()
+            .is_none_or(|e| fits(e, usize::MAX))
+}
+
 fn received(outcome: &str) -> Response {
     Json(json!({ "received": true, "outcome": outcome })).into_response()
 }
@@ -154,6 +175,11 @@ pub async fn stripe(
         CheckoutEvent::Expired(checkout) => (checkout, &[Pending][..], Some(Expired)),
         CheckoutEvent::Other { .. } => return Ok(received("ignored")),
     };
+    if !storable(&checkout) {
+        return Err(WebhookHandlerError::Unparseable(
+            "the Checkout Session holds text the database can't store".to_owned(),
+        ));
+    }
     if let Some(to) = to {
         let moved = orders::transition(&state.db, &checkout, from, to)
             .await

@@ -208,3 +208,18 @@ async fn receipt_claims_race_across_connection_pools() {
     assert_eq!(won.len(), ORDERS);
     assert!(won.values().all(|n| *n == 1), "{won:?}");
 }
+
+/// Where such text bit: PostgreSQL refuses a NUL character and text longer than its
+/// column (each a 500 before the fix).
+#[tokio::test]
+async fn a_signed_event_with_text_the_database_cant_store_is_refused_on_postgresql() {
+    let Some(pg) = scratch_postgres(
+        "a_signed_event_with_text_the_database_cant_store_is_refused_on_postgresql",
+    )
+    .await
+    else {
+        return;
+    };
+    let app = spawn_app_with(on(&pg.url)).await;
+    crate::webhooks::assert_unstorable_events_refused(&app).await;
+}

@@ -346,3 +346,33 @@ async fn chunked_post(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> (u
         .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
     (status, text)
 }
+
+/// Found by fuzzing (`tests/fuzz`): a path whose %-escapes aren't UTF-8 once decoded got
+/// poem's bare text 400 ("invalid path params"), whatever the route or method. It names
+/// no page: the 404 page, before any CSRF check or lookup.
+#[tokio::test]
+async fn a_path_that_is_not_utf8_once_decoded_is_the_404_page() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        ("GET", "/products/%FF"),
+        (
+            "GET",
+            "/products/%C3%28/post_checkout?status=success&session_id=cs_test_x",
+        ),
+        ("POST", "/products/%FF/buy"),
+        ("OPTIONS", "/products/%E2%82/buy"),
+        ("GET", "/%FF"),
+    ] {
+        let response = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        assert_security_headers(&response, path);
+        let html = response.text().await.unwrap();
+        assert!(html.contains("Page not found"), "{method} {path}: {html}");
+    }
+    assert!(app.orders().await.is_empty());
+}

@@ -292,3 +292,121 @@ async fn the_webhook_needs_no_csrf_token_or_cookie() {
     let email = app.emails().pop().unwrap();
     assert!(email.contains("Café Crème Brûlée Guide"), "{email}");
 }
+
+/// Found by fuzzing (`tests/fuzz`): a signature made with the secret at a `t` so far
+/// from now that `now - t` overflows made async-stripe panic (a 500 on a debug build).
+#[tokio::test]
+async fn a_signed_timestamp_beyond_arithmetic_is_a_400_not_a_500() {
+    let app = spawn_app().await;
+    let order = app.pending_order(1, "cs_test_far_t").await;
+    let event = completed_event("evt_far_t", "cs_test_far_t", order.id, 2900);
+    for t in [i64::MIN, i64::MIN + 1] {
+        let signature =
+            stripe_webhook::Webhook::generate_test_header(&event, WEBHOOK_SECRET, Some(t));
+        let response = app.post_webhook(&event, Some(&signature)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "t={t}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            body["error"], "signature timestamp outside the tolerance",
+            "{body}"
+        );
+    }
+    assert_eq!(status_of(&app, order.id).await, "pending");
+    assert!(app.emails().is_empty());
+}
+
+/// Signed events with text the database can't store in what the shop records: a NUL
+/// character (PostgreSQL refuses it), more than its column holds. As the fuzzer sent them.
+fn events_the_database_cant_store(session_id: &str, order_id: i64) -> Vec<(&'static str, String)> {
+    let paid = || session_json(session_id, order_id, "paid", 2900);
+    let mut nul_in_email = paid();
+    nul_in_email["customer_details"]["email"] = "jenny\u{0}@example.com".into();
+    let mut nul_in_session_id = paid();
+    nul_in_session_id["id"] = format!("{session_id}\u{0}").into();
+    let mut nul_in_currency = paid();
+    nul_in_currency["currency"] = "us\u{0}".into();
+    let mut long_currency = paid();
+    long_currency["currency"] = "0a 0".into();
+    let mut long_session_id = paid();
+    long_session_id["id"] = format!("{session_id}{}", "x".repeat(255)).into();
+    let mut expired = session_json(session_id, order_id, "unpaid", 2900);
+    expired["status"] = "expired".into();
+    expired["customer_details"]["email"] = "\u{0}".into();
+    let completed = "checkout.session.completed";
+    vec![
+        (
+            "NUL in the email",
+            event_json("evt_db_1", completed, nul_in_email),
+        ),
+        (
+            "NUL in the session id",
+            event_json("evt_db_2", completed, nul_in_session_id),
+        ),
+        (
+            "NUL in the currency",
+            event_json("evt_db_3", completed, nul_in_currency),
+        ),
+        (
+            "a 4-character currency",
+            event_json("evt_db_4", completed, long_currency),
+        ),
+        (
+            "a 270-character session id",
+            event_json("evt_db_5", completed, long_session_id),
+        ),
+        (
+            "NUL in an expiry's email",
+            event_json("evt_db_6", "checkout.session.expired", expired),
+        ),
+    ]
+}
+
+/// Found by fuzzing on PostgreSQL (`tests/fuzz`; `postgres.rs` runs this there): it
+/// refuses a NUL character, and text longer than its column, so such an event was a 500 on
+/// every redelivery. Refused as unreadable (400) on either database; nothing recorded.
+#[tokio::test]
+async fn a_signed_event_with_text_the_database_cant_store_is_refused_and_records_nothing() {
+    let app = spawn_app().await;
+    assert_unstorable_events_refused(&app).await;
+}
+
+pub async fn assert_unstorable_events_refused(app: &TestApp) {
+    let order = app.pending_order(1, "cs_test_unstorable").await;
+    for (what, event) in events_the_database_cant_store("cs_test_unstorable", order.id) {
+        let response = app.deliver(&event).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{what}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["error"].is_string(), "{what}: {body}");
+    }
+    let after = orders::find(&app.db, order.id).await.unwrap().unwrap();
+    assert_eq!(after, order, "the order is untouched");
+    assert!(app.emails().is_empty());
+}
+
+/// Found by fuzzing (`tests/fuzz`): a receipt line longer than 8bit mail allows (998
+/// bytes; there, a currency's) panicked lettre while the receipt was built: a 500 on every
+/// redelivery, and no receipt. A creator's long product name does the same.
+#[tokio::test]
+async fn a_product_with_an_overlong_name_still_gets_its_receipt() {
+    let app = spawn_app().await;
+    let product = storefront::catalogue::add(
+        &app.db,
+        storefront::catalogue::NewProduct {
+            name: "Sourdough ".repeat(150),
+            description: String::new(),
+            price_cents: Some(2900),
+            image_url: None,
+        },
+    )
+    .await
+    .unwrap();
+    let order = app.pending_order(product.id, "cs_test_long_name").await;
+    let event = completed_event("evt_long_name", "cs_test_long_name", order.id, 2900);
+    let response = app.deliver(&event).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["receipt"], "sent", "{body}");
+    assert_eq!(status_of(&app, order.id).await, "paid");
+    let email = app.emails().pop().unwrap();
+    assert!(email.lines().all(|line| line.len() <= 998), "{email}");
+}
