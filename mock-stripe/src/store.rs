@@ -12,6 +12,7 @@
 //!   connected account's events to the platform's Connect endpoints); never the reverse.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicI64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -69,21 +70,63 @@ pub(crate) trait Keyed {
 /// Objects of one kind in creation order (oldest first) with an index by id: lists page
 /// over the order, retrieval uses the index.
 ///
+/// The index maps a keyed hash of the id to the position, so an id is stored once (in its
+/// object) rather than again as the index's key; an id is always checked against the
+/// object found. Ids whose hashes collide (rare) are listed in `spill`.
+///
 /// With a data directory, the table also remembers which ids changed (inserted, handed out
 /// mutably, removed) until the step seam takes them for the journal.
 pub(crate) struct Table<T> {
     items: Vec<T>,
-    index: HashMap<String, usize>,
+    /// Hash → position, or [`SPILLED`]: 16 bytes an entry.
+    index: IdIndex<u32>,
+    /// Hash → positions, for hashes shared by several ids.
+    spill: IdIndex<Vec<u32>>,
+    hasher: RandomState,
     /// `None`: not tracked (no data directory).
     changed: Option<HashSet<String>>,
+    /// Every id hashes alike (tests of the collision path).
+    #[cfg(test)]
+    collide: bool,
+}
+
+/// In [`Table`]'s index: the positions of this hash are in its `spill`.
+const SPILLED: u32 = u32::MAX;
+
+/// A map keyed by ids' hashes, which are already well mixed: hashing them again is waste.
+pub(crate) type IdIndex<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
+
+/// The hasher of [`IdIndex`]: passes a `u64` key through.
+#[derive(Default)]
+pub(crate) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed; kept total for any other use.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
             items: Vec::new(),
-            index: HashMap::new(),
+            index: IdIndex::default(),
+            spill: IdIndex::default(),
+            hasher: RandomState::new(),
             changed: None,
+            #[cfg(test)]
+            collide: false,
         }
     }
 }
@@ -105,6 +148,14 @@ impl<T: Keyed> Table<T> {
         }
     }
 
+    fn hash(&self, id: &str) -> u64 {
+        #[cfg(test)]
+        if self.collide {
+            return 7;
+        }
+        self.hasher.hash_one(id)
+    }
+
     /// The ids changed since the last call, in the table's order (removed ones last), so
     /// that objects replayed from a journal are listed in the order they were made.
     pub fn take_changed(&mut self) -> Vec<String> {
@@ -113,49 +164,96 @@ impl<T: Keyed> Table<T> {
             .as_mut()
             .map(|c| c.drain().collect())
             .unwrap_or_default();
-        ids.sort_by_key(|id| self.index.get(id).copied().unwrap_or(usize::MAX));
+        ids.sort_by_key(|id| self.position(id).unwrap_or(usize::MAX));
         ids
     }
 
     pub fn insert(&mut self, item: T) {
         self.mark(item.key());
-        self.index.insert(item.key().to_string(), self.items.len());
-        self.items.push(item);
+        self.insert_unmarked(item);
+    }
+
+    /// Indexes the item at `pos` (its id hashing to `h`), in place of an older object with
+    /// the same id if there is one.
+    fn index_at(&mut self, h: u64, pos: usize) {
+        let p32 = u32::try_from(pos)
+            .ok()
+            .filter(|&p| p != SPILLED)
+            .expect("fewer than 2^32 - 1 objects of one kind");
+        let items = &self.items;
+        let id = items[pos].key();
+        let same = |i: u32| i != p32 && items.get(i as usize).is_some_and(|t| t.key() == id);
+        match self.index.get_mut(&h) {
+            None => {
+                self.index.insert(h, p32);
+            }
+            Some(old) if *old == SPILLED => {
+                let all = self.spill.entry(h).or_default();
+                match all.iter_mut().find(|i| same(**i)) {
+                    Some(i) => *i = p32,
+                    None => all.push(p32),
+                }
+            }
+            Some(old) if same(*old) => *old = p32,
+            Some(old) => {
+                self.spill.insert(h, vec![*old, p32]);
+                *old = SPILLED;
+            }
+        }
     }
 
     /// Replaces the item with the same id in its place, or appends it (replaying a journal:
     /// not marked as changed).
     pub fn upsert(&mut self, item: T) {
-        match self.index.get(item.key()) {
-            Some(&i) => self.items[i] = item,
-            None => {
-                self.index.insert(item.key().to_string(), self.items.len());
-                self.items.push(item);
-            }
+        match self.position(item.key()) {
+            Some(i) => self.items[i] = item,
+            None => self.insert_unmarked(item),
         }
     }
 
+    fn insert_unmarked(&mut self, item: T) {
+        let h = self.hash(item.key());
+        self.items.push(item);
+        self.index_at(h, self.items.len() - 1);
+    }
+
     pub fn get(&self, id: &str) -> Option<&T> {
-        self.index.get(id).map(|&i| &self.items[i])
+        self.position(id).map(|i| &self.items[i])
     }
 
     pub fn get_mut(&mut self, id: &str) -> Option<&mut T> {
-        let i = *self.index.get(id)?;
+        let i = self.position(id)?;
         self.mark(id);
         Some(&mut self.items[i])
     }
 
+    /// Where the object with this id is in creation order: one hash probe, then the id
+    /// itself compared.
     pub fn position(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
+        let is = |i: u32| self.items.get(i as usize).is_some_and(|t| t.key() == id);
+        let h = self.hash(id);
+        match *self.index.get(&h)? {
+            SPILLED => self
+                .spill
+                .get(&h)?
+                .iter()
+                .find(|i| is(**i))
+                .map(|i| *i as usize),
+            i => is(i).then_some(i as usize),
+        }
     }
 
     /// O(n): only used for rare deletions (webhook endpoints).
     pub fn remove(&mut self, id: &str) -> Option<T> {
-        let i = self.index.remove(id)?;
+        let i = self.position(id)?;
         self.mark(id);
         let item = self.items.remove(i);
-        for (j, it) in self.items.iter().enumerate().skip(i) {
-            self.index.insert(it.key().to_string(), j);
+        // Positions after `i` moved: index everything again.
+        self.index.clear();
+        self.spill.clear();
+        for pos in 0..self.items.len() {
+            let h = self.hash(self.items[pos].key());
+            self.index_at(h, pos);
         }
         Some(item)
     }
@@ -283,6 +381,8 @@ pub(crate) struct Account {
     pub connect: Option<ConnectLink>,
     /// With a data directory: what the journal needs beside the changed ids.
     pub journal: Option<AccountJournal>,
+    /// The hosted pages' `http://host:port`, shared by this account's sessions.
+    page_base: Option<Arc<str>>,
 }
 
 /// What an account remembers for its journal (`storage/`) between steps.
@@ -333,6 +433,7 @@ impl Account {
             key: key.to_string(),
             connect: None,
             journal: journaled.then(AccountJournal::default),
+            page_base: None,
         };
         if journaled {
             account.deliveries.track_changes();
@@ -370,6 +471,14 @@ impl Account {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// `base_url` as one shared copy, for the sessions this account stores.
+    pub fn page_base(&mut self, base_url: &str) -> Arc<str> {
+        match &self.page_base {
+            Some(b) if &**b == base_url => b.clone(),
+            _ => self.page_base.insert(Arc::from(base_url)).clone(),
+        }
     }
 
     /// The account's default API version: requests without `Stripe-Version` and every
@@ -412,8 +521,18 @@ type AccountKey = (String, Option<String>);
 /// API key: the session id in the URL is all it brings).
 pub(crate) struct Store {
     accounts: RwLock<HashMap<AccountKey, AccountRef>>,
-    sessions: RwLock<HashMap<String, AccountRef>>,
+    sessions: RwLock<SessionIndex>,
     defaults: AccountDefaults,
+}
+
+/// Session (and 3-D Secure PaymentIntent) id → account, by a keyed hash of the id: the
+/// ids themselves stay only in their accounts (the answer is checked there). A hash that
+/// two accounts' ids share (rare) is looked up in every account instead.
+#[derive(Default)]
+struct SessionIndex {
+    by_hash: IdIndex<AccountRef>,
+    shared: HashSet<u64>,
+    hasher: RandomState,
 }
 
 impl Store {
@@ -490,25 +609,50 @@ impl Store {
     /// Indexes an id a browser brings without a key: a session, or a PaymentIntent waiting
     /// for 3-D Secure (`/c/3ds/{pi}`).
     pub fn index_session(&self, session_id: &str, account: &AccountRef) {
-        self.sessions
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(session_id.to_string(), account.clone());
+        let mut index = self.sessions.write().unwrap_or_else(|p| p.into_inner());
+        let h = index.hasher.hash_one(session_id);
+        match index.by_hash.get(&h) {
+            None => {
+                index.by_hash.insert(h, account.clone());
+            }
+            Some(a) if Arc::ptr_eq(a, account) => {}
+            Some(_) => {
+                index.shared.insert(h);
+            }
+        }
     }
 
     pub fn unindex_sessions(&self, ids: &[String]) {
         let mut index = self.sessions.write().unwrap_or_else(|p| p.into_inner());
         for id in ids {
-            index.remove(id);
+            let h = index.hasher.hash_one(id);
+            // A shared hash may still lead to another account's id: keep it.
+            if !index.shared.contains(&h) {
+                index.by_hash.remove(&h);
+            }
         }
     }
 
     pub fn session_account(&self, session_id: &str) -> Option<AccountRef> {
-        self.sessions
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(session_id)
-            .cloned()
+        let has = |account: &AccountRef| {
+            let acc = lock(account);
+            acc.sessions.position(session_id).is_some()
+                || acc.payment_intents.position(session_id).is_some()
+        };
+        let candidate = {
+            let index = self.sessions.read().unwrap_or_else(|p| p.into_inner());
+            let h = index.hasher.hash_one(session_id);
+            if index.shared.contains(&h) {
+                None
+            } else {
+                Some(index.by_hash.get(&h).cloned())
+            }
+        };
+        // No index lock is held from here on (lock order).
+        match candidate {
+            Some(found) => found.filter(has),
+            None => self.all_accounts().into_iter().find(has),
+        }
     }
 }
 
@@ -534,6 +678,58 @@ mod tests {
         assert_eq!(t.get("b").map(|x| x.0.as_str()), Some("b"));
         assert!(t.get("a").is_none());
         assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn table_finds_ids_whose_hashes_collide() {
+        let mut t = Table {
+            collide: true,
+            ..Table::default()
+        };
+        for id in ["a", "b", "c"] {
+            t.insert(Thing(id.to_string()));
+        }
+        t.upsert(Thing("b".to_string()));
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.position("c"), Some(2));
+        assert_eq!(t.get("a").map(|x| x.0.as_str()), Some("a"));
+        assert!(t.get("z").is_none());
+        assert!(t.remove("a").is_some());
+        assert_eq!(t.position("b"), Some(0));
+        assert_eq!(t.position("c"), Some(1));
+        assert!(t.get("a").is_none());
+    }
+
+    #[test]
+    fn session_index_checks_the_account() {
+        let store = Store::new(AccountDefaults::default());
+        let a = store.account("sk_test_a");
+        let params =
+            crate::protocol::Params::decode(&[b"mode=payment&success_url=https://s.test/ok\
+            &line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=100\
+            &line_items[0][price_data][product_data][name]=T&line_items[0][quantity]=1"
+                .as_slice()])
+            .unwrap();
+        let ctx = crate::protocol::RequestCtx {
+            request_id: "req_test".into(),
+            version: None,
+            idempotency_key: None,
+        };
+        let (id, _) =
+            crate::resources::checkout_sessions::create(&mut lock(&a), &params, &ctx, "http://x")
+                .unwrap();
+        // Only what the index was told is found, and only where it is.
+        assert!(store.session_account(&id).is_none());
+        store.index_session(&id, &a);
+        store.index_session("cs_test_elsewhere", &a);
+        assert!(
+            store
+                .session_account(&id)
+                .is_some_and(|f| Arc::ptr_eq(&f, &a))
+        );
+        assert!(store.session_account("cs_test_elsewhere").is_none());
+        store.unindex_sessions(std::slice::from_ref(&id));
+        assert!(store.session_account(&id).is_none());
     }
 
     #[test]

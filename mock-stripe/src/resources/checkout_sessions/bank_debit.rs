@@ -98,10 +98,10 @@ pub(crate) fn pay_by_bank_with_method(
     let pi_obj = snapshot(&pi.json(None))?;
     let session = account.sessions.get_mut(id).expect("checked above");
     session.status = Status::Complete;
-    session.customer_details = Some(CustomerDetails {
+    session.customer_details = Some(Box::new(CustomerDetails {
         email: Some(email.to_string()),
         name: name.map(str::to_string),
-    });
+    }));
     session.pending_authentication = None;
     let session = session.clone();
     let session_obj = session_object(&session);

@@ -152,7 +152,11 @@ pub(super) fn ensure_payment_intent(
     let (amount, currency, data) = (
         session.amount_total.unwrap_or(0),
         session.currency.clone().unwrap_or_else(|| "usd".into()),
-        session.payment_intent_data.clone(),
+        session
+            .payment_intent_data
+            .as_deref()
+            .cloned()
+            .unwrap_or_default(),
     );
     let mut pi = PaymentIntent::new(&mut account.ids, now, amount, &currency, &data);
     pi.payment_method_types = vec![method_type.to_string()];
@@ -229,7 +233,7 @@ pub(crate) fn pay_with_method(
         super::catalog::on_completion(account, id, Some(payer.email), payer.name, &request, None)?;
         let session = account.sessions.get_mut(id).expect("looked up above");
         session.status = Status::Complete;
-        session.customer_details = Some(details);
+        session.customer_details = Some(Box::new(details));
         let session = session.clone();
         let obj = session_object(&session);
         emit(account, "checkout.session.completed", obj, &v, &request)?;
@@ -252,12 +256,12 @@ pub(crate) fn pay_with_method(
                     .sessions
                     .get_mut(id)
                     .expect("looked up above")
-                    .pending_authentication = Some(PendingAuthentication {
+                    .pending_authentication = Some(Box::new(PendingAuthentication {
                     token: token.clone(),
                     card: payer.card.clone(),
                     email: payer.email.to_string(),
                     name: payer.name.map(str::to_string),
-                });
+                }));
                 emit(account, "payment_intent.requires_action", obj, &v, &request)?;
                 return Ok(PayResult::RequiresAuthentication { token });
             }
@@ -473,7 +477,7 @@ fn charge_card(
             let session = account.sessions.get_mut(id).expect("checked by the caller");
             session.status = Status::Complete;
             session.payment_status = PaymentStatus::Paid;
-            session.customer_details = Some(details);
+            session.customer_details = Some(Box::new(details));
             session.pending_authentication = None;
             let session = session.clone();
             let session_obj = session_object(&session);

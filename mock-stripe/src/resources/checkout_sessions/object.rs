@@ -2,6 +2,7 @@
 //! version (contract §2.1, §2.6): `ui_mode` spelling and `shipping_details` depend on it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -249,8 +250,11 @@ pub(crate) struct Session {
     pub discounts: Vec<SessionDiscount>,
     /// The Customer given on create, or the one the session made when it completed.
     pub customer: Option<String>,
-    /// The hosted page, rendered as `url` while the session is open.
-    pub page_url: String,
+    /// `http://host:port` of the hosted page, rendered as `url` (`{base}/c/pay/{id}`)
+    /// while the session is open: one copy per account, not a URL per session.
+    /// (`page_url`, the whole URL, in data directories written before.)
+    #[serde(with = "shared_str", alias = "page_url")]
+    pub page_base: Arc<str>,
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
     pub return_url: Option<String>,
@@ -259,10 +263,12 @@ pub(crate) struct Session {
     pub client_reference_id: Option<String>,
     pub customer_email: Option<String>,
     pub customer_creation: Option<CustomerCreation>,
-    pub customer_details: Option<CustomerDetails>,
+    /// Boxed, like the other rarely set parts below: a stored session stays small.
+    pub customer_details: Option<Box<CustomerDetails>>,
     pub metadata: BTreeMap<String, String>,
     pub payment_intent: Option<String>,
-    pub payment_intent_data: PaymentIntentData,
+    /// `None` when nothing was given (the default).
+    pub payment_intent_data: Option<Box<PaymentIntentData>>,
     pub payment_method_types: Vec<String>,
     pub allow_promotion_codes: Option<bool>,
     pub billing_address_collection: Option<BillingAddressCollection>,
@@ -272,13 +278,30 @@ pub(crate) struct Session {
     pub tax_id_collection: bool,
     pub automatic_tax: bool,
     pub shipping_countries: Option<Vec<String>>,
-    pub custom_text: CustomText,
+    /// `None` when no message was given.
+    pub custom_text: Option<Box<CustomText>>,
     pub allowed_payment_method_types: Option<Vec<String>>,
     pub integration_identifier: Option<String>,
     pub managed_payments: Option<bool>,
     pub origin_context: Option<OriginContext>,
     /// A 3-D Secure challenge the payer has not answered yet.
-    pub pending_authentication: Option<PendingAuthentication>,
+    pub pending_authentication: Option<Box<PendingAuthentication>>,
+}
+
+/// An `Arc<str>` stored as its text (serde's `rc` feature is off); a restored session gets
+/// its own copy.
+mod shared_str {
+    use std::sync::Arc;
+
+    pub fn serialize<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v)
+    }
+
+    /// A whole page URL (an older data directory's `page_url`) becomes its base again.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        Ok(Arc::from(s.split("/c/pay/").next().unwrap_or_default()))
+    }
 }
 
 /// What the payer submitted with a card that requires 3-D Secure, kept until they
@@ -475,8 +498,20 @@ pub(crate) struct SessionJson<'a> {
     tax_id_collection: TaxIdCollectionJson,
     total_details: Option<TotalDetailsJson>,
     ui_mode: &'static str,
-    url: Option<&'a str>,
+    url: Option<PageUrl<'a>>,
     wallet_options: (),
+}
+
+/// The hosted page's URL, written straight into the JSON (nothing stored per session).
+struct PageUrl<'a> {
+    base: &'a str,
+    id: &'a str,
+}
+
+impl Serialize for PageUrl<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}/c/pay/{}", self.base, self.id))
+    }
 }
 
 /// A line item (`object: "item"`, contract §2.6) with its embedded Price.
@@ -516,8 +551,8 @@ impl LineItem {
     }
 }
 
-fn message(m: &Option<String>) -> Option<Message<'_>> {
-    m.as_deref().map(|message| Message { message })
+fn message(m: Option<&String>) -> Option<Message<'_>> {
+    m.map(|message| Message { message })
 }
 
 impl Session {
@@ -559,11 +594,16 @@ impl Session {
             currency: self.currency.as_deref(),
             currency_conversion: (),
             custom_fields: [],
-            custom_text: CustomTextJson {
-                after_submit: message(&self.custom_text.after_submit),
-                shipping_address: message(&self.custom_text.shipping_address),
-                submit: message(&self.custom_text.submit),
-                terms_of_service_acceptance: message(&self.custom_text.terms_of_service_acceptance),
+            custom_text: {
+                let t = self.custom_text.as_deref();
+                CustomTextJson {
+                    after_submit: message(t.and_then(|t| t.after_submit.as_ref())),
+                    shipping_address: message(t.and_then(|t| t.shipping_address.as_ref())),
+                    submit: message(t.and_then(|t| t.submit.as_ref())),
+                    terms_of_service_acceptance: message(
+                        t.and_then(|t| t.terms_of_service_acceptance.as_ref()),
+                    ),
+                }
             },
             customer: self.customer.as_deref(),
             customer_account: (),
@@ -648,8 +688,12 @@ impl Session {
                 amount_tax: 0,
             }),
             ui_mode: self.ui_mode.render(v),
-            url: (self.status == Status::Open && self.ui_mode == UiMode::Hosted)
-                .then_some(self.page_url.as_str()),
+            url: (self.status == Status::Open && self.ui_mode == UiMode::Hosted).then_some(
+                PageUrl {
+                    base: &self.page_base,
+                    id: &self.id,
+                },
+            ),
             wallet_options: (),
         }
     }
