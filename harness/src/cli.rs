@@ -1,5 +1,5 @@
 //! The `harness` command line: `up` starts the stack for a person, `list` names the
-//! scenarios, `run` runs them and reports.
+//! scenarios, `run` runs them and reports, `soak` loads the real binaries with faults.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -36,6 +36,37 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Name every scenario with what it proves.
     List,
+    /// Many shoppers at once against the mock-stripe and storefront binaries, with faults
+    /// injected; exits non-zero on a lost or duplicate order or a 5xx shown to a shopper.
+    Soak(SoakArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// Shoppers buying at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub shoppers: u32,
+    /// Purchase flows in all (after one warm-up purchase per shopper).
+    #[arg(long, default_value_t = 2000)]
+    pub flows: usize,
+    /// Fixes each flow's plan, product and fault, and the mock's ids.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Share of flows that inject a fault (webhook or API) as they start, 0 to 1.
+    #[arg(long, default_value_t = 0.2, value_parser = parse_rate)]
+    pub fault_rate: f64,
+    /// Keep the processes' logs and the shop's data even when the soak passes.
+    #[arg(long)]
+    pub keep: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("expected a share between 0 and 1, got {s:?}")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -49,7 +80,7 @@ pub struct UpArgs {
     /// mock-stripe port (0 picks a free one).
     #[arg(long, default_value_t = 0, env = "HARNESS_MOCK_PORT")]
     pub mock_port: u16,
-    /// Keep the database and the mail outbox in this folder (default: a temporary folder removed on exit).
+    /// Keep the database, the mail outbox and mock-stripe's state in this folder, so the stack comes back whole when started on it again (default: a temporary folder removed on exit).
     #[arg(long, env = "HARNESS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     #[command(flatten)]
@@ -143,6 +174,8 @@ pub async fn main(cli: Cli) -> ExitCode {
         // Scenarios provoke errors on purpose (a provider down, forged webhooks): the
         // servers' logs would only be noise next to the report. RUST_LOG brings them back.
         Command::Run(_) | Command::List => "off",
+        // The soak's own steps; the programs under load log to files of their own.
+        Command::Soak(_) => "harness=info,sqlx=error,warn",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log));
     tracing_subscriber::fmt()
@@ -153,6 +186,7 @@ pub async fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Up(args) => up(args).await,
         Command::Run(args) => run(*args).await,
+        Command::Soak(args) => soak(args).await,
         Command::List => {
             let width = Scenario::ALL
                 .iter()
@@ -203,6 +237,42 @@ async fn up(args: UpArgs) -> ExitCode {
     wait_for_stop().await;
     stack.shutdown().await;
     ExitCode::SUCCESS
+}
+
+async fn soak(args: SoakArgs) -> ExitCode {
+    let config = crate::soak::SoakConfig {
+        shoppers: args.shoppers as usize,
+        flows: args.flows,
+        seed: args.seed,
+        fault_rate: args.fault_rate,
+        database: args.database.stack_database(),
+        keep: args.keep,
+        ..crate::soak::SoakConfig::default()
+    };
+    // Dropping the soak on Ctrl-C kills its child processes.
+    let report = tokio::select! {
+        report = crate::soak::run(config) => report,
+        () = wait_for_stop() => {
+            eprintln!("harness soak: interrupted");
+            return ExitCode::from(130);
+        }
+    };
+    match report {
+        Ok(report) => {
+            print!("{}", report.markdown_table());
+            println!();
+            print!("{}", report.details());
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("harness soak: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 async fn run(args: RunArgs) -> ExitCode {

@@ -2,7 +2,7 @@
 //! → webhook → order → email) against mock-stripe and the storefront, started
 //! in process: a catalogue of scenarios (`scenarios`), each recorded as a timeline
 //! (`timeline`) and reported for people and CI (`report`). `harness up` starts the same
-//! stack for a person to try.
+//! stack for a person to try; `harness soak` (`soak`) loads the real binaries with faults.
 
 pub mod browser;
 pub mod catalogue;
@@ -13,5 +13,6 @@ pub mod report;
 pub mod scenarios;
 pub mod shop;
 pub mod shopper;
+pub mod soak;
 pub mod stack;
 pub mod timeline;

@@ -112,10 +112,13 @@ impl Stack {
             }
         };
 
+        // A kept stack (`--data-dir`) keeps the mock's state too, under the same keys.
+        let kept = options.data_dir.as_deref();
         let mock = MockStripe::start(mock_stripe::Config {
             host: options.host,
             port: options.mock_port,
             seed: options.mock_seed,
+            data_dir: kept.map(|d| d.join("mock-stripe")),
             ..mock_stripe::Config::default()
         })
         .await
@@ -127,16 +130,15 @@ impl Stack {
         })?;
         let mock_url = Url::parse(&mock.base_url()).context("mock-stripe's base URL")?;
 
-        // With a seed the key is fixed too: the mock derives an account's ids from both.
-        let secret_key = match options.mock_seed {
-            Some(seed) => format!("sk_test_harness_seeded_{seed}"),
-            None => format!("sk_test_harness{}", random_token(24)),
-        };
-        let webhook_secret = format!("whsec_{}", random_token(32));
+        let StackKeys {
+            secret_key,
+            publishable_key,
+            webhook_secret,
+        } = StackKeys::for_stack(kept, options.mock_seed)?;
         let wiring = ShopWiring {
             stripe_api_base: mock.base_url(),
             secret_key: secret_key.clone(),
-            publishable_key: format!("pk_test_harness{}", random_token(24)),
+            publishable_key,
             webhook_secret: webhook_secret.clone(),
             data_dir: dir.clone(),
             host: options.host,
@@ -294,19 +296,7 @@ impl Shop for StorefrontShop {
     }
 
     fn orders(&self) -> BoxFuture<'_, anyhow::Result<Vec<OrderRecord>>> {
-        Box::pin(async move {
-            let orders = storefront::orders::all(&self.db).await?;
-            Ok(orders
-                .into_iter()
-                .map(|o| OrderRecord {
-                    id: o.id,
-                    session_id: o.checkout_session_id,
-                    status: o.status.as_str().to_string(),
-                    amount_cents: o.amount_cents,
-                    buyer_email: o.buyer_email,
-                })
-                .collect())
-        })
+        Box::pin(storefront_orders(&self.db))
     }
 
     fn receipts(&self) -> anyhow::Result<Vec<String>> {
@@ -335,7 +325,23 @@ impl Shop for StorefrontShop {
     }
 }
 
-fn read_outbox(outbox: &Path) -> anyhow::Result<Vec<String>> {
+/// Every order in a storefront's database, as the owner sees it.
+pub async fn storefront_orders(db: &DatabaseConnection) -> anyhow::Result<Vec<OrderRecord>> {
+    let orders = storefront::orders::all(db).await?;
+    Ok(orders
+        .into_iter()
+        .map(|o| OrderRecord {
+            id: o.id,
+            session_id: o.checkout_session_id,
+            status: o.status.as_str().to_string(),
+            amount_cents: o.amount_cents,
+            buyer_email: o.buyer_email,
+        })
+        .collect())
+}
+
+/// Every `.eml` file in a storefront's outbox, oldest first.
+pub fn read_outbox(outbox: &Path) -> anyhow::Result<Vec<String>> {
     let entries = match std::fs::read_dir(outbox) {
         Ok(entries) => entries,
         // No outbox yet means no mail yet.
@@ -356,14 +362,14 @@ fn read_outbox(outbox: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 /// A PostgreSQL database made for one stack, so stacks never share rows.
-struct ScratchPostgres {
+pub struct ScratchPostgres {
     admin_url: String,
     name: String,
     url: String,
 }
 
 impl ScratchPostgres {
-    async fn create(admin_url: &str) -> anyhow::Result<ScratchPostgres> {
+    pub async fn create(admin_url: &str) -> anyhow::Result<ScratchPostgres> {
         let mut url =
             Url::parse(admin_url).with_context(|| "the PostgreSQL URL is not a URL".to_string())?;
         // Lowercase letters and digits only: a safe unquoted identifier.
@@ -384,8 +390,17 @@ impl ScratchPostgres {
         })
     }
 
+    /// The new database's URL (with the admin URL's credentials).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Best effort: a leftover database costs disk, not correctness.
-    async fn drop_database(self) {
+    pub async fn drop_database(self) {
         if let Ok(admin) = sea_orm::Database::connect(&self.admin_url).await {
             if let Err(e) = admin
                 .execute_unprepared(&format!(
@@ -401,7 +416,7 @@ impl ScratchPostgres {
     }
 }
 
-fn redact_password(url: &Url) -> String {
+pub fn redact_password(url: &Url) -> String {
     let mut shown = url.clone();
     if shown.password().is_some() {
         let _ = shown.set_password(Some("****"));
@@ -409,6 +424,45 @@ fn redact_password(url: &Url) -> String {
     shown.to_string()
 }
 
-fn random_token(len: usize) -> String {
+/// The keys the shop and the mock share.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StackKeys {
+    secret_key: String,
+    publishable_key: String,
+    webhook_secret: String,
+}
+
+impl StackKeys {
+    /// Fresh keys; with a seed the secret key is fixed too (the mock derives an account's
+    /// ids from both); in a kept folder, the keys it was started with before (the mock's
+    /// accounts are per key: new keys would find none of what the folder kept).
+    fn for_stack(kept: Option<&Path>, seed: Option<u64>) -> anyhow::Result<StackKeys> {
+        let fresh = || StackKeys {
+            secret_key: match seed {
+                Some(seed) => format!("sk_test_harness_seeded_{seed}"),
+                None => format!("sk_test_harness{}", random_token(24)),
+            },
+            publishable_key: format!("pk_test_harness{}", random_token(24)),
+            webhook_secret: format!("whsec_{}", random_token(32)),
+        };
+        let Some(dir) = kept else {
+            return Ok(fresh());
+        };
+        let path = dir.join("stack-keys.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not the keys file it should be", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let keys = fresh();
+                std::fs::write(&path, serde_json::to_vec_pretty(&keys)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                Ok(keys)
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+}
+
+pub fn random_token(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::rng(), len)
 }

@@ -91,3 +91,61 @@ async fn payment_scenarios_on_postgresql() {
         assert_passes(scenario, options).await;
     }
 }
+
+/// `harness up --data-dir`: a stack started again on its folder finds what the mock kept,
+/// under the same keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_stack_comes_back_with_the_mocks_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let options = StackOptions {
+        data_dir: Some(dir.path().to_path_buf()),
+        mock_port: free_port(),
+        shop_port: free_port(),
+        ..Default::default()
+    };
+    let http = reqwest::Client::new();
+    let stack = harness::stack::Stack::start(options.clone()).await.unwrap();
+    let customer: serde_json::Value = http
+        .post(stack.mock_url.join("/v1/customers").unwrap())
+        .bearer_auth(&stack.secret_key)
+        .form(&[("email", "kept@example.com")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = stack.secret_key.clone();
+    stack.shutdown().await;
+
+    // The ports were just given up: the new listeners may need a moment.
+    let mut again = None;
+    for _ in 0..100 {
+        match harness::stack::Stack::start(options.clone()).await {
+            Ok(s) => {
+                again = Some(s);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    let stack = again.expect("the stack starts again on its folder");
+    assert_eq!(stack.secret_key, key, "the same keys");
+    let id = customer["id"].as_str().unwrap();
+    let kept = http
+        .get(stack.mock_url.join(&format!("/v1/customers/{id}")).unwrap())
+        .bearer_auth(&stack.secret_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), 200, "the mock kept the customer");
+    assert!(dir.path().join("mock-stripe").is_dir());
+    stack.shutdown().await;
+}

@@ -206,6 +206,9 @@ impl Control {
             token: None,
             http: reqwest::Client::builder()
                 .no_proxy()
+                // The mock closes a keep-alive connection idle for 30 s; reusing one it is
+                // closing fails the call ("connection closed before message completed").
+                .pool_idle_timeout(std::time::Duration::from_secs(20))
                 .build()
                 .unwrap_or_default(),
         }
