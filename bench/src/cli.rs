@@ -37,6 +37,22 @@ pub struct Opts {
     /// profile as this program).
     #[arg(long)]
     pub mock_bin: Option<PathBuf>,
+    /// The storefront binary for the purchase flows (default: built by cargo, same profile
+    /// as this program).
+    #[arg(long)]
+    pub storefront_bin: Option<PathBuf>,
+    /// Concurrent shoppers of the purchase flows, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32", value_parser = clap::value_parser!(u16).range(1..))]
+    pub shoppers: Vec<u16>,
+    /// Also run the purchase flows on PostgreSQL: a server whose user may create databases
+    /// (each run gets one, dropped afterwards), e.g.
+    /// postgres://postgres:postgres@127.0.0.1:5432/postgres.
+    #[arg(long = "postgres", env = "TEST_POSTGRES_URL", value_name = "ADMIN_URL")]
+    pub postgres: Option<String>,
+    /// Only the purchase flows (for profiling the shop): no ceiling, mock-stripe workloads,
+    /// peers or resources.
+    #[arg(long)]
+    pub flows_only: bool,
     /// Where bench.md and bench.json go.
     #[arg(long, default_value = "target/bench")]
     pub out: PathBuf,
@@ -59,6 +75,10 @@ pub struct Settings {
     pub idempotent: u64,
     pub peers: bool,
     pub mock_bin: Option<PathBuf>,
+    pub storefront_bin: Option<PathBuf>,
+    pub shoppers: Vec<usize>,
+    pub postgres: Option<String>,
+    pub flows_only: bool,
     pub out: PathBuf,
 }
 
@@ -73,6 +93,10 @@ impl Opts {
             idempotent: self.idempotent.unwrap_or(if q { 5_000 } else { 1_000_000 }),
             peers: !self.no_peers,
             mock_bin: self.mock_bin.clone(),
+            storefront_bin: self.storefront_bin.clone(),
+            shoppers: self.shoppers.iter().map(|&n| usize::from(n)).collect(),
+            postgres: self.postgres.clone().filter(|u| !u.trim().is_empty()),
+            flows_only: self.flows_only,
             out: self.out.clone(),
         }
     }

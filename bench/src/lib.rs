@@ -2,9 +2,11 @@
 //! server) and its peers, in one run on one machine, with one load generator.
 //!
 //! `servers` starts what is measured, `loadgen` drives it, `workloads` says what to send,
-//! `memory` measures the binary's own process, `report` writes the table.
+//! `memory` measures the binary's own process, `flows` runs whole purchases through the
+//! storefront and mock-stripe binaries, `report` writes the table.
 
 pub mod cli;
+pub mod flows;
 pub mod loadgen;
 pub mod memory;
 pub mod report;
@@ -39,10 +41,25 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
         stored: s.stored,
         rows: Vec::new(),
         resources: Vec::new(),
+        flows: Vec::new(),
         list_over_retrieve: None,
         notes: Vec::new(),
     };
 
+    if !s.flows_only {
+        servers_and_peers(&s, load, &mut report).await?;
+    }
+    purchase_flows(&s, load, &mut report).await?;
+    report.notes.push(
+        "The clean release build time of the workspace is not measured here: see the README's Benchmark section.".into(),
+    );
+
+    report.write(&s.out)?;
+    Ok(report)
+}
+
+/// The ceiling, mock-stripe's workloads in process, the peers, and the binary's resources.
+async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -> Result<()> {
     let ceiling = Ceiling::start().await?;
     progress("ceiling");
     let stats = loadgen::drive(ceiling.addr, Workload::FixedBody.requests(""), load).await?;
@@ -104,12 +121,36 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
     )
     .await
     .context("measuring the mock-stripe binary")?;
-    report.notes.push(
-        "Not measured yet: end-to-end purchase flows per second (1/8/32 shoppers, SQLite and PostgreSQL), webhook latency, and the clean release build time of the workspace.".into(),
-    );
+    Ok(())
+}
 
-    report.write(&s.out)?;
-    Ok(report)
+/// Whole purchases through the storefront and mock-stripe binaries, per database and
+/// number of shoppers.
+async fn purchase_flows(s: &cli::Settings, load: Load, report: &mut Report) -> Result<()> {
+    let mock_bin = servers::mock_binary(s.mock_bin.as_deref()).await?;
+    let shop_bin = servers::storefront_binary(s.storefront_bin.as_deref()).await?;
+    let mut databases = vec![flows::Database::Sqlite];
+    match &s.postgres {
+        Some(admin_url) => databases.push(flows::Database::Postgres {
+            admin_url: admin_url.clone(),
+        }),
+        None => report.notes.push(
+            "Purchase flows on PostgreSQL skipped: no server given (--postgres ADMIN_URL or TEST_POSTGRES_URL).".into(),
+        ),
+    }
+    for db in &databases {
+        for &shoppers in &s.shoppers {
+            progress(&format!(
+                "purchase flows, {shoppers} shoppers, {}",
+                db.label()
+            ));
+            let row = flows::measure(&mock_bin, &shop_bin, db, shoppers, load)
+                .await
+                .with_context(|| format!("purchase flows, {shoppers} shoppers, {}", db.label()))?;
+            report.flows.push(row);
+        }
+    }
+    Ok(())
 }
 
 fn progress(what: &str) {

@@ -74,7 +74,7 @@ pub struct Stats {
 }
 
 /// A keep-alive connection to `addr`.
-async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>> {
+pub async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>> {
     let stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("connecting to {addr}"))?;
@@ -118,6 +118,18 @@ async fn exchange(
     Ok((status, body))
 }
 
+/// Sends a request built by the caller (any headers) and reads the whole answer: the
+/// purchase flows need cookies and redirects, which [`Request`] does not carry.
+pub async fn send_raw(
+    sender: &mut SendRequest<Full<Bytes>>,
+    req: http::Request<Full<Bytes>>,
+) -> Result<http::Response<Bytes>> {
+    sender.ready().await?;
+    let (parts, body) = sender.send_request(req).await?.into_parts();
+    let body = body.collect().await?.to_bytes();
+    Ok(http::Response::from_parts(parts, body))
+}
+
 /// One request on a fresh connection: set-up calls (an id to retrieve, an endpoint).
 pub async fn once(addr: SocketAddr, req: &Request) -> Result<(StatusCode, Bytes)> {
     let mut sender = connect(addr).await?;
@@ -150,17 +162,22 @@ pub async fn drive(addr: SocketAddr, make: MakeRequest, load: Load) -> Result<St
         ));
     }
     latencies_us.sort_unstable();
-    let pct = |p: f64| {
-        let i = ((latencies_us.len() as f64 * p).ceil() as usize).saturating_sub(1);
-        f64::from(latencies_us[i.min(latencies_us.len() - 1)]) / 1000.0
-    };
     Ok(Stats {
         requests: latencies_us.len() as u64,
         errors,
         rate: latencies_us.len() as f64 / load.duration.as_secs_f64(),
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
+        p50_ms: percentile_ms(&latencies_us, 0.50),
+        p99_ms: percentile_ms(&latencies_us, 0.99),
     })
+}
+
+/// The `p` quantile (nearest rank) of sorted microseconds, in milliseconds; 0 when empty.
+pub fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted_us.len() as f64 * p).ceil() as usize).saturating_sub(1);
+    f64::from(sorted_us[i.min(sorted_us.len() - 1)]) / 1000.0
 }
 
 async fn worker(

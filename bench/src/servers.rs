@@ -73,10 +73,21 @@ pub fn free_port() -> Result<u16> {
         .port())
 }
 
-/// The `mock-stripe` binary of the same profile as this program: next to it
-/// (`target/release/bench` → `target/release/mock-stripe`; tests run from `deps/`), else
-/// built with cargo, since `cargo run -p bench` builds only bench.
+/// The `mock-stripe` binary of the same profile as this program (see [`workspace_binary`]).
 pub async fn mock_binary(explicit: Option<&Path>) -> Result<PathBuf> {
+    workspace_binary("mock-stripe", explicit, "--mock-bin")
+}
+
+/// The `storefront` binary of the same profile as this program (see [`workspace_binary`]).
+pub async fn storefront_binary(explicit: Option<&Path>) -> Result<PathBuf> {
+    workspace_binary("storefront", explicit, "--storefront-bin")
+}
+
+/// The binary of workspace package `name` (its binary has the package's name), of the same
+/// profile as this program: next to it (`target/release/bench` → `target/release/NAME`;
+/// tests run from `deps/`), else built with cargo, since `cargo run -p bench` builds only
+/// bench. `flag` is the option that names one explicitly.
+fn workspace_binary(name: &str, explicit: Option<&Path>, flag: &str) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
@@ -85,7 +96,7 @@ pub async fn mock_binary(explicit: Option<&Path>) -> Result<PathBuf> {
         exe.ancestors()
             .skip(1)
             .take(2)
-            .map(|dir| dir.join(format!("mock-stripe{}", std::env::consts::EXE_SUFFIX)))
+            .map(|dir| dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
             .find(|p| p.is_file())
     };
     let release = !cfg!(debug_assertions);
@@ -94,16 +105,9 @@ pub async fn mock_binary(explicit: Option<&Path>) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--quiet",
-        "-p",
-        "mock-stripe",
-        "--bin",
-        "mock-stripe",
-    ])
-    .arg("--manifest-path")
-    .arg(&manifest);
+    cmd.args(["build", "--quiet", "-p", name, "--bin", name])
+        .arg("--manifest-path")
+        .arg(&manifest);
     if release {
         cmd.arg("--release");
     }
@@ -111,12 +115,12 @@ pub async fn mock_binary(explicit: Option<&Path>) -> Result<PathBuf> {
     // the workspace's tokio build).
     match cmd.status() {
         Ok(s) if s.success() => {}
-        Ok(s) => eprintln!("note: building mock-stripe failed ({s}); using any binary found"),
+        Ok(s) => eprintln!("note: building {name} failed ({s}); using any binary found"),
         Err(e) => eprintln!("note: cannot run cargo ({e}); using any binary found"),
     }
     find().ok_or_else(|| {
         anyhow!(
-            "no mock-stripe binary next to {}; build it (cargo build {}-p mock-stripe) or pass --mock-bin",
+            "no {name} binary next to {}; build it (cargo build {}-p {name}) or pass {flag}",
             exe.display(),
             if release { "--release " } else { "" }
         )

@@ -1,5 +1,5 @@
 //! Keeps the benchmark compiling and working: a quick run in debug, every row present with
-//! a positive rate, and the resources measured.
+//! a positive rate, the resources measured, and purchase flows that complete.
 
 use clap::Parser;
 
@@ -20,6 +20,10 @@ async fn quick_run_writes_every_row() {
         "500",
         "--idempotent",
         "1000",
+        // One run of the flows is enough to keep them working (PostgreSQL too, when
+        // TEST_POSTGRES_URL names a server, as on CI).
+        "--shoppers",
+        "2",
         "--out",
         out,
     ]);
@@ -64,5 +68,24 @@ async fn quick_run_writes_every_row() {
             .iter()
             .all(|r| r["value"].as_f64().is_some_and(|v| v > 0.0))
     );
+    let flows = json["flows"].as_array().expect("flows");
+    let sqlite = flows
+        .iter()
+        .find(|r| r["database"] == "SQLite")
+        .expect("a SQLite flow row");
+    assert_eq!(sqlite["shoppers"], 2, "{sqlite}");
+    if std::env::var("TEST_POSTGRES_URL").is_ok_and(|u| !u.trim().is_empty()) {
+        assert!(
+            flows.iter().any(|r| r["database"] == "PostgreSQL"),
+            "{flows:?}"
+        );
+    }
+    for r in flows {
+        // Completed flows are checked against the shop's paid orders by the run itself.
+        assert!(r["flows"].as_u64().is_some_and(|n| n > 0), "{r}");
+        assert_eq!(r["errors"], 0, "{r}");
+        assert_eq!(r["webhook_failures"], 0, "{r}");
+        assert!(r["webhook_samples"].as_u64().is_some_and(|n| n > 0), "{r}");
+    }
     assert!(dir.path().join("bench.md").is_file());
 }
