@@ -356,23 +356,36 @@ pub async fn expect_nothing_recorded(ctx: &Ctx, what: &str) -> anyhow::Result<()
 
 /// The shop answered 2xx to a genuine delivery of `event_type`.
 pub async fn expect_shop_accepted(ctx: &Ctx, event_type: &str) -> anyhow::Result<()> {
+    expect_shop_accepted_times(ctx, event_type, 1).await
+}
+
+/// The shop answered 2xx to `times` deliveries of `event_type` (as the mock's log says).
+pub async fn expect_shop_accepted_times(
+    ctx: &Ctx,
+    event_type: &str,
+    times: usize,
+) -> anyhow::Result<()> {
     // The shop commits before it answers, and the mock logs the attempt once the answer is
     // in: give the log a moment to catch up with what the shop already shows.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         ctx.observe().await?;
         let attempts = ctx.control.deliveries(None).await?;
-        if attempts
+        let accepted = attempts
             .iter()
-            .any(|a| a.event_type == event_type && a.succeeded)
-        {
-            ctx.timeline
-                .check(format!("the shop answered 2xx to {event_type}"));
+            .filter(|a| a.event_type == event_type && a.succeeded)
+            .count();
+        if accepted >= times {
+            ctx.timeline.check(if times == 1 {
+                format!("the shop answered 2xx to {event_type}")
+            } else {
+                format!("the shop answered 2xx to {times} deliveries of {event_type}")
+            });
             return Ok(());
         }
         if Instant::now() >= deadline {
             bail!(
-                "the shop never answered 2xx to {event_type}: {:?}",
+                "the shop answered 2xx to {accepted} of the {times} expected deliveries of {event_type}: {:?}",
                 attempts
                     .iter()
                     .filter(|a| a.event_type == event_type)

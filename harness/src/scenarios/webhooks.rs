@@ -108,18 +108,7 @@ pub async fn reordered(ctx: &Ctx) -> anyhow::Result<()> {
     eventually_order(ctx, &a_checkout.session_id, "paid", Duration::from_secs(10)).await?;
     eventually_order(ctx, &b_checkout.session_id, "paid", Duration::from_secs(10)).await?;
     expect_paid_orders(ctx, 2).await?;
-    let attempts = ctx.control.deliveries(None).await?;
-    let completed: Vec<_> = attempts
-        .iter()
-        .rev()
-        .filter(|a| a.event_type == COMPLETED && a.succeeded)
-        .collect();
-    ensure!(
-        completed.len() == 2,
-        "expected two completions delivered: {completed:?}"
-    );
-    ctx.timeline
-        .check("both completions were delivered (the first one last)");
+    expect_shop_accepted_times(ctx, COMPLETED, 2).await?;
     expect_receipts(ctx, 2, None, None).await
 }
 
