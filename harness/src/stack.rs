@@ -305,10 +305,7 @@ impl Shop for StorefrontShop {
 
     /// The database (password masked) and the outbox.
     fn describe(&self) -> String {
-        let database = match Url::parse(&self.database_url) {
-            Ok(url) if url.scheme().starts_with("postgres") => redact_password(&url),
-            _ => self.database_url.clone(),
-        };
+        let database = describe_database(&self.database_url);
         format!("database {database}, receipts in {}", self.outbox.display())
     }
 
@@ -413,6 +410,14 @@ impl ScratchPostgres {
             }
             let _ = admin.close().await;
         }
+    }
+}
+
+/// A storefront's database URL as reports show it: a PostgreSQL password masked.
+pub fn describe_database(database_url: &str) -> String {
+    match Url::parse(database_url) {
+        Ok(url) if url.scheme().starts_with("postgres") => redact_password(&url),
+        _ => database_url.to_string(),
     }
 }
 

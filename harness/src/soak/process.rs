@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::shop::{OrderRecord, Shop};
 use crate::stack::{
-    ScratchPostgres, StackDatabase, random_token, read_outbox, redact_password, storefront_orders,
+    ScratchPostgres, StackDatabase, describe_database, random_token, read_outbox, storefront_orders,
 };
 
 /// How long a binary may take to say it is listening (a debug build on a busy machine,
@@ -374,10 +374,7 @@ impl Shop for ProcessShop {
     }
 
     fn describe(&self) -> String {
-        let database = match Url::parse(&self.database_url) {
-            Ok(url) if url.scheme().starts_with("postgres") => redact_password(&url),
-            _ => self.database_url.clone(),
-        };
+        let database = describe_database(&self.database_url);
         format!(
             "storefront pid {}, database {database}, receipts in {}",
             self.process.pid(),
