@@ -176,15 +176,13 @@ pub(crate) fn take_record(acc: &mut Account) -> Option<Vec<u8>> {
     let keys = acc.idempotency.take_changed();
     let header = header_of(acc);
     let header_bytes = serde_json::to_vec(&header).expect("the header serialises");
+    let attempts_logged = acc.deliveries.counters().1;
     let journal = acc.journal.as_mut()?;
     let header_changed = header_bytes != journal.header;
     if header_changed {
         journal.header = header_bytes;
     }
-    let attempts_logged = acc.deliveries.counters().1;
-    if let Some(j) = acc.journal.as_mut() {
-        j.attempts_written = attempts_logged;
-    }
+    journal.attempts_written = attempts_logged;
 
     let acc = &*acc;
     let mut changes = Vec::new();
