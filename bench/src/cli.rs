@@ -53,6 +53,13 @@ pub struct Opts {
     /// peers or resources.
     #[arg(long)]
     pub flows_only: bool,
+    /// Only the server workloads (for profiling mock-stripe): no purchase flows and no
+    /// start-up or memory figures.
+    #[arg(long, conflicts_with = "flows_only")]
+    pub api_only: bool,
+    /// Only these mock-stripe workloads (default: all), e.g. `--workloads retrieve,list`.
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub workloads: Vec<crate::workloads::Workload>,
     /// Where bench.md and bench.json go.
     #[arg(long, default_value = "target/bench")]
     pub out: PathBuf,
@@ -79,6 +86,8 @@ pub struct Settings {
     pub shoppers: Vec<usize>,
     pub postgres: Option<String>,
     pub flows_only: bool,
+    pub api_only: bool,
+    pub workloads: Vec<crate::workloads::Workload>,
     pub out: PathBuf,
 }
 
@@ -97,6 +106,12 @@ impl Opts {
             shoppers: self.shoppers.iter().map(|&n| usize::from(n)).collect(),
             postgres: self.postgres.clone().filter(|u| !u.trim().is_empty()),
             flows_only: self.flows_only,
+            api_only: self.api_only,
+            workloads: if self.workloads.is_empty() {
+                crate::workloads::MOCK_WORKLOADS.to_vec()
+            } else {
+                self.workloads.clone()
+            },
             out: self.out.clone(),
         }
     }

@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use crate::loadgen::Load;
 use crate::report::Report;
 use crate::servers::Ceiling;
-use crate::workloads::{MOCK_WORKLOADS, Workload};
+use crate::workloads::Workload;
 
 pub const MOCK: &str = "mock-stripe";
 const PEERS: [&str; 2] = ["localstripe", "stripe-stateful-mock"];
@@ -49,7 +49,9 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
     if !s.flows_only {
         servers_and_peers(&s, load, &mut report).await?;
     }
-    purchase_flows(&s, load, &mut report).await?;
+    if !s.api_only {
+        purchase_flows(&s, load, &mut report).await?;
+    }
     report.notes.push(
         "The clean release build time of the workspace is not measured here: see the README's Benchmark section.".into(),
     );
@@ -73,7 +75,7 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
     .context("starting mock-stripe in process")?;
     progress(&format!("storing {} sessions", s.stored));
     let retrieve_id = workloads::prepare(mock.local_addr(), s.stored, s.connections).await?;
-    for w in MOCK_WORKLOADS {
+    for &w in &s.workloads {
         progress(&w.label(s.stored));
         let stats = loadgen::drive(mock.local_addr(), w.requests(&retrieve_id), load)
             .await
@@ -108,6 +110,9 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
         }
     }
 
+    if s.api_only {
+        return Ok(());
+    }
     progress("start-up and memory of the mock-stripe binary");
     let bin = servers::mock_binary(s.mock_bin.as_deref()).await?;
     report.resources = memory::measure(

@@ -24,16 +24,23 @@ const CUSTOMER_KEY: &str = "sk_test_bench_customers";
 /// Parallel CI jobs on one mock each use their own key.
 pub const MANY_KEYS: usize = 50;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Workload {
     /// The ceiling's fixed body.
+    #[value(skip)]
     FixedBody,
+    #[value(name = "create")]
     CreateSession,
+    #[value(name = "retrieve")]
     RetrieveSession,
+    #[value(name = "list")]
     ListSessions,
+    #[value(name = "idempotent")]
     CreateSessionIdempotent,
+    #[value(name = "many-keys")]
     CreateSessionManyKeys,
+    #[value(name = "customer")]
     CreateCustomer,
 }
 

@@ -23,8 +23,9 @@ pub(crate) struct App {
     pub webhook_timeout: Duration,
     /// When set, every `/_config/` call must carry it in `X-Control-Token`.
     pub control_token: Option<String>,
-    /// `req_…` ids (seeded with the accounts' ids when `--seed` is given).
-    request_ids: Mutex<IdGen>,
+    /// `req_…` ids from a seeded stream when `--seed` is given; otherwise each thread's own
+    /// random generator draws them, with no lock shared by every request.
+    request_ids: Option<Mutex<IdGen>>,
 }
 
 impl App {
@@ -68,15 +69,17 @@ impl App {
             base_url,
             webhook_timeout: config.webhook_timeout,
             control_token: config.control_token.clone(),
-            request_ids: Mutex::new(IdGen::new(config.seed, "request ids")),
+            request_ids: config
+                .seed
+                .map(|seed| Mutex::new(IdGen::new(Some(seed), "request ids"))),
         })
     }
 
     pub fn request_id(&self) -> String {
-        self.request_ids
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .request()
+        match &self.request_ids {
+            Some(seeded) => seeded.lock().unwrap_or_else(|p| p.into_inner()).request(),
+            None => IdGen::new(None, "request ids").request(),
+        }
     }
 }
 

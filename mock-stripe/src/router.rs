@@ -284,34 +284,39 @@ struct Answer {
     version: Option<ApiVersion>,
 }
 
+/// The headers a `/v1` answer depends on, read once (the request itself is consumed).
+struct ApiHeaders {
+    version: Option<String>,
+    idempotency_key: Option<String>,
+    /// Echoed as sent.
+    idempotency_raw: Option<HeaderValue>,
+}
+
+impl ApiHeaders {
+    fn read(headers: &http::HeaderMap) -> ApiHeaders {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        ApiHeaders {
+            version: header("stripe-version"),
+            idempotency_key: header("idempotency-key"),
+            idempotency_raw: headers.get("idempotency-key").cloned(),
+        }
+    }
+}
+
 async fn api(
     app: &Arc<App>,
     req: Request<Incoming>,
     request_id: &str,
 ) -> Result<Resp, CloseConnection> {
-    let headers = req.headers().clone();
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    let version_header = header("stripe-version")
-        .filter(|v| !v.is_empty())
-        .map(str::to_string);
-    let idempotency_key = header("idempotency-key")
-        .filter(|k| !k.is_empty())
-        .map(str::to_string);
-
-    let answer = match api_inner(
-        app,
-        req,
-        request_id,
-        version_header.as_deref(),
-        idempotency_key,
-    )
-    .await
-    {
+    let headers = ApiHeaders::read(req.headers());
+    let answer = match api_inner(app, req, request_id, &headers).await {
         Ok(answer) => answer?,
         Err(e) => Answer {
             resp: json_error(&e),
@@ -325,12 +330,12 @@ async fn api(
     }
     let mut resp = answer.resp;
     let h = resp.headers_mut();
-    if let Some(k) = headers.get("idempotency-key") {
-        h.insert("idempotency-key", k.clone());
+    if let Some(k) = headers.idempotency_raw {
+        h.insert("idempotency-key", k);
     }
     let used = answer
         .version
-        .or_else(|| version_header.as_deref().and_then(ApiVersion::parse))
+        .or_else(|| headers.version.as_deref().and_then(ApiVersion::parse))
         .map_or_else(
             || crate::protocol::version::DEFAULT_VERSION.to_string(),
             |v| v.to_string(),
@@ -341,13 +346,93 @@ async fn api(
     Ok(resp)
 }
 
+/// A `/v1` request once parsed: what runs, against which account, with which key.
+struct Call<'a> {
+    route: Route,
+    params: Params,
+    path: String,
+    /// The idempotency key with the request's fingerprint (POST only: GET and DELETE are
+    /// idempotent by nature).
+    idempotent: Option<(String, idempotency::Fingerprint)>,
+    base_url: &'a str,
+    request_id: &'a str,
+}
+
+/// What running a call in a step gave.
+enum Ran {
+    /// The resource's answer (saved under the idempotency key, if any), and the id of a
+    /// session or PaymentIntent a browser will ask for.
+    Answered {
+        status: StatusCode,
+        body: bytes::Bytes,
+        created: Option<String>,
+    },
+    /// The key's earlier answer.
+    Replayed(idempotency::Saved),
+}
+
+impl Call<'_> {
+    fn ctx(&self, version: &ApiVersion) -> RequestCtx {
+        RequestCtx {
+            request_id: self.request_id.to_string(),
+            version: Some(version.clone()),
+            idempotency_key: self.idempotent.as_ref().map(|(k, _)| k.clone()),
+        }
+    }
+
+    /// Claims the idempotency key: `Ok(None)` to run, `Ok(Some)` to replay.
+    fn claim(&self, acc: &mut Account) -> ApiResult<Option<idempotency::Saved>> {
+        let Some((k, fingerprint)) = &self.idempotent else {
+            return Ok(None);
+        };
+        let now = acc.clock.now_ms();
+        match acc.idempotency.claim(k, *fingerprint, now) {
+            Claim::Run => Ok(None),
+            Claim::Replay(saved) => Ok(Some(saved)),
+            Claim::Mismatch => Err(ApiError::idempotency_mismatch(k)),
+            Claim::InUse => Err(ApiError::idempotency_in_use(k)),
+        }
+    }
+
+    /// Runs the resource (the key already claimed) and saves its answer under the key.
+    fn run(&self, acc: &mut Account, version: &ApiVersion) -> Ran {
+        let mut created = None;
+        let result = execute(
+            acc,
+            &self.route,
+            &self.params,
+            &self.ctx(version),
+            self.base_url,
+            &mut created,
+        );
+        let (status, body) = match result {
+            Ok(reply) => (reply.status, reply.body),
+            Err(e) => (e.status, e.body().into()),
+        };
+        if let Some((k, _)) = &self.idempotent {
+            acc.idempotency.finish(k, status, &body);
+        }
+        Ran::Answered {
+            status,
+            body,
+            created,
+        }
+    }
+
+    fn claim_and_run(&self, acc: &mut Account, version: &ApiVersion) -> ApiResult<Ran> {
+        Ok(match self.claim(acc)? {
+            Some(saved) => Ran::Replayed(saved),
+            None => self.run(acc, version),
+        })
+    }
+}
+
 /// The outer `Result` is the answer; the inner one says to close the connection instead.
 async fn api_inner(
     app: &Arc<App>,
     req: Request<Incoming>,
     request_id: &str,
-    version_header: Option<&str>,
-    idempotency_key: Option<String>,
+    headers: &ApiHeaders,
 ) -> ApiResult<Result<Answer, CloseConnection>> {
     // Outside /v1 there is nothing to authenticate for: say the URL is unknown.
     if !req.uri().path().starts_with("/v1/") {
@@ -361,8 +446,13 @@ async fn api_inner(
         req.headers().get("stripe-account").map(|v| v.as_bytes()),
         &key,
     )?;
-    let version = version_header.map(ApiVersion::from_header).transpose()?;
-    if idempotency_key
+    let version = headers
+        .version
+        .as_deref()
+        .map(ApiVersion::from_header)
+        .transpose()?;
+    if headers
+        .idempotency_key
         .as_ref()
         .is_some_and(|k| k.len() > MAX_KEY_LEN)
     {
@@ -378,101 +468,111 @@ async fn api_inner(
         .and_then(|rest| match_route(&method, &segments(rest)))
         .ok_or_else(|| ApiError::unrecognized_url(method.as_str(), &path))?;
     let params = read_params(req).await?;
-    let account = app.store.account_for(&key, connected.as_deref());
-    // One version for the whole request: the header, else the account's default.
-    let version = version.unwrap_or_else(|| crate::store::lock(&account).api_version().clone());
-    let ctx = RequestCtx {
-        request_id: request_id.to_string(),
-        version: Some(version.clone()),
-        idempotency_key: idempotency_key.clone(),
+    let idempotent = match &headers.idempotency_key {
+        Some(k) if method == Method::POST => Some((
+            k.clone(),
+            idempotency::fingerprint(method.as_str(), &path, &params),
+        )),
+        _ => None,
     };
+    let call = Call {
+        route,
+        params,
+        path,
+        idempotent,
+        base_url: &app.base_url,
+        request_id,
+    };
+    let account = app.store.account_for(&key, connected.as_deref());
 
-    let fault = app
-        .engine
-        .step(&account, |acc| acc.faults.take_api(&path))
-        .value;
-    match fault {
-        Some(FaultKind::Status(status)) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut resp = json_error(&ApiError::for_status(status));
-            let h = resp.headers_mut();
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                h.insert("retry-after", HeaderValue::from_static("1"));
+    // One step (one lock of the account) for the usual request: the version (the header,
+    // else the account's default, for the whole request), no fault to inject, the key
+    // claimed, the resource run. An injected fault takes the longer way below.
+    let first = app.engine.step(&account, |acc| {
+        let version = version.unwrap_or_else(|| acc.api_version().clone());
+        match acc.faults.take_api(&call.path) {
+            None => {
+                let ran = call.claim_and_run(acc, &version);
+                (version, None, Some(ran))
             }
-            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                // Nothing was executed, so a retry is safe: the SDKs retry when told so
-                // (they do not retry a bare 429), as Stripe tells them for lock timeouts.
-                h.insert("stripe-should-retry", HeaderValue::from_static("true"));
-            }
+            fault => (version, fault, None),
+        }
+    });
+    let (version, fault, ran) = first.value;
+    let ran = match (ran, fault) {
+        (Some(ran), _) => ran?,
+        (None, Some(FaultKind::Status(status))) => {
             return Ok(Ok(Answer {
-                resp,
+                resp: injected_status(status),
                 lose_after: None,
                 version: Some(version),
             }));
         }
-        Some(FaultKind::Drop) => return Ok(Err(CloseConnection)),
-        _ => {}
-    }
-
-    // Idempotency applies to POST only (GET and DELETE are idempotent by nature).
-    let claimed = match idempotency_key.filter(|_| method == Method::POST) {
-        Some(k) => {
-            let fingerprint = idempotency::fingerprint(method.as_str(), &path, &params);
-            let claim = app
-                .engine
-                .step(&account, |acc| {
-                    let now = acc.clock.now_ms();
-                    acc.idempotency.claim(&k, fingerprint, now)
-                })
-                .value;
-            match claim {
-                Claim::Run => Some(k),
-                Claim::Replay(saved) => {
-                    let mut resp = json_response(saved.status, saved.body.to_vec());
-                    resp.headers_mut()
-                        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-                    return Ok(Ok(Answer {
-                        resp,
-                        lose_after: None,
-                        version: Some(version),
-                    }));
+        (None, Some(FaultKind::Drop)) => return Ok(Err(CloseConnection)),
+        (None, Some(FaultKind::Delay(secs))) => {
+            // The key is claimed (in use) while the request waits, as a slow request's is.
+            match app.engine.step(&account, |acc| call.claim(acc)).value? {
+                Some(saved) => Ran::Replayed(saved),
+                None => {
+                    // The request runs to its end even if the client hangs up (handlers
+                    // run in tasks of their own), so a claimed key is always finished.
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                    app.engine
+                        .step(&account, |acc| call.run(acc, &version))
+                        .value
                 }
-                Claim::Mismatch => return Err(ApiError::idempotency_mismatch(&k)),
-                Claim::InUse => return Err(ApiError::idempotency_in_use(&k)),
             }
         }
-        None => None,
-    };
-    // The request runs to its end even if the client hangs up (handlers run in tasks of
-    // their own), so a claimed key is always finished below.
-    if let Some(FaultKind::Delay(secs)) = fault {
-        tokio::time::sleep(Duration::from_secs(secs)).await;
-    }
-    let key_to_save = claimed;
-    let stepped = app.engine.step(&account, |acc| {
-        let mut created = None;
-        let result = execute(acc, &route, &params, &ctx, &app.base_url, &mut created);
-        let resp = match &result {
-            Ok(reply) => (reply.status, reply.body.clone()),
-            Err(e) => (e.status, e.body()),
-        };
-        if let Some(k) = &key_to_save {
-            acc.idempotency.finish(k, resp.0, &resp.1);
+        // A timeout runs the request and loses its answer (below); webhook-only kinds
+        // change nothing here.
+        (None, _) => {
+            app.engine
+                .step(&account, |acc| call.claim_and_run(acc, &version))
+                .value?
         }
-        (resp, created)
-    });
-    let ((status, body), created) = stepped.value;
-    if let Some(id) = created {
-        app.store.index_session(&id, &account);
-    }
+    };
+    let resp = match ran {
+        Ran::Replayed(saved) => {
+            let mut resp = json_response(saved.status, saved.body);
+            resp.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            resp
+        }
+        Ran::Answered {
+            status,
+            body,
+            created,
+        } => {
+            if let Some(id) = created {
+                app.store.index_session(&id, &account);
+            }
+            json_response(status, body)
+        }
+    };
     Ok(Ok(Answer {
-        resp: json_response(status, body),
+        resp,
         lose_after: match fault {
             Some(FaultKind::Timeout(secs)) => Some(Duration::from_secs(secs)),
             _ => None,
         },
         version: Some(version),
     }))
+}
+
+/// An injected error status, with the headers Stripe sends with it.
+fn injected_status(status: u16) -> Resp {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = json_error(&ApiError::for_status(status));
+    let h = resp.headers_mut();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        h.insert("retry-after", HeaderValue::from_static("1"));
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        // Nothing was executed, so a retry is safe: the SDKs retry when told so (they do
+        // not retry a bare 429), as Stripe tells them for lock timeouts.
+        h.insert("stripe-should-retry", HeaderValue::from_static("true"));
+    }
+    resp
 }
 
 /// Runs one `/v1` route against the account (inside a step).

@@ -207,8 +207,8 @@ async fn isolate<H: Handler>(
     }
 }
 
-pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Resp {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+pub(crate) fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Resp {
+    let mut resp = Response::new(Full::new(body.into()));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

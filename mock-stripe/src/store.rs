@@ -16,13 +16,17 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicI64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use bytes::Bytes;
+
 use crate::WebhookTarget;
 use crate::engine::agenda::Agenda;
 use crate::engine::clock::Clock;
 use crate::engine::delivery::Deliveries;
 use crate::engine::faults::Faults;
 use crate::ids::IdGen;
+use crate::protocol::ApiResult;
 use crate::protocol::idempotency::IdempotencyStore;
+use crate::protocol::render_cache::RenderCache;
 use crate::protocol::version::{self, ApiVersion};
 use crate::resources::checkout_sessions::Session;
 use crate::resources::events::Event;
@@ -76,8 +80,12 @@ pub(crate) trait Keyed {
 ///
 /// With a data directory, the table also remembers which ids changed (inserted, handed out
 /// mutably, removed) until the step seam takes them for the journal.
+///
+/// It also keeps the JSON of objects answered recently ([`RenderCache`]), forgotten
+/// whenever an object is handed out mutably.
 pub(crate) struct Table<T> {
     items: Vec<T>,
+    rendered: RenderCache,
     /// Hash → position, or [`SPILLED`]: 16 bytes an entry.
     index: IdIndex<u32>,
     /// Hash → positions, for hashes shared by several ids.
@@ -121,6 +129,7 @@ impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
             items: Vec::new(),
+            rendered: RenderCache::default(),
             index: IdIndex::default(),
             spill: IdIndex::default(),
             hasher: RandomState::new(),
@@ -206,7 +215,10 @@ impl<T: Keyed> Table<T> {
     /// not marked as changed).
     pub fn upsert(&mut self, item: T) {
         match self.position(item.key()) {
-            Some(i) => self.items[i] = item,
+            Some(i) => {
+                self.rendered.forget(i);
+                self.items[i] = item;
+            }
             None => self.insert_unmarked(item),
         }
     }
@@ -224,7 +236,47 @@ impl<T: Keyed> Table<T> {
     pub fn get_mut(&mut self, id: &str) -> Option<&mut T> {
         let i = self.position(id)?;
         self.mark(id);
+        self.rendered.forget(i);
         Some(&mut self.items[i])
+    }
+
+    /// The JSON of the object at `position` at version `v`: kept from an earlier answer,
+    /// or made by `render` now and kept. `render` must depend on nothing but the object and
+    /// `v` (no expansion, nothing from other tables).
+    pub fn rendered(
+        &mut self,
+        position: usize,
+        v: &ApiVersion,
+        render: impl FnOnce(&T) -> ApiResult<Bytes>,
+    ) -> ApiResult<Bytes> {
+        if let Some(body) = self.rendered.get(position, v) {
+            return Ok(body);
+        }
+        let item = self.items.get(position).ok_or_else(|| {
+            crate::protocol::ApiError::internal(format!("no object at position {position}"))
+        })?;
+        let body = render(item)?;
+        self.rendered.put(position, v, body.clone());
+        Ok(body)
+    }
+
+    /// [`Table::rendered`] as an element of a list's `data` (for [`list::assemble`]).
+    ///
+    /// [`list::assemble`]: crate::protocol::list::assemble
+    pub fn rendered_in_list(
+        &mut self,
+        position: usize,
+        v: &ApiVersion,
+        render: impl FnOnce(&T) -> ApiResult<Bytes>,
+    ) -> ApiResult<Bytes> {
+        if let Some(body) = self.rendered.get_nested(position, v) {
+            return Ok(body);
+        }
+        let body = self.rendered(position, v, render)?;
+        Ok(self
+            .rendered
+            .get_nested(position, v)
+            .unwrap_or_else(|| crate::protocol::render_cache::nested(&body)))
     }
 
     /// Where the object with this id is in creation order: one hash probe, then the id
@@ -249,6 +301,7 @@ impl<T: Keyed> Table<T> {
         self.mark(id);
         let item = self.items.remove(i);
         // Positions after `i` moved: index everything again.
+        self.rendered.clear();
         self.index.clear();
         self.spill.clear();
         for pos in 0..self.items.len() {

@@ -237,7 +237,7 @@ impl IdempotencyStore {
     }
 
     /// The claimed request ended: save its answer if it started executing, else free the key.
-    pub fn finish(&mut self, key: &str, status: StatusCode, body: &[u8]) {
+    pub fn finish(&mut self, key: &str, status: StatusCode, body: &Bytes) {
         let saved = status.is_success()
             || status == StatusCode::PAYMENT_REQUIRED
             || status.is_server_error();
@@ -253,7 +253,7 @@ impl IdempotencyStore {
                 fingerprint,
                 saved: Saved {
                     status,
-                    body: Bytes::copy_from_slice(body),
+                    body: body.clone(),
                 },
             };
             self.bytes += body.len();
@@ -343,7 +343,7 @@ mod tests {
         let mut s = IdempotencyStore::new(100, 1 << 20);
         assert_eq!(s.claim("k", fp("a=1"), 0), Claim::Run);
         assert_eq!(s.claim("k", fp("a=1"), 1), Claim::InUse);
-        s.finish("k", StatusCode::OK, b"{\"id\":1}");
+        s.finish("k", StatusCode::OK, &Bytes::from_static(b"{\"id\":1}"));
         let saved = Saved {
             status: StatusCode::OK,
             body: Bytes::from_static(b"{\"id\":1}"),
@@ -356,9 +356,13 @@ mod tests {
     fn validation_failures_leave_the_key_free() {
         let mut s = IdempotencyStore::new(100, 1 << 20);
         assert_eq!(s.claim("k", fp("a=1"), 0), Claim::Run);
-        s.finish("k", StatusCode::BAD_REQUEST, b"{}");
+        s.finish("k", StatusCode::BAD_REQUEST, &Bytes::from_static(b"{}"));
         assert_eq!(s.claim("k", fp("a=2"), 1), Claim::Run);
-        s.finish("k", StatusCode::INTERNAL_SERVER_ERROR, b"{\"error\":{}}");
+        s.finish(
+            "k",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &Bytes::from_static(b"{\"error\":{}}"),
+        );
         assert!(matches!(s.claim("k", fp("a=2"), 2), Claim::Replay(r) if r.status == 500));
     }
 
@@ -366,7 +370,7 @@ mod tests {
     fn keys_expire_after_a_day_on_the_clock() {
         let mut s = IdempotencyStore::new(100, 1 << 20);
         s.claim("k", fp("a=1"), 0);
-        s.finish("k", StatusCode::OK, b"1");
+        s.finish("k", StatusCode::OK, &Bytes::from_static(b"1"));
         assert!(matches!(
             s.claim("k", fp("a=1"), KEY_LIFETIME_MS - 1),
             Claim::Replay(_)
@@ -380,7 +384,7 @@ mod tests {
         for i in 0..1000 {
             let key = format!("key-{i}");
             s.claim(&key, fp("a=1"), i);
-            s.finish(&key, StatusCode::OK, &[b'x'; 100]);
+            s.finish(&key, StatusCode::OK, &Bytes::from_static(&[b'x'; 100]));
         }
         assert_eq!(s.len(), 10);
         assert!(matches!(
@@ -397,7 +401,7 @@ mod tests {
         for i in 0..100 {
             let key = format!("key-{i}");
             s.claim(&key, fp("a=1"), i);
-            s.finish(&key, StatusCode::OK, &[b'x'; 100]);
+            s.finish(&key, StatusCode::OK, &Bytes::from_static(&[b'x'; 100]));
         }
         assert!(s.bytes() <= 1000, "{}", s.bytes());
     }

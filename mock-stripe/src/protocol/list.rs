@@ -1,5 +1,6 @@
 //! List objects and cursor pagination (contract §1.9).
 
+use bytes::Bytes;
 use serde::Serialize;
 
 use super::error::{ApiError, ApiResult};
@@ -55,6 +56,30 @@ impl<T: Serialize> ListJson<T> {
     }
 }
 
+/// The pretty JSON of a [`ListJson`] whose elements are already rendered as list elements
+/// ([`render_cache::nested`]): byte for byte what serialising the list gives.
+///
+/// [`render_cache::nested`]: super::render_cache::nested
+pub(crate) fn assemble(items: &[Bytes], has_more: bool, url: &str) -> Bytes {
+    let size: usize = items.iter().map(|b| b.len() + 6).sum();
+    let mut out = Vec::with_capacity(size + 128);
+    out.extend_from_slice(b"{\n  \"object\": \"list\",\n  \"data\": [");
+    for (i, item) in items.iter().enumerate() {
+        out.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
+        out.extend_from_slice(item);
+    }
+    if !items.is_empty() {
+        out.extend_from_slice(b"\n  ");
+    }
+    out.extend_from_slice(b"],\n  \"has_more\": ");
+    out.extend_from_slice(if has_more { b"true" } else { b"false" });
+    out.extend_from_slice(b",\n  \"url\": ");
+    // A string always serialises.
+    serde_json::to_writer(&mut out, url).unwrap_or_default();
+    out.extend_from_slice(b"\n}");
+    out.into()
+}
+
 /// One page of a collection kept in creation order (oldest first), answered newest first.
 ///
 /// `position` finds a cursor's index in `items` (cursors must exist, even when filtered out).
@@ -100,6 +125,36 @@ pub(crate) fn paginate<'a, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_assembled_list_is_what_serde_renders() {
+        let objects = [
+            serde_json::json!({"id": "a", "n": 1, "nested": {"list": [1, 2], "empty": {}, "none": []},
+                "text": "line\nbreak \"quoted\"", "null": null}),
+            serde_json::json!({"id": "b", "data": {"object": "list", "data": [{"x": [true]}]}}),
+            serde_json::json!({}),
+        ];
+        for n in 0..=objects.len() {
+            for has_more in [false, true] {
+                let page = &objects[..n];
+                let rendered: Vec<Bytes> = page
+                    .iter()
+                    .map(|o| {
+                        super::super::render_cache::nested(&crate::protocol::to_json(o).unwrap())
+                    })
+                    .collect();
+                let url = "/v1/checkout/sessions";
+                let expected =
+                    crate::protocol::to_json(&ListJson::new(page.to_vec(), has_more, url.into()))
+                        .unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&assemble(&rendered, has_more, url)),
+                    String::from_utf8_lossy(&expected),
+                    "{n} elements, has_more {has_more}"
+                );
+            }
+        }
+    }
 
     fn params(limit: usize, after: Option<&str>, before: Option<&str>) -> ListParams {
         ListParams {

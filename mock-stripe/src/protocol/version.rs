@@ -8,7 +8,8 @@ use super::error::ApiError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ApiVersion {
     date: (u16, u8, u8),
-    text: String,
+    /// Shared: every request and rendering carries a copy.
+    text: std::sync::Arc<str>,
 }
 
 impl ApiVersion {
@@ -35,7 +36,7 @@ impl ApiVersion {
         }
         Some(ApiVersion {
             date,
-            text: s.to_string(),
+            text: s.into(),
         })
     }
 

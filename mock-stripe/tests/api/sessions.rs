@@ -302,3 +302,71 @@ async fn metadata_update_merges_and_deletes() {
         .await;
     assert_eq!(resp.status(), 400);
 }
+
+/// Answers are served from a cache of recently rendered JSON: every read after a change
+/// (update, payment, expiry, a clock moving past `expires_at`) shows the change, in
+/// retrieve and in list alike, and each API version gets its own rendering.
+#[tokio::test]
+async fn reads_after_every_kind_of_change_show_the_change() {
+    let t = spawn_mock(vec![]).await;
+    let read = |id: String| {
+        let t = &t;
+        async move {
+            let one = t
+                .get_json(KEY_A, &format!("/v1/checkout/sessions/{id}"))
+                .await;
+            let list = t.get_json(KEY_A, "/v1/checkout/sessions?limit=100").await;
+            let listed = list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["id"] == id.as_str())
+                .cloned()
+                .unwrap();
+            assert_eq!(listed, one, "list and retrieve agree");
+            one
+        }
+    };
+    let paid = t.session_id(KEY_A).await;
+    let expired = t.session_id(KEY_A).await;
+    let timed_out = t.session_id(KEY_A).await;
+    for id in [&paid, &expired, &timed_out] {
+        assert_eq!(read(id.clone()).await["status"], "open");
+    }
+
+    let resp = t
+        .post(
+            KEY_A,
+            &format!("/v1/checkout/sessions/{paid}"),
+            "metadata[note]=changed",
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(read(paid.clone()).await["metadata"]["note"], "changed");
+
+    let (status, _) = t.complete(KEY_A, &paid, "").await;
+    assert_eq!(status, 200);
+    let after = read(paid.clone()).await;
+    assert_eq!(after["status"], "complete");
+    assert_eq!(after["payment_status"], "paid");
+
+    t.expire(KEY_A, &expired).await;
+    assert_eq!(read(expired.clone()).await["status"], "expired");
+
+    t.pin_clock(KEY_A, 4_000_000_000).await;
+    assert_eq!(read(timed_out.clone()).await["status"], "expired");
+
+    // Another version, another rendering: the legacy shape before 2022-08-01.
+    let resp = t
+        .http
+        .get(t.url(&format!("/v1/checkout/sessions/{paid}")))
+        .bearer_auth(KEY_A)
+        .header("Stripe-Version", "2020-08-27")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let old: Value = resp.json().await.unwrap();
+    assert_eq!(old["id"], paid.as_str());
+    assert_ne!(old, read(paid.clone()).await, "versions render differently");
+}

@@ -31,9 +31,11 @@ use object::{Expansion, LineItem, SubmitType};
 use params::{read_expand_only, read_line_items, read_list, read_update};
 
 use crate::protocol::expand::Expand;
-use crate::protocol::list::{ListJson, paginate};
+use bytes::Bytes;
+
+use crate::protocol::list::{ListJson, assemble, paginate};
 use crate::protocol::version::ApiVersion;
-use crate::protocol::{ApiError, ApiResult, Params, Reply, RequestCtx};
+use crate::protocol::{ApiError, ApiResult, Params, Reply, RequestCtx, to_json};
 use crate::resources::check_metadata;
 use crate::resources::events::EventRequest;
 use crate::resources::expandable;
@@ -69,13 +71,43 @@ pub(crate) fn json_value(
     serde_json::to_value(session.json(v, &includes(x))).ok()
 }
 
-fn render(account: &Account, id: &str, ctx: &RequestCtx, x: &Expand) -> ApiResult<Reply> {
-    let session = account
-        .sessions
-        .get(id)
-        .ok_or_else(|| ApiError::no_such("checkout.session", id, "session", true))?;
+fn render(account: &mut Account, id: &str, ctx: &RequestCtx, x: &Expand) -> ApiResult<Reply> {
+    let missing = || ApiError::no_such("checkout.session", id, "session", true);
+    if x.is_empty() {
+        let position = account.sessions.position(id).ok_or_else(missing)?;
+        return Ok(Reply {
+            status: http::StatusCode::OK,
+            body: cached_json(account, position, ctx, false)?,
+        });
+    }
+    let session = account.sessions.get(id).ok_or_else(missing)?;
     let v = render_version(ctx, session);
     expandable::reply(account, SESSION, &session.json(&v, &includes(x)), x, &v)
+}
+
+/// The unexpanded JSON of the session at `position` (`in_list`: as an element of a list),
+/// from the table's cache when it was answered recently at the same version.
+fn cached_json(
+    account: &mut Account,
+    position: usize,
+    ctx: &RequestCtx,
+    in_list: bool,
+) -> ApiResult<Bytes> {
+    let sessions = &mut account.sessions;
+    let v = match &ctx.version {
+        Some(v) => v.clone(),
+        None => sessions.as_slice()[position].version(),
+    };
+    let render = |session: &Session| render_plain(session, &v);
+    if in_list {
+        sessions.rendered_in_list(position, &v, render)
+    } else {
+        sessions.rendered(position, &v, render)
+    }
+}
+
+fn render_plain(session: &Session, v: &ApiVersion) -> ApiResult<Bytes> {
+    Ok(to_json(&session.json(v, &Expansion::default()))?.into())
 }
 
 /// `POST /v1/checkout/sessions`. Returns the new id too (the router indexes it).
@@ -158,12 +190,28 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
         &query.page,
         "checkout.session",
     )?;
+    const URL: &str = "/v1/checkout/sessions";
+    if expand.is_empty() {
+        // Each session's JSON from the cache (or rendered and kept), spliced into the list.
+        let positions: Vec<usize> = data
+            .iter()
+            .filter_map(|s| sessions.position(&s.id))
+            .collect();
+        let bodies = positions
+            .into_iter()
+            .map(|p| cached_json(account, p, ctx, true))
+            .collect::<ApiResult<Vec<Bytes>>>()?;
+        return Ok(Reply {
+            status: http::StatusCode::OK,
+            body: assemble(&bodies, has_more, URL),
+        });
+    }
     let v = ctx.version_for(account);
     let data: Vec<_> = data
         .into_iter()
         .map(|s| s.json(&render_version(ctx, s), &includes(expand)))
         .collect();
-    let list = ListJson::new(data, has_more, "/v1/checkout/sessions".into());
+    let list = ListJson::new(data, has_more, URL.into());
     expandable::reply_list(account, SESSION, &list, expand, &v)
 }
 
