@@ -69,29 +69,50 @@ pub async fn measure(bin: &Path, ceiling: &Ceiling, n: Counts) -> Result<Vec<Res
         "(RSS after − idle) ÷ sessions",
     ));
 
-    // A new key on every request, as the SDKs send. Customers, the smallest object a
-    // create makes, so that what grows is mostly the idempotency store (plus the
-    // customers and their `customer.created` events, which Stripe keeps too).
+    // A new key on every request, as the SDKs send, on customer creates (the smallest
+    // object a create makes). What grows is the customers and their `customer.created`
+    // events (Stripe keeps both) plus the idempotency store, which must stay bounded. To
+    // tell them apart, the same number of creates without keys runs first on another
+    // account: the key store's share is the difference.
+    let half = n.idempotent / 2;
+    let plain: MakeRequest =
+        Arc::new(|_, _| Request::post("/v1/customers", "sk_test_bench_plain", CUSTOMER_FORM));
+    let before = rss_kib(pid)?;
+    let failed = loadgen::fill(mock.addr, plain, n.connections, half).await?;
+    if failed > 0 {
+        bail!("{failed} customer creations failed");
+    }
+    let after_plain = rss_kib(pid)?;
+    let objects = after_plain.saturating_sub(before) as i64;
+    out.push(Resource::new(
+        &format!("RSS after {half} creates without keys"),
+        mib(after_plain),
+        "MiB",
+        &format!(
+            "+{:.1} MiB: {half} customers and their events",
+            mib(objects as u64)
+        ),
+    ));
     let idem: MakeRequest = Arc::new(|w, seq| Request {
         idempotency_key: Some(format!("mem-{w}-{seq}")),
         ..Request::post("/v1/customers", "sk_test_bench_idem", CUSTOMER_FORM)
     });
-    let half = n.idempotent / 2;
-    let mut before = rss_kib(pid)?;
-    for (label, count) in [("half", half), ("all", n.idempotent - half)] {
+    let mut before = after_plain;
+    for (done, count) in [(half, half), (n.idempotent, n.idempotent - half)] {
         let failed = loadgen::fill(mock.addr, idem.clone(), n.connections, count).await?;
         if failed > 0 {
             bail!("{failed} idempotent creations failed");
         }
         let now = rss_kib(pid)?;
-        let done = if label == "half" { half } else { n.idempotent };
+        let grew = now.saturating_sub(before) as i64;
         out.push(Resource::new(
             &format!("RSS after {done} idempotent creates"),
             mib(now),
             "MiB",
             &format!(
-                "+{:.1} MiB over the last {count} (customers + events + key store)",
-                mib(now.saturating_sub(before))
+                "+{:.1} MiB over the last {count}; the key store's share {:+.1} MiB (growth − the same creates without keys)",
+                mib(grew as u64),
+                (grew - objects) as f64 / 1024.0
             ),
         ));
         before = now;
