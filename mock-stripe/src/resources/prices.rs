@@ -5,6 +5,7 @@
 //! Tiers, custom amounts, quantity transforms and currency options are not simulated: they
 //! answer a 400 saying so rather than a price that would charge the wrong amount.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -114,6 +115,14 @@ impl Price {
 
     /// The JSON; `product` expanded when given.
     pub fn json<'a>(&'a self, product: Option<&'a Product>) -> PriceJson<'a> {
+        self.json_with(match product {
+            Some(p) => ProductRef::Object(Box::new(p.json(None))),
+            None => ProductRef::Id(&self.product),
+        })
+    }
+
+    /// The JSON with `product` rendered as given.
+    pub fn json_with<'a>(&'a self, product: ProductRef<'a>) -> PriceJson<'a> {
         PriceJson {
             id: &self.id,
             object: "price",
@@ -126,10 +135,7 @@ impl Price {
             lookup_key: self.lookup_key.as_deref(),
             metadata: &self.metadata,
             nickname: self.nickname.as_deref(),
-            product: match product {
-                Some(p) => ProductRef::Object(Box::new(p.json(None))),
-                None => ProductRef::Id(&self.product),
-            },
+            product,
             recurring: self.recurring.as_ref().map(|r| RecurringJson {
                 interval: r.interval.as_str(),
                 interval_count: r.interval_count,
@@ -142,7 +148,49 @@ impl Price {
             transform_quantity: (),
             kind: self.kind().as_str(),
             unit_amount: self.unit_amount,
-            unit_amount_decimal: &self.unit_amount_decimal,
+            unit_amount_decimal: Cow::Borrowed(&self.unit_amount_decimal),
+        }
+    }
+}
+
+/// What a one-off price (Checkout's `price_data`) has; the rest is fixed: inactive, no
+/// lookup key, nickname, metadata or recurrence.
+pub(crate) struct OneOffPriceJson<'a> {
+    pub id: &'a str,
+    pub created: i64,
+    pub currency: &'a str,
+    pub unit_amount: Option<i64>,
+    pub unit_amount_decimal: Cow<'a, str>,
+    pub tax_behavior: TaxBehavior,
+    pub product: ProductRef<'a>,
+}
+
+/// Metadata of objects that never have any.
+pub(crate) static NO_METADATA: BTreeMap<String, String> = BTreeMap::new();
+
+impl<'a> OneOffPriceJson<'a> {
+    /// The same JSON as [`Price::json`] of the equivalent stored price.
+    pub fn json(self) -> PriceJson<'a> {
+        PriceJson {
+            id: self.id,
+            object: "price",
+            active: false,
+            billing_scheme: "per_unit",
+            created: self.created,
+            currency: self.currency,
+            custom_unit_amount: (),
+            livemode: false,
+            lookup_key: None,
+            metadata: &NO_METADATA,
+            nickname: None,
+            product: self.product,
+            recurring: None,
+            tax_behavior: self.tax_behavior.as_str(),
+            tiers_mode: (),
+            transform_quantity: (),
+            kind: PriceType::OneTime.as_str(),
+            unit_amount: self.unit_amount,
+            unit_amount_decimal: self.unit_amount_decimal,
         }
     }
 }
@@ -185,7 +233,7 @@ pub(crate) struct PriceJson<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     unit_amount: Option<i64>,
-    unit_amount_decimal: &'a str,
+    unit_amount_decimal: Cow<'a, str>,
 }
 
 /// `decimal` × `quantity` in minor units, rounded half up; `None` if `decimal` is not a

@@ -124,6 +124,40 @@ impl Product {
     }
 }
 
+/// The JSON of a one-off product made from `product_data` (see [`Product::inline`]), from
+/// the parts it can have: the same as [`Product::json`] of the equivalent stored product.
+pub(crate) fn one_off_json<'a>(
+    id: &'a str,
+    created: i64,
+    name: &'a str,
+    description: Option<&'a str>,
+    images: &'a [String],
+    metadata: &'a BTreeMap<String, String>,
+) -> ProductJson<'a> {
+    ProductJson {
+        id,
+        object: "product",
+        active: false,
+        created,
+        default_price: None,
+        description,
+        images,
+        livemode: false,
+        marketing_features: Vec::new(),
+        metadata,
+        name,
+        package_dimensions: (),
+        shippable: None,
+        statement_descriptor: None,
+        tax_code: None,
+        tax_details: (),
+        kind: ProductType::Service.as_str(),
+        unit_label: None,
+        updated: created,
+        url: None,
+    }
+}
+
 #[derive(Serialize)]
 #[serde(untagged)]
 pub(crate) enum PriceRef<'a> {

@@ -137,17 +137,16 @@ pub(super) fn price_line_item(
     }
     let adjustable_quantity = check_adjustable(li.adjustable_quantity, quantity, &p("quantity"))?;
     check_metadata(&p("metadata"), &li.metadata)?;
-    Ok(LineItem {
-        id: account.ids.object(prefix::LINE_ITEM),
-        description: product.name.clone(),
+    let amount = price.amount_for(quantity);
+    Ok(LineItem::new(
+        account.ids.object(prefix::LINE_ITEM),
         quantity,
-        amount: price.amount_for(quantity),
-        amount_discount: 0,
-        metadata: li.metadata,
+        amount,
+        li.metadata,
         adjustable_quantity,
         price,
         product,
-    })
+    ))
 }
 
 /// Applies `discounts[0]` (already checked to be at most one) to the items of a session in
@@ -201,7 +200,7 @@ pub(super) fn apply_discounts(
     };
     let lines: Vec<(&str, i64)> = items
         .iter()
-        .map(|li| (li.product.id.as_str(), li.amount))
+        .map(|li| (&*li.product.id, li.amount))
         .collect();
     let shares = coupon.allocate(&lines);
     let mut total = 0;

@@ -193,31 +193,32 @@ fn build_line_item(account: &mut Account, li: LineItemIn) -> ApiResult<LineItem>
     };
     check_metadata(&p("metadata"), &li.metadata)?;
     let adjustable_quantity = check_adjustable(li.adjustable_quantity, quantity, &p("quantity"))?;
-    Ok(LineItem {
-        id: account.ids.object(prefix::LINE_ITEM),
-        description: product.name.clone(),
+    // Drawn before the price's, as always (replays with `--seed` keep their ids).
+    let id = account.ids.object(prefix::LINE_ITEM);
+    // Prices made from price_data are inline one-offs (`active: false`), never listed.
+    let price = Price {
+        id: account.ids.object(prefix::PRICE),
+        created: now,
+        active: false,
+        currency,
+        unit_amount,
+        unit_amount_decimal,
+        product: product.id.clone(),
+        lookup_key: None,
+        metadata: BTreeMap::new(),
+        nickname: None,
+        recurring: None,
+        tax_behavior: price_data.tax_behavior.unwrap_or(TaxBehavior::Unspecified),
+    };
+    Ok(LineItem::new(
+        id,
         quantity,
         amount,
-        amount_discount: 0,
-        metadata: li.metadata,
+        li.metadata,
         adjustable_quantity,
-        // Prices made from price_data are inline one-offs (`active: false`), never listed.
-        price: Price {
-            id: account.ids.object(prefix::PRICE),
-            created: now,
-            active: false,
-            currency,
-            unit_amount,
-            unit_amount_decimal,
-            product: product.id.clone(),
-            lookup_key: None,
-            metadata: BTreeMap::new(),
-            nickname: None,
-            recurring: None,
-            tax_behavior: price_data.tax_behavior.unwrap_or(TaxBehavior::Unspecified),
-        },
+        price,
         product,
-    })
+    ))
 }
 
 /// Validates a create request and stores the new session. Returns its id.
@@ -346,17 +347,17 @@ pub(crate) fn create_session(
             for li in inputs {
                 items.push(build_line_item(account, li)?);
             }
-            let currency = items[0].price.currency.clone();
+            let currency = items[0].currency().to_string();
             if let Some((i, other)) = items
                 .iter()
                 .enumerate()
-                .find(|(_, li)| li.price.currency != currency)
+                .find(|(_, li)| li.currency() != currency)
             {
                 return Err(ApiError::invalid(
                     format!("line_items[{i}]"),
                     format!(
                         "All line items must have the same currency: line_items[0] is in {currency}, line_items[{i}] in {}.",
-                        other.price.currency
+                        other.currency()
                     ),
                 ));
             }
@@ -479,10 +480,11 @@ pub(crate) fn create_session(
             .payment_intent_data
             .filter(|d| *d != PaymentIntentData::default())
             .map(Box::new),
+        // Empty: the default, `["card"]` (no allocation).
         payment_method_types: c
             .payment_method_types
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| vec!["card".into()]),
+            .filter(|t| *t != ["card"])
+            .unwrap_or_default(),
         allow_promotion_codes: c.allow_promotion_codes,
         billing_address_collection: c.billing_address_collection,
         locale: c.locale,

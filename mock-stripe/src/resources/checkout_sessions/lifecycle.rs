@@ -186,7 +186,7 @@ pub(crate) fn create_intent_up_front(
     if session.mode != Mode::Payment || !session.pre_2022_08_01() {
         return Ok(());
     }
-    let methods = session.payment_method_types.clone();
+    let methods = session.payment_method_types().to_vec();
     let pi_id = ensure_payment_intent(account, id, "card", request)?;
     if let Some(pi) = account.payment_intents.get_mut(&pi_id) {
         pi.payment_method_types = methods;
