@@ -44,15 +44,22 @@ impl IdGen {
     }
 
     fn alnum(&mut self, len: usize) -> String {
+        let mut out = String::with_capacity(len);
+        self.push_alnum(&mut out, len);
+        out
+    }
+
+    /// Appends `len` random ASCII letters and digits to `out`.
+    fn push_alnum(&mut self, out: &mut String, len: usize) {
         match &mut self.seeded {
             Some(s) => {
                 s.drawn += 1;
                 let mut h = Sha256::new();
                 h.update(s.key);
                 h.update(s.drawn.to_le_bytes());
-                sample(&mut StdRng::from_seed(h.finalize().into()), len)
+                sample(&mut StdRng::from_seed(h.finalize().into()), out, len);
             }
-            None => sample(&mut rand::rng(), len),
+            None => sample(&mut rand::rng(), out, len),
         }
     }
 
@@ -60,7 +67,7 @@ impl IdGen {
     pub fn with_len(&mut self, prefix: &str, len: usize) -> String {
         let mut id = String::with_capacity(prefix.len() + len);
         id.push_str(prefix);
-        id.push_str(&self.alnum(len));
+        self.push_alnum(&mut id, len);
         id
     }
 
@@ -90,11 +97,8 @@ impl IdGen {
     }
 }
 
-fn sample(rng: &mut impl Rng, len: usize) -> String {
-    rng.sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
+fn sample(rng: &mut impl Rng, out: &mut String, len: usize) {
+    out.extend(rng.sample_iter(&Alphanumeric).take(len).map(char::from));
 }
 
 /// Prefixes of the objects whose ids are `prefix` + 24 characters.

@@ -103,7 +103,7 @@ impl Params {
                 ),
             ));
         }
-        insert_in_map(&mut self.root, name, &segs, value, name.to_string())
+        insert_in_map(&mut self.root, name, &segs, value, &|| name.to_string())
     }
 }
 
@@ -189,12 +189,14 @@ fn wanted_shape(segs: &[Seg]) -> &'static str {
     }
 }
 
+/// `path` makes the bracket path of `key` for an error message: only an error needs it,
+/// so it is not built for every parameter.
 fn insert_in_map(
     map: &mut BTreeMap<String, Value>,
     key: &str,
     segs: &[Seg],
     value: String,
-    path: String,
+    path: &dyn Fn() -> String,
 ) -> ApiResult<()> {
     match map.get_mut(key) {
         Some(existing) => insert_into(existing, segs, value, path),
@@ -218,7 +220,12 @@ fn build(segs: &[Seg], value: String) -> Value {
     }
 }
 
-fn insert_into(node: &mut Value, segs: &[Seg], value: String, path: String) -> ApiResult<()> {
+fn insert_into(
+    node: &mut Value,
+    segs: &[Seg],
+    value: String,
+    path: &dyn Fn() -> String,
+) -> ApiResult<()> {
     match (node, segs.split_first()) {
         // Repeated scalar: the last one wins (Rack does the same).
         (node @ Value::Str(_), None) => {
@@ -226,8 +233,7 @@ fn insert_into(node: &mut Value, segs: &[Seg], value: String, path: String) -> A
             Ok(())
         }
         (Value::Map(m), Some((Seg::Key(k), rest))) => {
-            let child = format!("{path}[{k}]");
-            insert_in_map(m, k, rest, value, child)
+            insert_in_map(m, k, rest, value, &|| format!("{}[{k}]", path()))
         }
         (Value::List(items), Some((Seg::Append, rest))) => {
             // Rack style: `a[][x]=1&a[][y]=2` fills the last element until a key repeats.
@@ -235,16 +241,16 @@ fn insert_into(node: &mut Value, segs: &[Seg], value: String, path: String) -> A
             if let (Some(Value::Map(last)), Some(Seg::Key(k))) = (items.last_mut(), rest.first())
                 && !last.contains_key(k)
             {
-                let child = format!("{path}[{last_index}][{k}]");
-                return insert_in_map(last, k, &rest[1..], value, child);
+                let child = || format!("{}[{last_index}][{k}]", path());
+                return insert_in_map(last, k, &rest[1..], value, &child);
             }
             if items.len() >= MAX_LIST_LEN {
-                return Err(too_long(&path));
+                return Err(too_long(&path()));
             }
             items.push(build(rest, value));
             Ok(())
         }
-        (node, _) => Err(conflict(&path, node, wanted_shape(segs))),
+        (node, _) => Err(conflict(&path(), node, wanted_shape(segs))),
     }
 }
 
