@@ -4,7 +4,8 @@
 //!
 //! - `params`: request parameters → typed inputs (phase 1: types, unknown keys);
 //! - `create`: create's meaning checks and the new session (phase 2);
-//! - `object`: the stored session and line items, and their JSON per API version;
+//! - `object`: the stored session and its JSON per API version;
+//! - `line_item`: line items as stored (one-off prices and products compactly) and their JSON;
 //! - `lifecycle`: pay, decline, expire, and the events they emit.
 //!
 //! Domain functions take `&mut Account` and are called under the account lock; events
@@ -14,6 +15,7 @@ mod bank_debit;
 mod catalog;
 mod create;
 mod lifecycle;
+mod line_item;
 mod object;
 mod params;
 #[cfg(test)]
