@@ -88,6 +88,14 @@ impl Handler for App {
         crate::router::route(&self, req).await
     }
 
+    /// `/v1` requests change their account in one synchronous step after the body is read
+    /// (router.rs), so a client hanging up can only stop one before or after it; the one
+    /// path that waits between claiming an idempotency key and running (an injected delay)
+    /// spawns its own task.
+    fn runs_inline(&self, req: &Request<Incoming>) -> bool {
+        req.uri().path().starts_with("/v1/")
+    }
+
     fn panicked(&self) -> Resp {
         json_error(&ApiError::internal(
             "An unexpected error occurred in mock-stripe. See its log.",

@@ -346,16 +346,15 @@ async fn api(
     Ok(resp)
 }
 
-/// A `/v1` request once parsed: what runs, against which account, with which key.
-struct Call<'a> {
+/// A `/v1` request once parsed: what runs, with which key.
+struct Call {
     route: Route,
     params: Params,
     path: String,
     /// The idempotency key with the request's fingerprint (POST only: GET and DELETE are
     /// idempotent by nature).
     idempotent: Option<(String, idempotency::Fingerprint)>,
-    base_url: &'a str,
-    request_id: &'a str,
+    request_id: String,
 }
 
 /// What running a call in a step gave.
@@ -371,10 +370,10 @@ enum Ran {
     Replayed(idempotency::Saved),
 }
 
-impl Call<'_> {
+impl Call {
     fn ctx(&self, version: &ApiVersion) -> RequestCtx {
         RequestCtx {
-            request_id: self.request_id.to_string(),
+            request_id: self.request_id.clone(),
             version: Some(version.clone()),
             idempotency_key: self.idempotent.as_ref().map(|(k, _)| k.clone()),
         }
@@ -395,14 +394,14 @@ impl Call<'_> {
     }
 
     /// Runs the resource (the key already claimed) and saves its answer under the key.
-    fn run(&self, acc: &mut Account, version: &ApiVersion) -> Ran {
+    fn run(&self, acc: &mut Account, base_url: &str, version: &ApiVersion) -> Ran {
         let mut created = None;
         let result = execute(
             acc,
             &self.route,
             &self.params,
             &self.ctx(version),
-            self.base_url,
+            base_url,
             &mut created,
         );
         let (status, body) = match result {
@@ -419,10 +418,15 @@ impl Call<'_> {
         }
     }
 
-    fn claim_and_run(&self, acc: &mut Account, version: &ApiVersion) -> ApiResult<Ran> {
+    fn claim_and_run(
+        &self,
+        acc: &mut Account,
+        base_url: &str,
+        version: &ApiVersion,
+    ) -> ApiResult<Ran> {
         Ok(match self.claim(acc)? {
             Some(saved) => Ran::Replayed(saved),
-            None => self.run(acc, version),
+            None => self.run(acc, base_url, version),
         })
     }
 }
@@ -480,8 +484,7 @@ async fn api_inner(
         params,
         path,
         idempotent,
-        base_url: &app.base_url,
-        request_id,
+        request_id: request_id.to_string(),
     };
     let account = app.store.account_for(&key, connected.as_deref());
 
@@ -492,7 +495,7 @@ async fn api_inner(
         let version = version.unwrap_or_else(|| acc.api_version().clone());
         match acc.faults.take_api(&call.path) {
             None => {
-                let ran = call.claim_and_run(acc, &version);
+                let ran = call.claim_and_run(acc, &app.base_url, &version);
                 (version, None, Some(ran))
             }
             fault => (version, fault, None),
@@ -514,12 +517,20 @@ async fn api_inner(
             match app.engine.step(&account, |acc| call.claim(acc)).value? {
                 Some(saved) => Ran::Replayed(saved),
                 None => {
-                    // The request runs to its end even if the client hangs up (handlers
-                    // run in tasks of their own), so a claimed key is always finished.
-                    tokio::time::sleep(Duration::from_secs(secs)).await;
-                    app.engine
-                        .step(&account, |acc| call.run(acc, &version))
-                        .value
+                    // In a task of its own, so that it runs to its end even if the client
+                    // hangs up meanwhile: a claimed key is always finished.
+                    let (app2, account2) = (app.clone(), account.clone());
+                    let version2 = version.clone();
+                    let finish = tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(secs)).await;
+                        app2.engine
+                            .step(&account2, |acc| call.run(acc, &app2.base_url, &version2))
+                            .value
+                    });
+                    let ran = finish.await.map_err(|e| {
+                        ApiError::internal(format!("the delayed request failed: {e}"))
+                    })?;
+                    return answer(app, &account, ran, None, version);
                 }
             }
         }
@@ -527,10 +538,27 @@ async fn api_inner(
         // change nothing here.
         (None, _) => {
             app.engine
-                .step(&account, |acc| call.claim_and_run(acc, &version))
+                .step(&account, |acc| {
+                    call.claim_and_run(acc, &app.base_url, &version)
+                })
                 .value?
         }
     };
+    let lose_after = match fault {
+        Some(FaultKind::Timeout(secs)) => Some(Duration::from_secs(secs)),
+        _ => None,
+    };
+    answer(app, &account, ran, lose_after, version)
+}
+
+/// The answer for what ran (a browser's session indexed first).
+fn answer(
+    app: &App,
+    account: &crate::store::AccountRef,
+    ran: Ran,
+    lose_after: Option<Duration>,
+    version: ApiVersion,
+) -> ApiResult<Result<Answer, CloseConnection>> {
     let resp = match ran {
         Ran::Replayed(saved) => {
             let mut resp = json_response(saved.status, saved.body);
@@ -544,17 +572,14 @@ async fn api_inner(
             created,
         } => {
             if let Some(id) = created {
-                app.store.index_session(&id, &account);
+                app.store.index_session(&id, account);
             }
             json_response(status, body)
         }
     };
     Ok(Ok(Answer {
         resp,
-        lose_after: match fault {
-            Some(FaultKind::Timeout(secs)) => Some(Duration::from_secs(secs)),
-            _ => None,
-        },
+        lose_after,
         version: Some(version),
     }))
 }
