@@ -20,6 +20,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::mail::Mailer;
 use crate::payments::Payments;
+use crate::receipts::{self, ReceiptWorker};
 use crate::settings::{SESSION_KEY_LEN, Settings, Tuning};
 use crate::web::security::{BodyLimit, SecurityHeaders};
 use crate::web::templates::{error_page, internal_error_page, not_found_page};
@@ -36,6 +37,8 @@ pub struct Application {
     db: DatabaseConnection,
     acceptor: TcpAcceptor,
     endpoint: BoxEndpoint<'static, Response>,
+    state: Arc<AppState>,
+    receipts: ReceiptWorker,
 }
 
 impl Application {
@@ -56,6 +59,9 @@ impl Application {
         let seeded = catalogue::seed_if_empty(&db)
             .await
             .context("seeding the catalogue")?;
+        let reader = db::connect_reader(&settings.database_url, &db)
+            .await
+            .context("opening the database for reads (DATABASE_URL)")?;
         startup.release().await;
         if seeded > 0 {
             tracing::info!(products = seeded, "seeded the catalogue");
@@ -113,16 +119,20 @@ impl Application {
             }
         };
 
+        let (receipt_queue, receipts) = receipts::queue();
         let state = Arc::new(AppState {
             db: db.clone(),
+            reader,
+            writes: db::writes(&settings.database_url, &db),
             payments,
             mailer,
+            receipts: receipt_queue,
             public_url: base_url.clone(),
             shop_name: store.name,
         });
         // Secure cookies only when browsers reach us over https, or they'd drop them.
         let secure_cookies = base_url.starts_with("https://");
-        let endpoint = routes(state, &session_key, secure_cookies);
+        let endpoint = routes(state.clone(), &session_key, secure_cookies);
 
         let acceptor = TcpAcceptor::from_tokio(listener).context("preparing the listener")?;
         Ok(Application {
@@ -131,6 +141,8 @@ impl Application {
             db,
             acceptor,
             endpoint,
+            state,
+            receipts,
         })
     }
 
@@ -154,10 +166,38 @@ impl Application {
     }
 
     /// Serves until `signal` completes (for embedding: tests, the harness).
+    ///
+    /// The receipt worker runs beside the server (it sweeps for receipts left unsent at
+    /// once, then writes those the webhook queues); after the server stops it writes
+    /// what is still queued, for at most [`SHUTDOWN_GRACE`]. Dropping this future stops
+    /// it too: its claims then expire and the next sweep sends them.
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = self.state;
+        let worker = AbortOnDrop(tokio::spawn(self.receipts.run_owned(state, async {
+            let _ = stopped.await;
+        })));
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.endpoint, signal, Some(SHUTDOWN_GRACE))
+            .await;
+        let _ = stop.send(());
+        let mut worker = worker;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut worker.0)
             .await
+            .is_err()
+        {
+            tracing::warn!("receipts still being written at shutdown; the next start sends them");
+        }
+        served
+    }
+}
+
+/// Aborts the task when dropped (the future that owned it was dropped).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -3,8 +3,9 @@
 //!
 //! Flow: Buy (POST, CSRF-checked) records a pending order and creates a
 //! Checkout Session → the shopper pays on Stripe → Stripe's signed
-//! `checkout.session.completed` webhook marks the order paid and a receipt is
-//! written → the shopper lands on `post_checkout`, which only shows a message.
+//! `checkout.session.completed` webhook marks the order paid and claims its receipt in
+//! one commit, answers, and the receipt is written right after (`receipts`) → the
+//! shopper lands on `post_checkout`, which only shows a message.
 
 pub mod app;
 pub mod catalogue;
@@ -13,6 +14,7 @@ pub mod mail;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod receipts;
 pub mod settings;
 pub mod web;
 

@@ -3,8 +3,8 @@
 //! A receipt's file is named after its purchase (order id and Checkout Session) and
 //! appears whole or not at all (written aside, flushed, then linked into place), so
 //! writing the same receipt twice leaves one file: the second write finds the first and
-//! changes nothing. `orders::send_receipt_if_due` relies on that after a crash between
-//! writing a receipt and recording it.
+//! changes nothing. `orders::send_receipt_if_due` and the receipt sweep rely on that after a
+//! crash between writing a receipt and recording it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,9 +16,9 @@ use lettre::message::{Body, Mailbox};
 
 use crate::money::format_cents;
 
-/// How long a receipt claim holds before another delivery may take it over: far longer
+/// How long a receipt claim holds before another writer may take it over: far longer
 /// than writing one receipt takes, short enough that a receipt whose writer died is sent
-/// on one of Stripe's later retries (which go on for three days).
+/// minutes later by the receipt sweep (`receipts::sweep`) or by one of Stripe's retries.
 pub const DEFAULT_RECEIPT_CLAIM_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// Temporary files older than this are leftovers of a writer that died.
@@ -131,6 +131,19 @@ impl Mailer {
 
     /// Writes the receipt as `{key}.eml`, unless that file exists already.
     pub async fn send_receipt(&self, receipt: &Receipt) -> Result<Written, MailError> {
+        let bytes = self.render(receipt)?;
+        let mut written = self
+            .write_receipts(vec![(receipt.key.clone(), bytes)])
+            .await;
+        written.pop().unwrap_or_else(|| {
+            Err(MailError::Write(std::io::Error::other(
+                "the outbox writer returned nothing",
+            )))
+        })
+    }
+
+    /// The receipt as the bytes of an `.eml` file.
+    pub fn render(&self, receipt: &Receipt) -> Result<Vec<u8>, MailError> {
         let to: Mailbox = receipt
             .buyer_email
             .parse()
@@ -148,18 +161,59 @@ impl Mailer {
             )))
             .header(ContentType::TEXT_PLAIN)
             .body(encoded_body(receipt.body(&self.shop_name)))?;
-        let bytes = message.formatted();
-        let outbox = self.outbox.clone();
-        let key = receipt.key.clone();
-        let new = tokio::task::spawn_blocking(move || write_once(&outbox, &key, &bytes))
-            .await
-            .map_err(|e| MailError::Write(std::io::Error::other(e)))?
-            .map_err(MailError::Write)?;
-        Ok(Written {
-            id: receipt.key.clone(),
-            new,
-        })
+        Ok(message.formatted())
     }
+
+    /// Writes each `(key, bytes)` as `{key}.eml` unless that file exists already, in
+    /// order, on one blocking thread; the folder is synced once for all the new names.
+    /// One result per receipt, in the same order.
+    pub async fn write_receipts(
+        &self,
+        receipts: Vec<(String, Vec<u8>)>,
+    ) -> Vec<Result<Written, MailError>> {
+        let count = receipts.len();
+        let outbox = self.outbox.clone();
+        match tokio::task::spawn_blocking(move || write_all_once(&outbox, receipts)).await {
+            Ok(results) => results,
+            Err(join) => {
+                let message = join.to_string();
+                (0..count)
+                    .map(|_| Err(MailError::Write(std::io::Error::other(message.clone()))))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// [`write_once`] for each receipt, then one sync of the folder if any name is new:
+/// the new names must survive a power cut too, not only a killed process, before the
+/// caller records them as sent.
+fn write_all_once(
+    outbox: &Path,
+    receipts: Vec<(String, Vec<u8>)>,
+) -> Vec<Result<Written, MailError>> {
+    let mut results: Vec<Result<Written, MailError>> = receipts
+        .into_iter()
+        .map(|(id, bytes)| {
+            write_once(outbox, &id, &bytes)
+                .map(|new| Written { id, new })
+                .map_err(MailError::Write)
+        })
+        .collect();
+    if results.iter().any(|r| matches!(r, Ok(w) if w.new)) {
+        let synced = std::fs::File::open(outbox).and_then(|dir| dir.sync_all());
+        if let Err(err) = synced {
+            // Not durable: report every new one as failed, so none is recorded as sent.
+            // Their files stay; the next attempt finds them and records them.
+            let message = err.to_string();
+            for result in &mut results {
+                if matches!(result, Ok(w) if w.new) {
+                    *result = Err(MailError::Write(std::io::Error::other(message.clone())));
+                }
+            }
+        }
+    }
+    results
 }
 
 /// 8bit keeps non-ASCII product names readable in the .eml file. A text 8bit can't carry
@@ -173,6 +227,7 @@ fn encoded_body(text: String) -> Body {
 /// Writes `{name}.eml` whole or not at all, and never over an existing one: the bytes go
 /// to a temporary file (not `.eml`, so readers skip it), are flushed to disk, then are
 /// hard-linked to the final name, which fails if it exists. `Ok(false)`: it existed.
+/// The folder is not synced here: [`write_all_once`] does it once for a batch.
 fn write_once(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<bool> {
     let target = outbox.join(format!("{name}.eml"));
     if target.exists() {
@@ -191,12 +246,6 @@ fn write_once(outbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<bool> 
         }
     })();
     let _ = std::fs::remove_file(&temp);
-    if let Ok(true) = result {
-        // The new name must survive a power cut too, not only a killed process.
-        if let Ok(dir) = std::fs::File::open(outbox) {
-            let _ = dir.sync_all();
-        }
-    }
     result
 }
 

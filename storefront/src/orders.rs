@@ -7,10 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::{
-    ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr,
-    TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, SqlErr,
 };
 
 use crate::catalogue::{self, Product};
@@ -48,10 +47,16 @@ pub async fn create_pending(
         paid_at: Set(None),
         receipt_sent_at: Set(None),
         receipt_claimed_at: Set(None),
-    }
-    .insert(db)
-    .await?;
-    Ok(order)
+    };
+    // INSERT … RETURNING: one round trip (sea-orm's `insert` reads the row back with a
+    // second statement on SQLite).
+    let mut query = orders::Entity::insert(order).into_query();
+    query.returning_all();
+    let statement = db.get_database_backend().build(&query);
+    Order::find_by_statement(statement)
+        .one(db)
+        .await?
+        .ok_or(CreateOrderError::Db(DbErr::RecordNotInserted))
 }
 
 /// Stores the Checkout Session created for a pending order. Only fills an empty
@@ -135,48 +140,153 @@ impl MarkPaid {
     }
 }
 
-/// Moves the order of a completed checkout to `paid`, in one transaction.
+/// Moves the order of a completed checkout to `paid`.
 ///
 /// Idempotent: a second call for the same session changes nothing and says
 /// `AlreadyPaid`. The status check in the UPDATE and the unique index on
 /// `checkout_session_id` keep it so even when two deliveries race.
 pub async fn mark_paid(
-    db: &impl TransactionTrait,
+    db: &impl ConnectionTrait,
     checkout: &CompletedCheckout,
 ) -> Result<MarkPaid, DbErr> {
+    Ok(record_payment(db, checkout, None).await?.outcome)
+}
+
+/// What [`record_payment`] did: the order's new state, and the receipt claim it took
+/// with the payment, if it was asked to and the order has an address to write to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payment {
+    pub outcome: MarkPaid,
+    /// Set only when this call moved the order to paid (`Recorded`), `claim_at` was
+    /// given and the buyer's address is one a receipt can go to.
+    pub claim: Option<ReceiptClaim>,
+}
+
+/// [`mark_paid`], and with `claim_at` also claims the order's receipt in the same
+/// statement (see [`claim_receipt`]): the payment and the claim are one commit, so a
+/// receipt whose writer dies before finishing is claimed, never unclaimed and unsent
+/// without a trace, and the sweep ([`crate::receipts::sweep`]) sends it once the claim expires.
+///
+/// No transaction: the common case (the session id was stored at Buy) is one
+/// conditional UPDATE, which commits by itself; the rest reads, then updates
+/// conditionally, so a race between two deliveries changes the order once.
+pub async fn record_payment(
+    db: &impl ConnectionTrait,
+    checkout: &CompletedCheckout,
+    claim_at: Option<DateTime<Utc>>,
+) -> Result<Payment, DbErr> {
+    let now = Utc::now();
+    // Whole microseconds: what PostgreSQL stores, so the claim reads back equal.
+    let claimed_at = claim_at
+        .filter(|_| checkout.buyer_email.as_deref().is_some_and(deliverable))
+        .map(|at| at.trunc_subsecs(6).fixed_offset());
+
+    // Fast path: the order holds this session id, is unpaid, and the amount is the one
+    // it expects (a different amount takes the slow path, which logs it).
+    let mut fast = paid_change(checkout, now, claimed_at)
+        .filter(Column::CheckoutSessionId.eq(checkout.session_id.as_str()))
+        .filter(Column::Status.ne(OrderStatus::Paid));
+    if let Some(amount) = checkout.amount_cents {
+        fast = fast.filter(Column::AmountCents.eq(amount));
+    }
+    if let Some(order) = update_returning(db, fast).await?.pop() {
+        return Ok(recorded(order, claimed_at));
+    }
+
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let txn = db.begin().await?;
-        match mark_paid_in(&txn, checkout).await {
-            Ok(outcome) => {
-                txn.commit().await?;
-                return Ok(outcome);
-            }
-            // Another delivery stored this session id on the order first: run
+        match record_payment_slowly(db, checkout, now, claimed_at).await {
+            // Another delivery stored this session id on another order first: run
             // again, and the lookup by session id now finds it.
             Err(err)
                 if attempts == 1
-                    && matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
-            {
-                txn.rollback().await?;
-            }
-            Err(err) => return Err(err), // dropping `txn` rolls back
+                    && matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
+            other => return other,
         }
     }
 }
 
-async fn mark_paid_in(
-    txn: &impl ConnectionTrait,
+fn recorded(order: Order, claimed_at: Option<DateTimeWithTimeZone>) -> Payment {
+    let claim = claimed_at.map(|claimed_at| ReceiptClaim {
+        order: order.clone(),
+        claimed_at,
+        took_over: false,
+    });
+    Payment {
+        outcome: MarkPaid::Recorded(order),
+        claim,
+    }
+}
+
+/// An address lettre can send to: a receipt for any other is never written, so it is
+/// never claimed (and the sweep never retries it).
+pub fn deliverable(email: &str) -> bool {
+    email.parse::<lettre::message::Mailbox>().is_ok()
+}
+
+/// The UPDATE that records a payment, before its WHERE clause.
+fn paid_change(
     checkout: &CompletedCheckout,
-) -> Result<MarkPaid, DbErr> {
-    let order = match find_by_checkout_session(txn, &checkout.session_id).await? {
+    now: DateTime<Utc>,
+    claimed_at: Option<DateTimeWithTimeZone>,
+) -> sea_orm::UpdateMany<orders::Entity> {
+    let mut change = orders::ActiveModel {
+        status: Set(OrderStatus::Paid),
+        paid_at: Set(Some(now.fixed_offset())),
+        checkout_session_id: Set(Some(checkout.session_id.clone())),
+        ..Default::default()
+    };
+    if let Some(email) = &checkout.buyer_email {
+        change.buyer_email = Set(Some(email.clone()));
+    }
+    if let Some(amount) = checkout.amount_cents {
+        change.amount_cents = Set(amount);
+    }
+    if let Some(currency) = &checkout.currency {
+        change.currency = Set(currency.to_ascii_lowercase());
+    }
+    if claimed_at.is_some() {
+        // An order that was not paid has never been claimed (only paid ones are).
+        change.receipt_claimed_at = Set(claimed_at);
+    }
+    orders::Entity::update_many().set(change)
+}
+
+/// Runs `update` with `RETURNING` the changed rows, in one round trip (SQLite since
+/// 3.35 and PostgreSQL both have it; sea-orm's own `exec_with_returning` needs a
+/// feature for SQLite).
+async fn update_returning(
+    db: &impl ConnectionTrait,
+    update: sea_orm::UpdateMany<orders::Entity>,
+) -> Result<Vec<Order>, DbErr> {
+    let mut query = update.into_query();
+    query.returning_all();
+    let statement = db.get_database_backend().build(&query);
+    Order::find_by_statement(statement).all(db).await
+}
+
+async fn record_payment_slowly(
+    db: &impl ConnectionTrait,
+    checkout: &CompletedCheckout,
+    now: DateTime<Utc>,
+    claimed_at: Option<DateTimeWithTimeZone>,
+) -> Result<Payment, DbErr> {
+    let already = |order| Payment {
+        outcome: MarkPaid::AlreadyPaid(order),
+        claim: None,
+    };
+    let unknown = Payment {
+        outcome: MarkPaid::UnknownOrder,
+        claim: None,
+    };
+    let order = match find_by_checkout_session(db, &checkout.session_id).await? {
         Some(order) => order,
         None => {
             let Some(order_id) = checkout.order_id else {
-                return Ok(MarkPaid::UnknownOrder);
+                return Ok(unknown);
             };
-            match find(txn, order_id).await? {
+            match find(db, order_id).await? {
                 // The session id was never stored on it: adopt it.
                 Some(order) if order.checkout_session_id.is_none() => order,
                 // It belongs to another session: this event is not about this order.
@@ -187,14 +297,14 @@ async fn mark_paid_in(
                         event_session = %checkout.session_id,
                         "event's metadata names an order tied to another Checkout Session"
                     );
-                    return Ok(MarkPaid::UnknownOrder);
+                    return Ok(unknown);
                 }
-                None => return Ok(MarkPaid::UnknownOrder),
+                None => return Ok(unknown),
             }
         }
     };
     if order.status == OrderStatus::Paid {
-        return Ok(MarkPaid::AlreadyPaid(order));
+        return Ok(already(order));
     }
 
     if let Some(amount) = checkout.amount_cents
@@ -209,38 +319,26 @@ async fn mark_paid_in(
         );
     }
 
-    let mut change = orders::ActiveModel {
-        status: Set(OrderStatus::Paid),
-        paid_at: Set(Some(Utc::now().fixed_offset())),
-        checkout_session_id: Set(Some(checkout.session_id.clone())),
-        ..Default::default()
-    };
-    if let Some(email) = &checkout.buyer_email {
-        change.buyer_email = Set(Some(email.clone()));
-    }
-    if let Some(amount) = checkout.amount_cents {
-        change.amount_cents = Set(amount);
-    }
-    if let Some(currency) = &checkout.currency {
-        change.currency = Set(currency.to_ascii_lowercase());
-    }
-    let updated = orders::Entity::update_many()
-        .set(change)
+    let update = paid_change(checkout, now, claimed_at)
         .filter(Column::Id.eq(order.id))
+        // Still the session we read (or none: adopting it), so a concurrent Buy can't
+        // have re-pointed the order in between.
+        .filter(
+            sea_orm::Condition::any()
+                .add(Column::CheckoutSessionId.is_null())
+                .add(Column::CheckoutSessionId.eq(checkout.session_id.as_str())),
+        )
         // A delayed payment that settles moves an awaiting order; an expired or failed
         // one was never paid, but Stripe took the money now: record it all the same.
-        .filter(Column::Status.ne(OrderStatus::Paid))
-        .exec(txn)
-        .await?;
-
-    let order = find(txn, order.id)
+        .filter(Column::Status.ne(OrderStatus::Paid));
+    if let Some(order) = update_returning(db, update).await?.pop() {
+        return Ok(recorded(order, claimed_at));
+    }
+    // Paid by a delivery that raced us between the read and the update.
+    let order = find(db, order.id)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("order {}", order.id)))?;
-    Ok(if updated.rows_affected == 1 {
-        MarkPaid::Recorded(order)
-    } else {
-        MarkPaid::AlreadyPaid(order)
-    })
+    Ok(already(order))
 }
 
 /// What an unpaid turn of a checkout did to its order.
@@ -462,13 +560,61 @@ pub async fn release_receipt(
     Ok(result.rows_affected == 1)
 }
 
+/// Records the receipts of `claims` as sent, each only if its claim still holds, in
+/// one statement (one commit for a batch of receipts); the ids of the orders recorded.
+/// A claim taken over meanwhile is left to its new holder, as in [`complete_receipt`].
+pub async fn complete_receipts(
+    db: &impl ConnectionTrait,
+    claims: &[ReceiptClaim],
+) -> Result<Vec<i64>, DbErr> {
+    if claims.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut held = sea_orm::Condition::any();
+    for claim in claims {
+        held = held.add(
+            sea_orm::Condition::all()
+                .add(Column::Id.eq(claim.order.id))
+                .add(Column::ReceiptClaimedAt.eq(claim.claimed_at)),
+        );
+    }
+    let update = orders::Entity::update_many()
+        .set(orders::ActiveModel {
+            receipt_sent_at: Set(Some(Utc::now().fixed_offset())),
+            ..Default::default()
+        })
+        .filter(Column::ReceiptSentAt.is_null())
+        .filter(held);
+    Ok(update_returning(db, update)
+        .await?
+        .into_iter()
+        .map(|order| order.id)
+        .collect())
+}
+
+/// Paid orders whose receipt is still to be written and could be (an address is
+/// known), oldest first, at most `limit`: what [`crate::receipts::sweep`] looks at. Includes
+/// those claimed by a delivery still at work; the claim decides.
+pub async fn receipts_due(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Order>, DbErr> {
+    orders::Entity::find()
+        .filter(Column::Status.eq(OrderStatus::Paid))
+        .filter(Column::ReceiptSentAt.is_null())
+        .filter(Column::BuyerEmail.is_not_null())
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 /// The longest a delivery waits for another one's claim on the same receipt to finish
 /// (writing a receipt takes milliseconds), before asking Stripe to retry; never more
 /// than half the claim timeout.
 const MAX_CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 const CLAIM_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// Sends the receipt for a paid order once, across processes sharing the database:
+/// Sends the receipt for a paid order once, across processes sharing the database (the
+/// webhook's path for a redelivery; a newly paid order's receipt is claimed with the
+/// payment and written by `receipts`' worker, the same three steps for a batch):
 ///
 /// 1. **claim**: [`claim_receipt`] sets `receipt_claimed_at` by compare-and-set; only
 ///    one delivery gets it. The others wait (briefly) for it to finish.
@@ -478,8 +624,8 @@ const CLAIM_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 ///
 /// A failed write releases the claim (nothing was sent, the next delivery retries).
 /// A crash, or a database error, between claim and mark leaves the claim in place:
-/// it expires after the mailer's claim timeout, and the next delivery of the event
-/// claims again. If the crash came after the write, that delivery finds the file
+/// it expires after the mailer's claim timeout, and the receipt sweep or the next
+/// delivery of the event claims again. If the crash came after the write, that delivery finds the file
 /// already in the outbox, writes nothing, and records it: one receipt either way.
 pub async fn send_receipt_if_due(
     db: &impl ConnectionTrait,

@@ -224,9 +224,10 @@ impl Settings {
 /// (kept apart so code that builds `Settings` by hand needn't know about them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tuning {
-    /// `RECEIPT_CLAIM_TIMEOUT` (seconds, default 300): how long one delivery's claim on
-    /// writing a receipt holds. A delivery that died after claiming blocks the receipt
-    /// this long; then a redelivery sends it. Must exceed the time one write can take.
+    /// `RECEIPT_CLAIM_TIMEOUT` (seconds, default 300): how long a claim on writing a
+    /// receipt holds. A writer that died after claiming blocks the receipt this long; then
+    /// the receipt sweep (every half timeout, at most 30 s) or a redelivery sends it. Must
+    /// exceed the time one write can take.
     pub receipt_claim_timeout: std::time::Duration,
 }
 

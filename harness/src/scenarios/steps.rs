@@ -299,15 +299,28 @@ pub async fn expect_paid_orders(ctx: &Ctx, n: usize) -> anyhow::Result<Vec<Order
     Ok(paid)
 }
 
-/// Exactly `n` emails, each naming `email` (when given) and `product`.
+/// How long a shop may take to write a receipt after answering the webhook (ours
+/// writes it right after the answer, in milliseconds).
+const RECEIPT_CATCH_UP: Duration = Duration::from_secs(5);
+
+/// Exactly `n` emails, each naming `email` (when given) and `product`. A receipt may be
+/// written after the shop answered the webhook: fewer than `n` are waited for (up to
+/// [`RECEIPT_CATCH_UP`]); more than `n` fail at once.
 pub async fn expect_receipts(
     ctx: &Ctx,
     n: usize,
     product: Option<&CatalogueProduct>,
     email: Option<&str>,
 ) -> anyhow::Result<()> {
-    ctx.observe().await?;
-    let receipts = ctx.stack.receipts()?;
+    let deadline = Instant::now() + RECEIPT_CATCH_UP;
+    let receipts = loop {
+        ctx.observe().await?;
+        let receipts = ctx.stack.receipts()?;
+        if receipts.len() >= n || Instant::now() >= deadline {
+            break receipts;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     ensure!(
         receipts.len() == n,
         "expected exactly {n} receipt(s), found {} ({})",

@@ -399,7 +399,20 @@ async fn soak(config: &SoakConfig, processes: &mut Processes) -> anyhow::Result<
         .filter_map(StripeSession::from_json)
         .collect();
     let orders = processes.shop.orders().await?;
-    let receipts = processes.shop.receipts()?;
+    // The shop writes a receipt just after it answers the webhook: give the last ones a
+    // moment (a missing one is still a finding after that).
+    let paid_with_email = orders
+        .iter()
+        .filter(|o| o.status == "paid" && o.buyer_email.is_some())
+        .count();
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    let receipts = loop {
+        let receipts = processes.shop.receipts()?;
+        if receipts.len() >= paid_with_email || Instant::now() >= deadline {
+            break receipts;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     let mut saw = Vec::new();
     let mut server_errors = Vec::new();
     let mut failures = Vec::new();

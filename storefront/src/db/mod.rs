@@ -5,6 +5,7 @@
 
 pub mod entities;
 pub mod migrations;
+pub mod writes;
 
 use std::time::Duration;
 
@@ -41,6 +42,50 @@ pub async fn connect_and_migrate(database_url: &str) -> Result<DatabaseConnectio
     let db = Database::connect(options).await?;
     migrations::Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// Where the shop's order writes go: grouped into shared commits on a SQLite file (see
+/// [`writes`]), straight to the pool elsewhere.
+pub fn writes(database_url: &str, db: &DatabaseConnection) -> writes::Writes {
+    if is_sqlite_file(database_url) {
+        writes::Writes::grouped(db.clone())
+    } else {
+        writes::Writes::direct(db.clone())
+    }
+}
+
+fn is_sqlite_file(database_url: &str) -> bool {
+    let in_memory = database_url.contains(":memory:") || database_url.contains("mode=memory");
+    database_url.starts_with("sqlite:") && !in_memory
+}
+
+/// Connections for reads beside the writer on SQLite.
+const SQLITE_READERS: u32 = 4;
+
+/// A pool for page reads (the catalogue), beside `writer`.
+///
+/// On a SQLite file it is a pool of its own: the writer is one connection, and every
+/// statement waits its turn on it, page reads behind commits that wait for the disk. In
+/// WAL mode readers don't wait for the writer (they see the last commit), so reads go
+/// through up to [`SQLITE_READERS`] read-only connections of their own. An in-memory
+/// SQLite database exists only on its one connection, and PostgreSQL's pool already
+/// runs statements side by side: there it is `writer` itself.
+pub async fn connect_reader(
+    database_url: &str,
+    writer: &DatabaseConnection,
+) -> Result<DatabaseConnection, DbErr> {
+    if !is_sqlite_file(database_url) {
+        return Ok(writer.clone());
+    }
+    let mut options = ConnectOptions::new(database_url);
+    options
+        .sqlx_logging(false)
+        .max_connections(SQLITE_READERS)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        // The writer created the file and chose WAL; a reader never writes.
+        .map_sqlx_sqlite_opts(|o| o.read_only(true).create_if_missing(false));
+    Database::connect(options).await
 }
 
 /// Any number, the same in every storefront: names the PostgreSQL advisory lock that
@@ -87,11 +132,28 @@ impl StartupLock {
 mod tests {
     use super::*;
 
-    /// The receipt-claim migration goes down and up again (SQLite; PostgreSQL runs it up
-    /// in the integration tests).
+    /// The receipt-claim migration and the receipt sweep's index go down and up again
+    /// (SQLite; PostgreSQL runs them up in the integration tests).
     #[tokio::test]
-    async fn the_latest_migration_is_reversible() {
+    async fn the_latest_migrations_are_reversible() {
         let db = connect_and_migrate("sqlite::memory:").await.unwrap();
+        let index_exists = |db: &DatabaseConnection| {
+            let db = db.clone();
+            async move {
+                let statement = sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Sqlite,
+                    "SELECT name FROM sqlite_master WHERE type = 'index' \
+                     AND name = 'idx_orders_status_receipt_sent_at'",
+                );
+                db.query_one_raw(statement).await.unwrap().is_some()
+            }
+        };
+        assert!(index_exists(&db).await);
+        migrations::Migrator::down(&db, Some(1)).await.unwrap();
+        assert!(!index_exists(&db).await);
+        db.execute_unprepared("SELECT receipt_claimed_at FROM orders")
+            .await
+            .unwrap();
         migrations::Migrator::down(&db, Some(1)).await.unwrap();
         assert!(
             db.execute_unprepared("SELECT receipt_claimed_at FROM orders")
@@ -102,5 +164,6 @@ mod tests {
         db.execute_unprepared("SELECT receipt_claimed_at FROM orders")
             .await
             .unwrap();
+        assert!(index_exists(&db).await);
     }
 }

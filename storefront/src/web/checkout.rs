@@ -113,13 +113,20 @@ pub async fn buy(
     }
 
     let id = parse_id(&id).ok_or(CheckoutError::NotFound)?;
-    let product = catalogue::find(&state.db, id)
+    let product = catalogue::find(&state.reader, id)
         .await?
         .ok_or(CheckoutError::NotFound)?;
 
     // The order exists before Stripe is called, so a failure below leaves a
     // visible pending order rather than nothing.
-    let order = match orders::create_pending(&state.db, &product).await {
+    let order = match state
+        .writes
+        .run({
+            let product = product.clone();
+            move |db| Box::pin(async move { orders::create_pending(&db, &product).await })
+        })
+        .await
+    {
         Ok(order) => order,
         Err(CreateOrderError::NotForSale(name)) => return Err(CheckoutError::NotForSale(name)),
         Err(CreateOrderError::Db(err)) => return Err(err.into()),
@@ -137,7 +144,18 @@ pub async fn buy(
         .await
         .map_err(CheckoutError::PaymentProvider)?;
 
-    if !orders::attach_checkout_session(&state.db, order.id, &redirect.session_id).await? {
+    let attached = state
+        .writes
+        .run({
+            let (order_id, session_id) = (order.id, redirect.session_id.clone());
+            move |db| {
+                Box::pin(async move {
+                    orders::attach_checkout_session(&db, order_id, &session_id).await
+                })
+            }
+        })
+        .await?;
+    if !attached {
         return Err(anyhow::anyhow!("order {} already has a Checkout Session", order.id).into());
     }
     if !(redirect.url.starts_with("https://") || redirect.url.starts_with("http://")) {
@@ -160,7 +178,7 @@ pub async fn post_checkout(
     req: &Request,
 ) -> Result<Redirect, CheckoutError> {
     let id = parse_id(&id).ok_or(CheckoutError::NotFound)?;
-    let product = catalogue::find(&state.db, id)
+    let product = catalogue::find(&state.reader, id)
         .await?
         .ok_or(CheckoutError::NotFound)?;
 

@@ -13,12 +13,22 @@ use sea_orm::DatabaseConnection;
 
 use crate::mail::Mailer;
 use crate::payments::Payments;
+use crate::receipts::ReceiptQueue;
 
 /// What every handler can reach, built once in `Application::build`.
 pub struct AppState {
+    /// Writes, and reads that must see them (orders).
     pub db: DatabaseConnection,
+    /// Page reads (the catalogue): on SQLite, connections of their own beside the one
+    /// writer (`db::connect_reader`); elsewhere the same pool as `db`.
+    pub reader: DatabaseConnection,
+    /// The order writes of requests (Buy, the webhook's payment): on a SQLite file, the
+    /// writes waiting at once share one commit (`db::writes`).
+    pub writes: crate::db::writes::Writes,
     pub payments: Payments,
     pub mailer: Mailer,
+    /// Receipts claimed by the webhook, for the worker to write after the answer.
+    pub receipts: ReceiptQueue,
     /// How browsers and Stripe reach us, without a trailing slash.
     pub public_url: String,
     pub shop_name: String,

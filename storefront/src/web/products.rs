@@ -47,7 +47,7 @@ impl ResponseError for ProductError {
 #[handler]
 #[tracing::instrument(name = "index", skip_all)]
 pub async fn index(state: Data<&SharedState>, session: &Session) -> Result<Response, ProductError> {
-    let products = catalogue::all(&state.db).await?;
+    let products = catalogue::all(&state.reader).await?;
     Ok(render(&IndexPage {
         shop_name: state.shop_name.clone(),
         flashes: flash::take(session),
@@ -64,7 +64,7 @@ pub async fn show(
     csrf_token: &CsrfToken,
 ) -> Result<Response, ProductError> {
     let id = parse_id(&id).ok_or(ProductError::NotFound)?;
-    let product = catalogue::find(&state.db, id)
+    let product = catalogue::find(&state.reader, id)
         .await?
         .ok_or(ProductError::NotFound)?;
     Ok(render(&ProductPage {

@@ -1,7 +1,9 @@
 //! `POST /webhooks/stripe`: the only place a purchase is recorded.
 //!
 //! Order of work: raw body and signature → verify → parse → one database
-//! transaction → answer 2xx only after commit. Stripe retries anything but a
+//! commit (the order paid, and its receipt claimed) → answer 2xx only after commit →
+//! the receipt is written after the answer, by the receipt worker (`crate::receipts`),
+//! whose sweep sends any receipt a crash left unsent. Stripe retries anything but a
 //! 2xx, so every answer here is a decision about whether it should try again.
 
 use poem::error::ReadBodyError;
@@ -16,6 +18,7 @@ use super::{SharedState, read_body};
 use crate::mail::MailError;
 use crate::orders::{self, CompletedCheckout, MarkPaid, ReceiptError, ReceiptOutcome, Transition};
 use crate::payments::{self, CheckoutEvent};
+use crate::receipts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookHandlerError {
@@ -200,10 +203,20 @@ pub async fn stripe(
         });
     }
 
-    let outcome = orders::mark_paid(&state.db, &checkout)
+    // The payment and, when the order is newly paid, its receipt's claim: one commit.
+    let payment = state
+        .writes
+        .run({
+            let checkout = checkout.clone();
+            move |db| {
+                Box::pin(async move {
+                    orders::record_payment(&db, &checkout, Some(chrono::Utc::now())).await
+                })
+            }
+        })
         .await
-        .map_err(|e| anyhow::Error::new(e).context("recording the payment"))?;
-    let order = match &outcome {
+        .map_err(|e: sea_orm::DbErr| anyhow::Error::new(e).context("recording the payment"))?;
+    let order = match &payment.outcome {
         MarkPaid::Recorded(order) => {
             tracing::info!(order_id = order.id, session_id = %checkout.session_id, "order paid");
             order
@@ -221,10 +234,51 @@ pub async fn stripe(
         }
     };
 
-    // After commit: the order is paid whatever happens to the mail.
-    // On a task of its own: if Stripe hangs up mid-way (its timeout), the receipt's
-    // claim → write → mark still runs to the end instead of stopping where the request
-    // was dropped (which would leave a claim to expire and delay the receipt).
+    if let MarkPaid::Recorded(order) = &payment.outcome {
+        // Newly paid: the receipt is written after the answer. Its claim is committed with
+        // the payment, so if this process dies before writing it the sweep sends it.
+        return Ok(match payment.claim {
+            Some(claim) => {
+                if let Err(claim) = state.receipts.push(claim) {
+                    // No worker (the server is stopping): write it on a task of its own.
+                    let state = SharedState::clone(&state);
+                    tokio::spawn(
+                        async move {
+                            receipts::send_claimed(&state.db, &state.mailer, vec![*claim]).await;
+                        }
+                        .in_current_span(),
+                    );
+                }
+                paid("queued")
+            }
+            None => match order.buyer_email.as_deref() {
+                None => {
+                    tracing::warn!(
+                        order_id = order.id,
+                        "paid without a buyer email; no receipt"
+                    );
+                    paid("no_buyer_email")
+                }
+                // Retrying can't fix an address Stripe sent us: don't ask for redelivery.
+                Some(email) => {
+                    tracing::warn!(
+                        order_id = order.id,
+                        email,
+                        "the buyer's address can't take mail; no receipt"
+                    );
+                    paid("bad_recipient")
+                }
+            },
+        });
+    }
+
+    // A redelivery: the receipt may still be unsent (a failed write released its claim,
+    // or its writer died and the claim expired). Sent before answering, so a failure is
+    // a 5xx and Stripe retries; a claim still held by a live writer (the worker, another
+    // process) is waited for briefly, then a 503. On a task of its own: if Stripe hangs
+    // up mid-way (its timeout), the receipt's claim → write → mark still runs to the end
+    // instead of stopping where the request was dropped (which would leave a claim to
+    // expire and delay the receipt).
     let receipt = tokio::spawn({
         let (state, order_id) = (SharedState::clone(&state), order.id);
         async move { orders::send_receipt_if_due(&state.db, &state.mailer, order_id).await }

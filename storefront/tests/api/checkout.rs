@@ -357,7 +357,7 @@ async fn post_checkout_never_records_a_purchase() {
         .unwrap()
         .unwrap();
     assert_eq!(order_now.status, "pending");
-    assert!(app.emails().is_empty());
+    assert!(app.emails().await.is_empty());
 }
 
 #[tokio::test]
@@ -408,7 +408,7 @@ async fn buy_then_the_webhook_then_the_return_is_the_whole_purchase() {
     assert_eq!(paid.len(), 1);
     assert_eq!(paid[0].id, order.id);
     assert_eq!(paid[0].buyer_email.as_deref(), Some(BUYER_EMAIL));
-    let emails = app.emails();
+    let emails = app.emails().await;
     assert_eq!(emails.len(), 1);
     assert!(emails[0].contains("Sourdough Masterclass") && emails[0].contains(BUYER_EMAIL));
 }

@@ -244,9 +244,37 @@ async fn kill_nine_while_webhooks_arrive(database_url: &str, dir: &Path, kills: 
         assert!(per_order.values().all(|n| *n == 1), "{per_order:?}");
     }
 
-    // The last restart: Stripe redelivers every event until it is acknowledged (a 503
-    // means a dead process's claim hasn't expired yet), then once more for good measure.
+    // The last restart. First, before any delivery: every paid order's receipt is sent
+    // by the new process's sweep, including those a killed process had acknowledged
+    // (answered 2xx, so Stripe would never deliver them again) but not yet written, once
+    // the dead process's claim expires.
     let shop = ShopProcess::start(dir, database_url, kills);
+    let (before_sweep, _) = snapshot(&db, &outbox).await;
+    let left_unsent = before_sweep
+        .iter()
+        .filter(|o| o.status == "paid" && o.receipt_sent_at.is_none())
+        .count();
+    let swept_by = Instant::now() + Duration::from_secs(3 * CLAIM_TIMEOUT_SECS + 10);
+    loop {
+        let (all, _) = snapshot(&db, &outbox).await;
+        let unsent: Vec<i64> = all
+            .iter()
+            .filter(|o| o.status == "paid" && o.receipt_sent_at.is_none())
+            .map(|o| o.id)
+            .collect();
+        if unsent.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < swept_by,
+            "paid orders whose receipts the sweep never sent: {unsent:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("the sweep sent {left_unsent} receipt(s) left unsent by the kills");
+
+    // Then Stripe redelivers every event until it is acknowledged (a 503 means a dead
+    // process's claim hasn't expired yet), then once more for good measure.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut retries = 0;
     for event in events.iter() {
@@ -267,6 +295,17 @@ async fn kill_nine_while_webhooks_arrive(database_url: &str, dir: &Path, kills: 
             deliver(&client, &shop.base_url, event).await,
             Some(StatusCode::OK)
         );
+    }
+    // Receipts of orders first paid just now are written after their answers.
+    let written_by = Instant::now() + Duration::from_secs(10);
+    while snapshot(&db, &outbox)
+        .await
+        .0
+        .iter()
+        .any(|o| o.receipt_sent_at.is_none())
+    {
+        assert!(Instant::now() < written_by, "receipts not written in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     shop.kill_9();
 

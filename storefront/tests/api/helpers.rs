@@ -235,8 +235,20 @@ impl TestApp {
         self.post_webhook(payload, Some(&signature)).await
     }
 
-    /// The `.eml` files in the outbox, as text.
-    pub fn emails(&self) -> Vec<String> {
+    /// Waits until the receipts due are written: the shop writes a receipt after it
+    /// answers the webhook.
+    pub async fn settle_receipts(&self) {
+        settle_receipts(&self.db).await;
+    }
+
+    /// The `.eml` files in the outbox, as text, once the receipts due are written.
+    pub async fn emails(&self) -> Vec<String> {
+        self.settle_receipts().await;
+        self.outbox_now()
+    }
+
+    /// The `.eml` files in the outbox right now.
+    pub fn outbox_now(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.outbox) else {
             return Vec::new();
         };
@@ -495,4 +507,31 @@ async fn read_request(
         String::from_utf8_lossy(&buf[header_end..]).into_owned(),
         key,
     ))
+}
+
+/// Waits (at most 10 s, then panics) until no paid order with an address a receipt can
+/// go to is without `receipt_sent_at`: the shop writes receipts after answering the
+/// webhook, so a test reads the outbox once this returns.
+pub async fn settle_receipts(db: &sea_orm::DatabaseConnection) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let due: Vec<_> = storefront::orders::receipts_due(db, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|o| {
+                o.buyer_email
+                    .as_deref()
+                    .is_some_and(storefront::orders::deliverable)
+            })
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "receipts still unsent after 10 s: {due:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }

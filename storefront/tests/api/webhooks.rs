@@ -19,6 +19,10 @@ async fn a_signed_completed_event_marks_the_order_paid_and_sends_one_receipt() {
         response.text().await.unwrap()
     );
 
+    // Answered once the payment is committed; the receipt follows the answer.
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["receipt"], "queued", "{body}");
+    app.settle_receipts().await;
     let paid = orders::paid_orders(&app.db).await.unwrap();
     assert_eq!(paid.len(), 1);
     assert_eq!(paid[0].id, order.id);
@@ -32,7 +36,7 @@ async fn a_signed_completed_event_marks_the_order_paid_and_sends_one_receipt() {
         .unwrap();
     assert_eq!(by_session.status, "paid");
 
-    let emails = app.emails();
+    let emails = app.emails().await;
     assert_eq!(emails.len(), 1);
     let email = &emails[0];
     assert!(email.contains("Sourdough Masterclass"), "{email}");
@@ -57,7 +61,7 @@ async fn a_signed_completed_event_marks_the_order_paid_and_sends_one_receipt() {
         paid_again[0].paid_at, paid[0].paid_at,
         "a redelivery changes nothing"
     );
-    assert_eq!(app.emails().len(), 1, "one purchase, one email");
+    assert_eq!(app.emails().await.len(), 1, "one purchase, one email");
 }
 
 /// On SQLite the shop's one connection runs these one statement at a time, so this shows
@@ -85,10 +89,10 @@ async fn concurrent_duplicate_deliveries_record_once_and_mail_once() {
     receipts.sort();
     assert_eq!(
         receipts,
-        ["already_sent", "already_sent", "already_sent", "sent"]
+        ["already_sent", "already_sent", "already_sent", "queued"]
     );
     assert_eq!(orders::paid_orders(&app.db).await.unwrap().len(), 1);
-    assert_eq!(app.emails().len(), 1);
+    assert_eq!(app.emails().await.len(), 1);
 }
 
 #[tokio::test]
@@ -128,7 +132,7 @@ async fn a_bad_signature_is_rejected_and_changes_nothing() {
             .iter()
             .all(|o| o.status == OrderStatus::Pending)
     );
-    assert!(app.emails().is_empty());
+    assert!(app.emails().await.is_empty());
 }
 
 #[tokio::test]
@@ -153,7 +157,7 @@ async fn an_event_for_a_session_we_never_created_is_acknowledged_and_ignored() {
     assert_eq!(app.deliver(&foreign).await.status(), StatusCode::OK);
     let order_now = orders::find(&app.db, order.id).await.unwrap().unwrap();
     assert_eq!(order_now.status, "pending");
-    assert!(app.emails().is_empty());
+    assert!(app.emails().await.is_empty());
 }
 
 #[tokio::test]
@@ -169,7 +173,7 @@ async fn the_order_is_found_by_metadata_if_the_session_id_was_never_stored() {
         order_now.checkout_session_id.as_deref(),
         Some("cs_test_meta")
     );
-    assert_eq!(app.emails().len(), 1);
+    assert_eq!(app.emails().await.len(), 1);
 }
 
 async fn status_of(app: &TestApp, order_id: i64) -> String {
@@ -194,7 +198,7 @@ async fn a_delayed_payment_waits_then_is_fulfilled_once_when_it_settles() {
     assert_eq!(app.deliver(&completed).await.status(), StatusCode::OK);
     assert_eq!(status_of(&app, order.id).await, "awaiting_payment");
     assert!(
-        app.emails().is_empty(),
+        app.emails().await.is_empty(),
         "no receipt before the money arrives"
     );
 
@@ -207,7 +211,7 @@ async fn a_delayed_payment_waits_then_is_fulfilled_once_when_it_settles() {
     assert_eq!(app.deliver(&settled).await.status(), StatusCode::OK);
     assert_eq!(status_of(&app, order.id).await, "paid");
     assert_eq!(
-        app.emails().len(),
+        app.emails().await.len(),
         1,
         "one receipt, whatever the redeliveries"
     );
@@ -233,7 +237,7 @@ async fn a_delayed_payment_that_fails_is_recorded_and_mails_nothing() {
     );
     assert_eq!(app.deliver(&failed).await.status(), StatusCode::OK);
     assert_eq!(status_of(&app, order.id).await, "payment_failed");
-    assert!(app.emails().is_empty());
+    assert!(app.emails().await.is_empty());
 }
 
 #[tokio::test]
@@ -289,7 +293,7 @@ async fn the_webhook_needs_no_csrf_token_or_cookie() {
         response.headers().get("set-cookie").is_none(),
         "the webhook sets no cookies"
     );
-    let email = app.emails().pop().unwrap();
+    let email = app.emails().await.pop().unwrap();
     assert!(email.contains("Café Crème Brûlée Guide"), "{email}");
 }
 
@@ -312,7 +316,7 @@ async fn a_signed_timestamp_beyond_arithmetic_is_a_400_not_a_500() {
         );
     }
     assert_eq!(status_of(&app, order.id).await, "pending");
-    assert!(app.emails().is_empty());
+    assert!(app.emails().await.is_empty());
 }
 
 /// Signed events with text the database can't store in what the shop records: a NUL
@@ -380,7 +384,7 @@ pub async fn assert_unstorable_events_refused(app: &TestApp) {
     }
     let after = orders::find(&app.db, order.id).await.unwrap().unwrap();
     assert_eq!(after, order, "the order is untouched");
-    assert!(app.emails().is_empty());
+    assert!(app.emails().await.is_empty());
 }
 
 /// Found by fuzzing (`tests/fuzz`): a receipt line longer than 8bit mail allows (998
@@ -405,8 +409,8 @@ async fn a_product_with_an_overlong_name_still_gets_its_receipt() {
     let response = app.deliver(&event).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["receipt"], "sent", "{body}");
+    assert_eq!(body["receipt"], "queued", "{body}");
     assert_eq!(status_of(&app, order.id).await, "paid");
-    let email = app.emails().pop().unwrap();
+    let email = app.emails().await.pop().unwrap();
     assert!(email.lines().all(|line| line.len() <= 998), "{email}");
 }
