@@ -178,7 +178,7 @@ impl Report {
             );
         }
         s.push_str(
-            "\nA flow: product page, Buy (order + Checkout Session), payment page, the card form posted with 4242…, the success URL, the product page with the thank-you message; every completed flow's order is paid in the shop's database. \"pay → back\": the payment POST until its redirect, which the mock sends only after the shop answered `checkout.session.completed` (charge, signed delivery, the shop's commit and receipt). \"webhook\": first attempts of `checkout.session.completed` in the mock's delivery log (request sent → answer read, whole milliseconds, truncated). Errors count failed flows and failed deliveries. Issue 9's targets: ≥ 300 flows/s with 32 shoppers on SQLite; webhook p50 ≤ 2 ms.\n",
+            "\nA flow: product page, Buy (order + Checkout Session), payment page, the card form posted with 4242…, the success URL, the product page with the thank-you message; every completed flow's order is paid in the shop's database. \"pay → back\": the payment POST until its redirect, which the mock sends only after the shop answered `checkout.session.completed` (charge, signed delivery, the shop's commit of the payment with its receipt's claim; the receipt is written after the answer). \"webhook\": first attempts of `checkout.session.completed` in the mock's delivery log (request sent → answer read, whole milliseconds, truncated). Errors count failed flows and failed deliveries. Issue 9's targets: ≥ 300 flows/s with 32 shoppers on SQLite; webhook p50 ≤ 2 ms.\n",
         );
         s
     }
