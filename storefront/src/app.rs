@@ -39,6 +39,7 @@ pub struct Application {
     endpoint: BoxEndpoint<'static, Response>,
     state: Arc<AppState>,
     receipts: ReceiptWorker,
+    idle_timeout: Duration,
 }
 
 impl Application {
@@ -143,6 +144,7 @@ impl Application {
             endpoint,
             state,
             receipts,
+            idle_timeout: tuning.idle_timeout,
         })
     }
 
@@ -178,6 +180,7 @@ impl Application {
             let _ = stopped.await;
         })));
         let served = Server::new_with_acceptor(self.acceptor)
+            .idle_timeout(self.idle_timeout)
             .run_with_graceful_shutdown(self.endpoint, signal, Some(SHUTDOWN_GRACE))
             .await;
         let _ = stop.send(());

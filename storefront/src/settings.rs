@@ -229,12 +229,23 @@ pub struct Tuning {
     /// the receipt sweep (every half timeout, at most 30 s) or a redelivery sends it. Must
     /// exceed the time one write can take.
     pub receipt_claim_timeout: std::time::Duration,
+    /// `IDLE_TIMEOUT` (seconds, default 120): a connection that sends and receives nothing
+    /// for this long is closed, so clients that open connections and say nothing (or keep
+    /// idle keep-alives) cannot hold them forever. Longer than HTTP clients' usual idle
+    /// pool timeout (reqwest's 90 s), so they drop an idle connection before the shop does.
+    /// poem closes gracefully: a request whose head has begun to arrive is waited for (it
+    /// has no header read timeout).
+    pub idle_timeout: std::time::Duration,
 }
+
+/// [`Tuning::idle_timeout`]'s default.
+pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             receipt_claim_timeout: crate::mail::DEFAULT_RECEIPT_CLAIM_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -245,20 +256,29 @@ impl Tuning {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Tuning, SettingsError> {
-        let mut tuning = Tuning::default();
-        if let Some(value) = lookup("RECEIPT_CLAIM_TIMEOUT").filter(|v| !v.trim().is_empty()) {
-            let seconds = value
+        let seconds = |var: &'static str, max: u64| -> Result<Option<u64>, SettingsError> {
+            let Some(value) = lookup(var).filter(|v| !v.trim().is_empty()) else {
+                return Ok(None);
+            };
+            value
                 .trim()
                 .parse::<u64>()
                 .ok()
-                .filter(|s| (1..=86_400).contains(s))
+                .filter(|s| (1..=max).contains(s))
+                .map(Some)
                 .ok_or_else(|| {
                     invalid(
-                        "RECEIPT_CLAIM_TIMEOUT",
-                        format!("must be a number of seconds from 1 to 86400, got {value:?}"),
+                        var,
+                        format!("must be a number of seconds from 1 to {max}, got {value:?}"),
                     )
-                })?;
-            tuning.receipt_claim_timeout = std::time::Duration::from_secs(seconds);
+                })
+        };
+        let mut tuning = Tuning::default();
+        if let Some(s) = seconds("RECEIPT_CLAIM_TIMEOUT", 86_400)? {
+            tuning.receipt_claim_timeout = std::time::Duration::from_secs(s);
+        }
+        if let Some(s) = seconds("IDLE_TIMEOUT", 3_600)? {
+            tuning.idle_timeout = std::time::Duration::from_secs(s);
         }
         Ok(tuning)
     }
@@ -534,6 +554,25 @@ mod tests {
         for bad in ["0", "-1", "abc", "86401", "1.5"] {
             let err = Tuning::from_lookup(set(bad)).unwrap_err();
             assert_eq!(err.variable(), "RECEIPT_CLAIM_TIMEOUT", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_idle_timeout_defaults_to_two_minutes_and_is_checked() {
+        let none = |_: &str| None;
+        assert_eq!(
+            Tuning::from_lookup(none).unwrap().idle_timeout,
+            std::time::Duration::from_secs(120)
+        );
+        let set =
+            |v: &'static str| move |name: &str| (name == "IDLE_TIMEOUT").then(|| v.to_owned());
+        assert_eq!(
+            Tuning::from_lookup(set("5")).unwrap().idle_timeout,
+            std::time::Duration::from_secs(5)
+        );
+        for bad in ["0", "x", "3601"] {
+            let err = Tuning::from_lookup(set(bad)).unwrap_err();
+            assert_eq!(err.variable(), "IDLE_TIMEOUT", "{bad}");
         }
     }
 }

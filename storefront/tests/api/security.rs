@@ -376,3 +376,35 @@ async fn a_path_that_is_not_utf8_once_decoded_is_the_404_page() {
     }
     assert!(app.orders().await.is_empty());
 }
+
+/// A client that opens connections and says nothing is disconnected after `IDLE_TIMEOUT`,
+/// and the shop goes on serving. (A request whose head has begun is waited for: poem
+/// closes idle connections gracefully and has no header read timeout.)
+#[tokio::test]
+async fn silent_connections_are_closed_after_the_idle_timeout() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        tuning: storefront::Tuning {
+            idle_timeout: std::time::Duration::from_secs(1),
+            ..storefront::Tuning::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let addr = app.base_url.trim_start_matches("http://").to_owned();
+    for _ in 0..3 {
+        let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let mut buf = [0u8; 1024];
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "a silent connection stayed open");
+    }
+    let page = reqwest::get(app.url("/")).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+}
