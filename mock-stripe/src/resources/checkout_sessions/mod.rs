@@ -96,10 +96,7 @@ fn cached_json(
     in_list: bool,
 ) -> ApiResult<Bytes> {
     let sessions = &mut account.sessions;
-    let v = match &ctx.version {
-        Some(v) => v.clone(),
-        None => sessions.as_slice()[position].version(),
-    };
+    let v = render_version(ctx, &sessions.as_slice()[position]);
     let render = |session: &Session| render_plain(session, &v);
     if in_list {
         sessions.rendered_in_list(position, &v, render)
