@@ -116,3 +116,31 @@ impl Opts {
         }
     }
 }
+
+/// The `bench` program: parses the options, starts tokio, runs the benchmark and prints
+/// its table. Blocking and not generic, so the binary only links it: with `#[tokio::main]`
+/// in `main.rs`, a release build compiled the library's async code a second time.
+pub fn run() -> std::process::ExitCode {
+    let opts = Opts::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::run(&opts)) {
+        Ok(report) => {
+            println!("{}", report.markdown());
+            println!("written to {}", opts.out.display());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

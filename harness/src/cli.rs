@@ -168,6 +168,23 @@ pub struct ExternalArgs {
     pub stripe_key: Option<String>,
 }
 
+/// Parses the command line, starts tokio and runs the command. Blocking and not generic,
+/// so the binary only links it: with `#[tokio::main]` in `main.rs`, a release build
+/// compiled the library's async code a second time into the binary.
+pub fn run_program() -> ExitCode {
+    let cli = Cli::parse();
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(main(cli)),
+        Err(err) => {
+            eprintln!("harness: cannot start the async runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 pub async fn main(cli: Cli) -> ExitCode {
     let default_log = match cli.command {
         Command::Up(_) => "info",

@@ -1,6 +1,3 @@
-use clap::Parser;
-
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    harness::cli::main(harness::cli::Cli::parse()).await
+fn main() -> std::process::ExitCode {
+    harness::cli::run_program()
 }

@@ -1,7 +1,6 @@
 //! `mock-stripe`: the fake Stripe (the default command) and the client commands `listen`,
 //! `trigger` and `fixtures`. Everything is in the library's `cli` module.
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    mock_stripe::cli::main().await
+fn main() -> std::process::ExitCode {
+    mock_stripe::cli::run()
 }

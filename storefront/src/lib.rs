@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod catalogue;
+pub mod cli;
 pub mod db;
 pub mod mail;
 pub mod money;

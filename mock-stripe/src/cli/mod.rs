@@ -200,7 +200,20 @@ impl ClientArgs {
 }
 
 /// Parses the command line and runs it.
-pub async fn main() -> ExitCode {
+/// The program: starts tokio and runs the command line. Blocking and not generic, so the
+/// binary only links it: with `#[tokio::main]` in `main.rs`, a release build compiled all
+/// of the library's async code a second time into the binary (65 s of a clean build).
+pub fn run() -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(main()),
+        Err(e) => fail(format_args!("cannot start the async runtime: {e}")),
+    }
+}
+
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => serve::serve(cli.serve).await,
