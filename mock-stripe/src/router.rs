@@ -491,6 +491,7 @@ async fn api_inner(
     // One step (one lock of the account) for the usual request: the version (the header,
     // else the account's default, for the whole request), no fault to inject, the key
     // claimed, the resource run. An injected fault takes the longer way below.
+    let turn = account.api_turn.lock().await;
     let first = app.engine.step(&account, |acc| {
         let version = version.unwrap_or_else(|| acc.api_version().clone());
         match acc.faults.take_api(&call.path) {
@@ -501,6 +502,7 @@ async fn api_inner(
             fault => (version, fault, None),
         }
     });
+    drop(turn);
     let (version, fault, ran) = first.value;
     let ran = match (ran, fault) {
         (Some(ran), _) => ran?,

@@ -44,6 +44,10 @@ pub(crate) struct AccountCell {
     state: Mutex<Account>,
     /// One clock advance at a time (held across awaits, so an async mutex).
     pub clock_gate: tokio::sync::Mutex<()>,
+    /// API requests take turns here before they lock `state`: a request that finds the
+    /// account busy waits as a task (first come, first served) instead of blocking its
+    /// worker thread on the mutex, which cost a futex sleep and wake per request.
+    pub api_turn: tokio::sync::Mutex<()>,
     /// Delivery attempts running now, and a signal when one ends.
     pub inflight: AtomicUsize,
     pub idle: tokio::sync::Notify,
@@ -642,6 +646,7 @@ impl Store {
                 Arc::new(AccountCell {
                     state: Mutex::new(account),
                     clock_gate: tokio::sync::Mutex::new(()),
+                    api_turn: tokio::sync::Mutex::new(()),
                     inflight: AtomicUsize::new(0),
                     idle: tokio::sync::Notify::new(),
                     registered_wake: AtomicI64::new(i64::MAX),
