@@ -97,6 +97,9 @@ pub(crate) fn check_url(param: &str, value: &str) -> ApiResult<()> {
 /// Stripe's metadata limits (contract §1.11): ≤ 50 keys, key ≤ 40 chars without brackets,
 /// value ≤ 500 chars.
 pub(crate) fn check_metadata(param: &str, metadata: &BTreeMap<String, String>) -> ApiResult<()> {
+    if metadata.is_empty() {
+        return Ok(());
+    }
     if metadata.len() > 50 {
         return Err(ApiError::invalid(
             param,
@@ -104,16 +107,16 @@ pub(crate) fn check_metadata(param: &str, metadata: &BTreeMap<String, String>) -
         ));
     }
     for (k, v) in metadata {
-        let path = format!("{param}[{k}]");
+        let path = || format!("{param}[{k}]");
         if k.chars().count() > 40 || k.contains(['[', ']']) {
             return Err(ApiError::invalid(
-                path,
+                path(),
                 "Invalid metadata: keys must be at most 40 characters and cannot contain '[' or ']'.",
             ));
         }
         if v.chars().count() > 500 {
             return Err(ApiError::invalid(
-                path,
+                path(),
                 "Invalid metadata: values must be at most 500 characters.",
             ));
         }

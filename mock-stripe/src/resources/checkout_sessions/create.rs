@@ -95,12 +95,15 @@ fn build_line_item(account: &mut Account, li: LineItemIn) -> ApiResult<LineItem>
             (None, Some(pd)) => pd,
         }
     };
-    let amount_param = if legacy.used {
-        p("amount")
-    } else {
-        format!("{}[unit_amount]", price_data.path)
-    };
+    // Parameter paths are formatted only for an error.
     let pp = |k: &str| format!("{}[{k}]", price_data.path);
+    let amount_param = || {
+        if legacy.used {
+            p("amount")
+        } else {
+            pp("unit_amount")
+        }
+    };
     if price_data.recurring {
         return Err(ApiError::invalid(
             pp("recurring"),
@@ -109,17 +112,19 @@ fn build_line_item(account: &mut Account, li: LineItemIn) -> ApiResult<LineItem>
              subscriptions yet.)",
         ));
     }
-    let currency_param = if legacy.used {
-        p("currency")
-    } else {
-        pp("currency")
+    let currency_param = || {
+        if legacy.used {
+            p("currency")
+        } else {
+            pp("currency")
+        }
     };
     let raw_currency = price_data
         .currency
-        .ok_or_else(|| ApiError::missing(&currency_param))?;
+        .ok_or_else(|| ApiError::missing(&currency_param()))?;
     let currency = money::normalize(&raw_currency).ok_or_else(|| {
         ApiError::invalid(
-            &currency_param,
+            currency_param(),
             format!("Invalid currency: {raw_currency}. See https://stripe.com/docs/currencies for supported currencies."),
         )
     })?;
@@ -136,17 +141,17 @@ fn build_line_item(account: &mut Account, li: LineItemIn) -> ApiResult<LineItem>
         match (price_data.unit_amount, price_data.unit_amount_decimal) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::exclusive(
-                    &amount_param,
+                    &amount_param(),
                     &pp("unit_amount_decimal"),
                 ));
             }
-            (None, None) => return Err(ApiError::missing(&amount_param)),
+            (None, None) => return Err(ApiError::missing(&amount_param())),
             (Some(u), None) => {
                 if u < 0 {
-                    return Err(ApiError::too_small(&amount_param, 0));
+                    return Err(ApiError::too_small(&amount_param(), 0));
                 }
                 if u > MAX_UNIT_AMOUNT {
-                    return Err(ApiError::too_large(&amount_param, MAX_UNIT_AMOUNT));
+                    return Err(ApiError::too_large(&amount_param(), MAX_UNIT_AMOUNT));
                 }
                 (Some(u), u.to_string(), u * quantity)
             }
@@ -168,19 +173,22 @@ fn build_line_item(account: &mut Account, li: LineItemIn) -> ApiResult<LineItem>
             .ok_or_else(|| ApiError::no_such("product", &id, &pp("product"), false))?,
         (None, None) => return Err(ApiError::missing(&pp("product_data"))),
         (None, Some(pd)) => {
-            let name_param = if legacy.used {
-                p("name")
-            } else {
-                format!("{}[name]", pd.path)
-            };
-            let name = pd.name.ok_or_else(|| ApiError::missing(&name_param))?;
+            let name = pd.name.ok_or_else(|| {
+                ApiError::missing(&if legacy.used {
+                    p("name")
+                } else {
+                    format!("{}[name]", pd.path)
+                })
+            })?;
             if pd.images.len() > 8 {
                 return Err(ApiError::invalid(
                     format!("{}[images]", pd.path),
                     "You may only specify up to 8 images.",
                 ));
             }
-            check_metadata(&format!("{}[metadata]", pd.path), &pd.metadata)?;
+            if !pd.metadata.is_empty() {
+                check_metadata(&format!("{}[metadata]", pd.path), &pd.metadata)?;
+            }
             Product::inline(
                 account.ids.object(prefix::PRODUCT),
                 now,
@@ -191,8 +199,13 @@ fn build_line_item(account: &mut Account, li: LineItemIn) -> ApiResult<LineItem>
             )
         }
     };
-    check_metadata(&p("metadata"), &li.metadata)?;
-    let adjustable_quantity = check_adjustable(li.adjustable_quantity, quantity, &p("quantity"))?;
+    if !li.metadata.is_empty() {
+        check_metadata(&p("metadata"), &li.metadata)?;
+    }
+    let adjustable_quantity = match li.adjustable_quantity {
+        None => None,
+        adjustable => check_adjustable(adjustable, quantity, &p("quantity"))?,
+    };
     // Drawn before the price's, as always (replays with `--seed` keep their ids).
     let id = account.ids.object(prefix::LINE_ITEM);
     // Prices made from price_data are inline one-offs (`active: false`), never listed.
