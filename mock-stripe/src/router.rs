@@ -19,7 +19,7 @@ use crate::protocol::idempotency::{self, Claim, MAX_KEY_LEN};
 use crate::protocol::version::ApiVersion;
 use crate::protocol::{ApiError, ApiResult, Params, Reply, RequestCtx, auth};
 use crate::resources::{checkout_sessions, events, payment_intents, webhook_endpoints};
-use crate::server::{CloseConnection, Resp, json_error, json_response};
+use crate::server::{Body, CloseConnection, Resp, json_error, json_response};
 use crate::store::Account;
 use crate::{control, hosted, stripejs};
 
@@ -363,7 +363,7 @@ enum Ran {
     /// session or PaymentIntent a browser will ask for.
     Answered {
         status: StatusCode,
-        body: bytes::Bytes,
+        body: Body,
         created: Option<String>,
     },
     /// The key's earlier answer.
@@ -405,11 +405,14 @@ impl Call {
             &mut created,
         );
         let (status, body) = match result {
-            Ok(reply) => (reply.status, reply.body),
-            Err(e) => (e.status, e.body().into()),
+            Ok(reply) => (
+                reply.status,
+                Body::pieces(std::iter::once(reply.body).chain(reply.more)),
+            ),
+            Err(e) => (e.status, Body::from(e.body())),
         };
         if let Some((k, _)) = &self.idempotent {
-            acc.idempotency.finish(k, status, &body);
+            acc.idempotency.finish(k, status, &body.to_bytes());
         }
         Ran::Answered {
             status,

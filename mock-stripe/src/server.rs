@@ -17,7 +17,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Request, Response, StatusCode};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -27,7 +26,90 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::protocol::ApiError;
 
-pub(crate) type Resp = Response<Full<Bytes>>;
+pub(crate) type Resp = Response<Body>;
+
+/// A response body: buffers sent one after another as they are. A list is its elements'
+/// kept JSON with the envelope around them, which hyper writes with one `writev` instead of
+/// everything being copied into one buffer first (37 KB for ten Checkout Sessions).
+#[derive(Debug, Default)]
+pub(crate) struct Body {
+    pieces: std::collections::VecDeque<Bytes>,
+    /// Bytes not yet sent (the `Content-Length`).
+    len: u64,
+}
+
+impl Body {
+    pub fn pieces(pieces: impl IntoIterator<Item = Bytes>) -> Body {
+        let pieces: std::collections::VecDeque<Bytes> =
+            pieces.into_iter().filter(|p| !p.is_empty()).collect();
+        let len = pieces.iter().map(|p| p.len() as u64).sum();
+        Body { pieces, len }
+    }
+
+    /// The whole body in one buffer (the idempotency store keeps answers that way): a copy
+    /// only when there are several pieces.
+    pub fn to_bytes(&self) -> Bytes {
+        match self.pieces.len() {
+            0 => Bytes::new(),
+            1 => self.pieces[0].clone(),
+            _ => {
+                let mut all = Vec::with_capacity(self.len as usize);
+                for p in &self.pieces {
+                    all.extend_from_slice(p);
+                }
+                all.into()
+            }
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Body {
+        Body::pieces([bytes])
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Body {
+        Bytes::from(s).into()
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Body {
+        Bytes::from(v).into()
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Body {
+        Bytes::from_static(s.as_bytes()).into()
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let next = self.pieces.pop_front();
+        if let Some(piece) = &next {
+            self.len -= piece.len() as u64;
+        }
+        std::task::Poll::Ready(next.map(|piece| Ok(http_body::Frame::data(piece))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.len)
+    }
+}
 
 /// A handler's decision to close the connection without answering (a lost response, or
 /// an injected network fault).
@@ -223,8 +305,8 @@ async fn isolate<H: Handler>(
     })
 }
 
-pub(crate) fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Resp {
-    let mut resp = Response::new(Full::new(body.into()));
+pub(crate) fn json_response(status: StatusCode, body: impl Into<Body>) -> Resp {
+    let mut resp = Response::new(body.into());
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -240,7 +322,7 @@ pub(crate) fn json_error(e: &ApiError) -> Resp {
 }
 
 pub(crate) fn html_response(status: StatusCode, body: String, location: Option<&str>) -> Resp {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(

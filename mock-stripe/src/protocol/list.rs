@@ -57,27 +57,35 @@ impl<T: Serialize> ListJson<T> {
 }
 
 /// The pretty JSON of a [`ListJson`] whose elements are already rendered as list elements
-/// ([`render_cache::nested`]): byte for byte what serialising the list gives.
+/// ([`render_cache::nested`]), as pieces to send one after another: byte for byte what
+/// serialising the list gives. The elements are shared, not copied.
 ///
 /// [`render_cache::nested`]: super::render_cache::nested
-pub(crate) fn assemble(items: &[Bytes], has_more: bool, url: &str) -> Bytes {
-    let size: usize = items.iter().map(|b| b.len() + 6).sum();
-    let mut out = Vec::with_capacity(size + 128);
-    out.extend_from_slice(b"{\n  \"object\": \"list\",\n  \"data\": [");
+pub(crate) fn assemble(items: &[Bytes], has_more: bool, url: &str) -> Vec<Bytes> {
+    let mut pieces = Vec::with_capacity(items.len() + 2);
+    pieces.push(Bytes::from_static(
+        b"{\n  \"object\": \"list\",\n  \"data\": [",
+    ));
     for (i, item) in items.iter().enumerate() {
-        out.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
-        out.extend_from_slice(item);
+        // Each element starts with the comma that separates it from the one before.
+        pieces.push(if i == 0 {
+            item.slice(1..)
+        } else {
+            item.clone()
+        });
     }
+    let mut tail = Vec::with_capacity(64 + url.len());
     if !items.is_empty() {
-        out.extend_from_slice(b"\n  ");
+        tail.extend_from_slice(b"\n  ");
     }
-    out.extend_from_slice(b"],\n  \"has_more\": ");
-    out.extend_from_slice(if has_more { b"true" } else { b"false" });
-    out.extend_from_slice(b",\n  \"url\": ");
+    tail.extend_from_slice(b"],\n  \"has_more\": ");
+    tail.extend_from_slice(if has_more { b"true" } else { b"false" });
+    tail.extend_from_slice(b",\n  \"url\": ");
     // A string always serialises.
-    serde_json::to_writer(&mut out, url).unwrap_or_default();
-    out.extend_from_slice(b"\n}");
-    out.into()
+    serde_json::to_writer(&mut tail, url).unwrap_or_default();
+    tail.extend_from_slice(b"\n}");
+    pieces.push(tail.into());
+    pieces
 }
 
 /// One page of a collection kept in creation order (oldest first), answered newest first.
@@ -90,27 +98,43 @@ pub(crate) fn paginate<'a, T>(
     params: &ListParams,
     object_name: &str,
 ) -> ApiResult<(Vec<&'a T>, bool)> {
+    let (page, has_more) = paginate_positions(items, position, keep, params, object_name)?;
+    Ok((page.into_iter().map(|i| &items[i]).collect(), has_more))
+}
+
+/// [`paginate`], giving the positions in `items` of the page (for the render cache, which
+/// is keyed by position).
+pub(crate) fn paginate_positions<T>(
+    items: &[T],
+    position: impl Fn(&str) -> Option<usize>,
+    keep: impl Fn(&T) -> bool,
+    params: &ListParams,
+    object_name: &str,
+) -> ApiResult<(Vec<usize>, bool)> {
     let cursor = |param: &str, id: &str| {
         position(id).ok_or_else(|| ApiError::no_such(object_name, id, param, false))
     };
     // One more than asked tells whether there is more in the direction of travel.
     let take = params.limit + 1;
-    let (mut page, backwards): (Vec<&T>, bool) = if let Some(id) = &params.ending_before {
+    let (mut page, backwards): (Vec<usize>, bool) = if let Some(id) = &params.ending_before {
         // The items just newer than the cursor, oldest first; reversed below.
-        let pos = cursor("ending_before", id)?;
-        let newer: Vec<&T> = items[pos + 1..]
-            .iter()
-            .filter(|t| keep(t))
+        let start = cursor("ending_before", id)? + 1;
+        let newer: Vec<usize> = (start..items.len())
+            .filter(|&i| keep(&items[i]))
             .take(take)
             .collect();
         (newer, true)
     } else {
-        let older = match &params.starting_after {
-            Some(id) => &items[..cursor("starting_after", id)?],
-            None => items,
+        let end = match &params.starting_after {
+            Some(id) => cursor("starting_after", id)?,
+            None => items.len(),
         };
         (
-            older.iter().rev().filter(|t| keep(t)).take(take).collect(),
+            (0..end)
+                .rev()
+                .filter(|&i| keep(&items[i]))
+                .take(take)
+                .collect(),
             false,
         )
     };
@@ -148,7 +172,7 @@ mod tests {
                     crate::protocol::to_json(&ListJson::new(page.to_vec(), has_more, url.into()))
                         .unwrap();
                 assert_eq!(
-                    String::from_utf8_lossy(&assemble(&rendered, has_more, url)),
+                    String::from_utf8_lossy(&assemble(&rendered, has_more, url).concat()),
                     String::from_utf8_lossy(&expected),
                     "{n} elements, has_more {has_more}"
                 );

@@ -47,6 +47,9 @@ pub(crate) struct Reply {
     pub status: StatusCode,
     /// Shared, not copied, with the idempotency store and the render cache.
     pub body: bytes::Bytes,
+    /// The rest of the body, sent after `body` as they are: the elements of a list
+    /// ([`list::assemble`]). Empty for everything else.
+    pub more: Vec<bytes::Bytes>,
 }
 
 impl Reply {
@@ -54,7 +57,14 @@ impl Reply {
         Ok(Reply {
             status: StatusCode::OK,
             body: to_json(value)?.into(),
+            more: Vec::new(),
         })
+    }
+
+    /// The whole body in one buffer.
+    #[cfg(test)]
+    pub fn whole(&self) -> Vec<u8> {
+        [&[self.body.clone()][..], &self.more].concat().concat()
     }
 }
 

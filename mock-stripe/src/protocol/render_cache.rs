@@ -38,12 +38,16 @@ struct Slot {
     nested: Option<Bytes>,
 }
 
-/// An object's top-level pretty JSON as an element of a list's `data`, two levels deep:
-/// every line after the first indented four more spaces (raw newlines only occur between
-/// tokens: JSON strings escape theirs). The element's own first indent is the list's.
+/// What a list's `data` holds for an object after another element: `,` then, on a new
+/// line, the object's top-level pretty JSON two levels deep (every line indented four more
+/// spaces; raw newlines only occur between tokens, JSON strings escape theirs). The first
+/// element of a list is this without its leading comma, so one kept copy serves both and
+/// a list is sent as these pieces one after another, never copied together.
 pub(crate) fn nested(body: &[u8]) -> Bytes {
+    const LEAD: &[u8] = b",\n    ";
     let lines = memchr::memchr_iter(b'\n', body).count();
-    let mut out = Vec::with_capacity(body.len() + 4 * lines);
+    let mut out = Vec::with_capacity(LEAD.len() + body.len() + 4 * lines);
+    out.extend_from_slice(LEAD);
     let mut start = 0;
     for nl in memchr::memchr_iter(b'\n', body) {
         out.extend_from_slice(&body[start..=nl]);
@@ -180,7 +184,7 @@ mod tests {
         c.put(3, &old, Bytes::from_static(b"{old}"));
         assert_eq!(c.get(3, &old).unwrap(), "{old}");
         assert!(c.get(3, &new).is_none(), "one entry per object");
-        assert_eq!(c.get_nested(3, &old).unwrap(), "{old}");
+        assert_eq!(c.get_nested(3, &old).unwrap(), ",\n    {old}");
         assert!(c.get_nested(3, &new).is_none());
         c.forget(3);
         assert!(c.get(3, &old).is_none());

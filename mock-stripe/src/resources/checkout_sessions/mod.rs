@@ -35,7 +35,7 @@ use params::{read_expand_only, read_line_items, read_list, read_update};
 use crate::protocol::expand::Expand;
 use bytes::Bytes;
 
-use crate::protocol::list::{ListJson, assemble, paginate};
+use crate::protocol::list::{ListJson, assemble, paginate, paginate_positions};
 use crate::protocol::version::ApiVersion;
 use crate::protocol::{ApiError, ApiResult, Params, Reply, RequestCtx, to_json};
 use crate::resources::check_metadata;
@@ -80,6 +80,7 @@ fn render(account: &mut Account, id: &str, ctx: &RequestCtx, x: &Expand) -> ApiR
         return Ok(Reply {
             status: http::StatusCode::OK,
             body: cached_json(account, position, ctx, false)?,
+            more: Vec::new(),
         });
     }
     let session = account.sessions.get(id).ok_or_else(missing)?;
@@ -182,7 +183,7 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
     let expand = &query.expand;
 
     let sessions = &account.sessions;
-    let (data, has_more) = paginate(
+    let (positions, has_more) = paginate_positions(
         sessions.as_slice(),
         |id| sessions.position(id),
         |s| query.matches(s),
@@ -192,22 +193,22 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
     const URL: &str = "/v1/checkout/sessions";
     if expand.is_empty() {
         // Each session's JSON from the cache (or rendered and kept), spliced into the list.
-        let positions: Vec<usize> = data
-            .iter()
-            .filter_map(|s| sessions.position(&s.id))
-            .collect();
         let bodies = positions
             .into_iter()
             .map(|p| cached_json(account, p, ctx, true))
             .collect::<ApiResult<Vec<Bytes>>>()?;
+        let mut pieces = assemble(&bodies, has_more, URL).into_iter();
         return Ok(Reply {
             status: http::StatusCode::OK,
-            body: assemble(&bodies, has_more, URL),
+            body: pieces.next().unwrap_or_default(),
+            more: pieces.collect(),
         });
     }
     let v = ctx.version_for(account);
-    let data: Vec<_> = data
+    let sessions = account.sessions.as_slice();
+    let data: Vec<_> = positions
         .into_iter()
+        .map(|p| &sessions[p])
         .map(|s| s.json(&render_version(ctx, s), &includes(expand)))
         .collect();
     let list = ListJson::new(data, has_more, URL.into());
