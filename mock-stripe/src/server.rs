@@ -347,6 +347,35 @@ pub(crate) fn html_response(status: StatusCode, body: String, location: Option<&
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_body_in_pieces_sends_them_in_order_with_their_exact_length() {
+        use http_body::Body as _;
+        use http_body_util::BodyExt as _;
+        let pieces = || {
+            Body::pieces([
+                Bytes::from_static(b"{\"a\": "),
+                Bytes::new(),
+                Bytes::from_static(b"1}"),
+            ])
+        };
+        let body = pieces();
+        assert_eq!(body.size_hint().exact(), Some(8));
+        assert_eq!(body.to_bytes(), "{\"a\": 1}");
+        let mut frames = Vec::new();
+        let mut body = pieces();
+        while let Some(frame) = body.frame().await {
+            frames.push(frame.unwrap().into_data().unwrap());
+            assert_eq!(
+                body.size_hint().exact(),
+                Some(8 - frames.iter().map(|f| f.len() as u64).sum::<u64>())
+            );
+        }
+        assert_eq!(frames, ["{\"a\": ", "1}"], "the empty piece is not sent");
+        assert!(body.is_end_stream());
+        assert!(Body::pieces([]).is_end_stream());
+        assert_eq!(Body::from("one").to_bytes(), "one");
+    }
+
     /// Panics on `/boom…`; runs `/v1/…` inline, the rest in tasks of their own.
     struct Boom;
 
