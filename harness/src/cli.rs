@@ -171,7 +171,7 @@ pub struct ExternalArgs {
 /// Parses the command line, starts tokio and runs the command. Blocking and not generic,
 /// so the binary only links it: with `#[tokio::main]` in `main.rs`, a release build
 /// compiled the library's async code a second time into the binary.
-pub fn run_program() -> ExitCode {
+pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -185,7 +185,7 @@ pub fn run_program() -> ExitCode {
     }
 }
 
-pub async fn main(cli: Cli) -> ExitCode {
+async fn main(cli: Cli) -> ExitCode {
     let default_log = match cli.command {
         Command::Up(_) => "info",
         // Scenarios provoke errors on purpose (a provider down, forged webhooks): the
@@ -202,7 +202,7 @@ pub async fn main(cli: Cli) -> ExitCode {
 
     match cli.command {
         Command::Up(args) => up(args).await,
-        Command::Run(args) => run(*args).await,
+        Command::Run(args) => run_scenarios(*args).await,
         Command::Soak(args) => soak(args).await,
         Command::List => {
             let width = Scenario::ALL
@@ -292,7 +292,7 @@ async fn soak(args: SoakArgs) -> ExitCode {
     }
 }
 
-async fn run(args: RunArgs) -> ExitCode {
+async fn run_scenarios(args: RunArgs) -> ExitCode {
     let selected = Scenario::matching(args.filter.as_deref());
     let property_selected = args
         .filter

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    harness::cli::run_program()
+    harness::cli::run()
 }

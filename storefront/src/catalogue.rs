@@ -130,6 +130,18 @@ pub async fn seed_if_empty(db: &impl TransactionTrait) -> Result<usize, DbErr> {
     Ok(count)
 }
 
+/// A migrated in-memory SQLite database with the seed catalogue, and its products: what
+/// the orders and receipts tests start from.
+#[cfg(test)]
+pub(crate) async fn seeded_test_db() -> (sea_orm::DatabaseConnection, Vec<Product>) {
+    let db = crate::db::connect_and_migrate("sqlite::memory:")
+        .await
+        .unwrap();
+    seed_if_empty(&db).await.unwrap();
+    let products = all(&db).await.unwrap();
+    (db, products)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -705,15 +705,7 @@ async fn release_after_failure(db: &impl ConnectionTrait, claim: &ReceiptClaim) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::connect_and_migrate;
     use sea_orm::DatabaseConnection;
-
-    async fn seeded_db() -> (DatabaseConnection, Vec<Product>) {
-        let db = connect_and_migrate("sqlite::memory:").await.unwrap();
-        catalogue::seed_if_empty(&db).await.unwrap();
-        let products = catalogue::all(&db).await.unwrap();
-        (db, products)
-    }
 
     fn completed(session_id: &str, order_id: Option<i64>) -> CompletedCheckout {
         CompletedCheckout {
@@ -727,7 +719,7 @@ mod tests {
 
     #[tokio::test]
     async fn seeding_happens_once() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         assert_eq!(products.len(), 5);
         assert_eq!(catalogue::seed_if_empty(&db).await.unwrap(), 0);
         assert_eq!(catalogue::all(&db).await.unwrap().len(), 5);
@@ -738,7 +730,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_product_without_price_gets_no_order() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let unpriced = products.iter().find(|p| p.price_cents.is_none()).unwrap();
         assert!(matches!(
             create_pending(&db, unpriced).await,
@@ -749,7 +741,7 @@ mod tests {
 
     #[tokio::test]
     async fn pending_then_paid_twice_gives_one_paid_order() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let order = create_pending(&db, &products[0]).await.unwrap();
         assert_eq!(order.status, OrderStatus::Pending);
         assert_eq!(order.amount_cents, 2900);
@@ -796,7 +788,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_order_is_found_by_metadata_when_the_session_id_was_not_stored() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let order = create_pending(&db, &products[1]).await.unwrap();
         let outcome = mark_paid(&db, &completed("cs_test_late", Some(order.id)))
             .await
@@ -815,7 +807,7 @@ mod tests {
 
     #[tokio::test]
     async fn foreign_sessions_change_nothing() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let order = create_pending(&db, &products[0]).await.unwrap();
         attach_checkout_session(&db, order.id, "cs_test_mine")
             .await
@@ -845,7 +837,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_session_id_belongs_to_one_order() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let a = create_pending(&db, &products[0]).await.unwrap();
         let b = create_pending(&db, &products[0]).await.unwrap();
         attach_checkout_session(&db, a.id, "cs_test_same")
@@ -862,7 +854,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_receipt_is_sent_once_and_retried_after_a_failure() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::new(dir.path(), "Shop <shop@example.test>".parse().unwrap()).unwrap();
         let eml_count = || std::fs::read_dir(dir.path()).unwrap().count();
@@ -933,7 +925,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_receipt_claim_is_exclusive_until_it_expires() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let order = paid_order(&db, &products, "cs_test_claim").await;
         let timeout = Duration::from_secs(300);
         let t0 = Utc::now();
@@ -989,7 +981,7 @@ mod tests {
 
     #[tokio::test]
     async fn unpaid_or_addressless_orders_are_never_claimed() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let pending = create_pending(&db, &products[0]).await.unwrap();
         let timeout = Duration::from_secs(300);
         assert_eq!(
@@ -1025,7 +1017,7 @@ mod tests {
     /// then the next delivery sends it, once.
     #[tokio::test]
     async fn a_crash_between_claim_and_write_delays_the_receipt_but_loses_nothing() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let dir = tempfile::tempdir().unwrap();
         let timeout = Duration::from_millis(400);
         let mailer = Mailer::new(dir.path(), "Shop <shop@example.test>".parse().unwrap())
@@ -1059,7 +1051,7 @@ mod tests {
     /// finds the receipt in the outbox and records it without writing a second one.
     #[tokio::test]
     async fn a_crash_between_write_and_mark_never_sends_twice() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let dir = tempfile::tempdir().unwrap();
         let timeout = Duration::from_millis(200);
         let mailer = Mailer::new(dir.path(), "Shop <shop@example.test>".parse().unwrap())
@@ -1107,7 +1099,7 @@ mod tests {
     /// and report the receipt sent.
     #[tokio::test]
     async fn concurrent_senders_write_one_receipt() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::new(dir.path(), "Shop <shop@example.test>".parse().unwrap()).unwrap();
         let order = paid_order(&db, &products, "cs_test_many").await;

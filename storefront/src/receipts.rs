@@ -270,16 +270,8 @@ async fn product_names(
 mod tests {
     use super::*;
     use crate::catalogue::{self, Product};
-    use crate::db::connect_and_migrate;
     use crate::orders::{CompletedCheckout, MarkPaid, ReceiptOutcome};
     use sea_orm::DatabaseConnection;
-
-    async fn seeded_db() -> (DatabaseConnection, Vec<Product>) {
-        let db = connect_and_migrate("sqlite::memory:").await.unwrap();
-        catalogue::seed_if_empty(&db).await.unwrap();
-        let products = catalogue::all(&db).await.unwrap();
-        (db, products)
-    }
 
     fn mailer(dir: &std::path::Path, timeout: Duration) -> Mailer {
         Mailer::new(dir, "Shop <shop@example.test>".parse().unwrap())
@@ -328,7 +320,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_payment_and_the_receipt_claim_are_one_commit() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let claim = pay(&db, &products[0], "cs_test_one").await;
         let stored = orders::find(&db, claim.order.id).await.unwrap().unwrap();
         assert_eq!(stored.status, "paid");
@@ -368,7 +360,7 @@ mod tests {
 
     #[tokio::test]
     async fn claimed_receipts_are_written_together_and_recorded_once() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let dir = tempfile::tempdir().unwrap();
         let mailer = mailer(dir.path(), Duration::from_secs(300));
         let claims = vec![
@@ -396,7 +388,7 @@ mod tests {
     /// sends it once the dead writer's claim expires, exactly once.
     #[tokio::test]
     async fn a_receipt_left_unsent_by_a_crash_after_the_answer_is_sent_by_the_sweep() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let dir = tempfile::tempdir().unwrap();
         let timeout = Duration::from_millis(300);
         let mailer = mailer(dir.path(), timeout);
@@ -419,7 +411,7 @@ mod tests {
     /// Died after writing, before recording: the sweep finds the file and records it.
     #[tokio::test]
     async fn a_receipt_written_but_not_recorded_is_recorded_by_the_sweep_not_rewritten() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let dir = tempfile::tempdir().unwrap();
         let timeout = Duration::from_millis(200);
         let mailer = mailer(dir.path(), timeout);
@@ -452,7 +444,7 @@ mod tests {
     /// The worker writes what the webhook queues, and at stop what is still queued.
     #[tokio::test]
     async fn the_worker_writes_queued_receipts_and_drains_at_stop() {
-        let (db, products) = seeded_db().await;
+        let (db, products) = catalogue::seeded_test_db().await;
         let dir = tempfile::tempdir().unwrap();
         let mailer = mailer(dir.path(), Duration::from_secs(300));
         let (queue, worker) = queue();

@@ -199,7 +199,6 @@ impl ClientArgs {
     }
 }
 
-/// Parses the command line and runs it.
 /// The program: starts tokio and runs the command line. Blocking and not generic, so the
 /// binary only links it: with `#[tokio::main]` in `main.rs`, a release build compiled all
 /// of the library's async code a second time into the binary (65 s of a clean build).
@@ -213,6 +212,7 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// Parses the command line and runs it.
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
