@@ -39,7 +39,7 @@ fn take_outbox(a: &mut Account) -> Vec<Delivery> {
             let e = a.events.get(id).unwrap();
             Delivery {
                 event_type: e.kind.clone(),
-                body: crate::protocol::to_json(&e.json()).unwrap(),
+                body: crate::protocol::to_json(&e.json().unwrap()).unwrap(),
             }
         })
         .collect()

@@ -15,7 +15,7 @@ use crate::protocol::list::{ListJson, ListParams, paginate};
 use crate::protocol::{
     ApiError, ApiResult, Fields, Params, RangeFilter, Reply, RequestCtx, read_expand,
 };
-use crate::resources::events::{EventRequest, emit, snapshot};
+use crate::resources::events::{EventObject, EventRequest, copied, emit, snapshot};
 use crate::store::{Account, Keyed};
 
 string_enum! {
@@ -387,10 +387,15 @@ fn insert(
     request: &EventRequest,
 ) -> ApiResult<String> {
     let id = customer.id.clone();
-    let obj = snapshot(&customer.json())?;
+    let obj = event_object(&customer);
     account.customers.insert(customer);
     emit(account, "customer.created", obj, version, request)?;
     Ok(id)
+}
+
+/// A customer's events carry a copy of it, rendered only if something reads the event.
+fn event_object(customer: &Customer) -> EventObject {
+    copied(customer.clone(), |c| snapshot(&c.json()))
 }
 
 /// The customer a Checkout Session creates when it is paid (`customer_creation=always`),
@@ -464,7 +469,7 @@ pub(crate) fn update(
     f.finish()?;
     let mut customer = find_live(account, id)?.clone();
     apply(&mut customer, c)?;
-    let obj = snapshot(&customer.json())?;
+    let obj = event_object(&customer);
     let reply = Reply::json(&customer.json());
     *find_live(account, id)? = customer;
     let version = ctx.version_for(account);
@@ -489,7 +494,7 @@ pub(crate) fn delete(
     let version = ctx.version_for(account);
     let customer = find_live(account, id)?;
     customer.deleted = true;
-    let obj = snapshot(&customer.json())?;
+    let obj = event_object(customer);
     emit(
         account,
         "customer.deleted",
@@ -609,9 +614,19 @@ mod tests {
             event_types(&a),
             ["customer.created", "customer.updated", "customer.deleted"]
         );
-        let deleted_event: serde_json::Value =
-            serde_json::from_str(a.events.as_slice()[2].object.get()).unwrap();
-        assert_eq!(deleted_event["email"], "jenny@example.com");
+        // Read only now, after the update and the delete: each event still shows the
+        // customer as it was when it happened (its copy is rendered when first read).
+        let event_object = |i: usize| -> serde_json::Value {
+            serde_json::from_str(a.events.as_slice()[i].object().unwrap().get()).unwrap()
+        };
+        assert_eq!(event_object(0)["name"], "Jenny Rosen");
+        assert_eq!(event_object(0)["metadata"], serde_json::json!({"uid": "7"}));
+        assert_eq!(event_object(1)["name"], serde_json::Value::Null);
+        assert_eq!(event_object(1)["description"], "VIP");
+        assert_eq!(event_object(2)["email"], "jenny@example.com");
+        let first = a.events.as_slice()[0].object().unwrap().get();
+        assert!(first.starts_with(r#"{"id":"cus_"#), "compact, in Stripe's order");
+        assert!(std::ptr::eq(first, a.events.as_slice()[0].object().unwrap().get()));
     }
 
     #[test]

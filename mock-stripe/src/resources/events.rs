@@ -2,6 +2,8 @@
 //! change that caused them. Routing them to endpoints and delivering them is the engine's
 //! job (`engine/step.rs`, `engine/delivery.rs`).
 
+use std::sync::OnceLock;
+
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -13,38 +15,63 @@ use crate::store::{Account, Keyed};
 /// Renders a copy of an event's object, as it was when the event happened, at a version.
 type Renderer = Box<dyn Fn(&ApiVersion) -> ApiResult<Box<RawValue>> + Send>;
 
-/// What an event carries: its object as it was, as JSON whose shape does not depend on the
-/// API version (`snapshot(..)?.into()`), or rendered per version ([`versioned`]).
+/// What an event carries: its object as it was, already rendered (`snapshot(..)?.into()`),
+/// or a copy rendered when the event is first read ([`copied`], [`versioned`]).
 pub(crate) struct EventObject {
-    frozen: Option<Box<RawValue>>,
-    render: Option<Renderer>,
+    rendered: Option<Box<RawValue>>,
+    source: Source,
+}
+
+/// Where an event's `data.object` comes from when it has not been rendered yet.
+enum Source {
+    /// Nothing left to render: the object was rendered when emitted, or read back from a
+    /// data directory; the same JSON at every version.
+    Rendered,
+    /// A copy whose JSON is the same at every version.
+    Copy(Box<dyn Fn() -> ApiResult<Box<RawValue>> + Send>),
+    /// A copy whose JSON depends on the version.
+    Versioned(Renderer),
 }
 
 impl From<Box<RawValue>> for EventObject {
-    fn from(frozen: Box<RawValue>) -> Self {
+    fn from(rendered: Box<RawValue>) -> Self {
         EventObject {
-            frozen: Some(frozen),
-            render: None,
+            rendered: Some(rendered),
+            source: Source::Rendered,
         }
+    }
+}
+
+/// An event object whose JSON is the same at every version, rendered from `object` (a copy
+/// taken now) the first time the event is read: a webhook, a list, the data directory. An
+/// event nobody reads costs a copy, not a rendering (most customers a test creates).
+pub(crate) fn copied<T: Send + 'static>(
+    object: T,
+    render: impl Fn(&T) -> ApiResult<Box<RawValue>> + Send + 'static,
+) -> EventObject {
+    EventObject {
+        rendered: None,
+        source: Source::Copy(Box::new(move || render(&object))),
     }
 }
 
 /// An event object whose JSON depends on the API version (a Checkout Session's `ui_mode`,
 /// …): `object` is a copy taken now, rendered at the account's version when the event is
-/// emitted, and at the version of each webhook endpoint that asks for another.
+/// first read, and at the version of each webhook endpoint that asks for another.
 pub(crate) fn versioned<T: Send + 'static>(
     object: T,
     render: impl Fn(&T, &ApiVersion) -> ApiResult<Box<RawValue>> + Send + 'static,
 ) -> EventObject {
     EventObject {
-        frozen: None,
-        render: Some(Box::new(move |v| render(&object, v))),
+        rendered: None,
+        source: Source::Versioned(Box::new(move |v| render(&object, v))),
     }
 }
 
-/// An event as stored: its payload is frozen JSON, rendered when the event happened at the
-/// account's API version; other versions (webhook endpoints with their own `api_version`)
-/// are rendered once each, from a copy of the object as it was, and then frozen too.
+/// An event as stored: its payload is frozen JSON, rendered once (when the event is first
+/// read) at the account's API version when it happened, from a copy of the object as it
+/// was; other versions (webhook endpoints with their own `api_version`) are rendered once
+/// each from that copy, and then frozen too.
 pub(crate) struct Event {
     pub id: String,
     pub created: i64,
@@ -52,9 +79,9 @@ pub(crate) struct Event {
     /// The account's default version when the event happened (Stripe's rule: not the
     /// version of the request that caused it).
     pub api_version: String,
-    pub object: Box<RawValue>,
-    /// Renders the object at other versions (`None`: the same JSON at every version).
-    render: Option<Renderer>,
+    /// `data.object` at `api_version`, once rendered (see [`Event::object`]).
+    object: OnceLock<Box<RawValue>>,
+    source: Source,
     /// `data.object` at other versions, rendered at most once each.
     renditions: Vec<(String, Box<RawValue>)>,
     /// The connected account (`acct_…`) the event happened on (Connect), else `None`.
@@ -141,12 +168,15 @@ struct StoredEventIn {
 
 impl Serialize for Event {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let object = self
+            .object()
+            .map_err(|e| serde::ser::Error::custom(e.message))?;
         StoredEventOut {
             id: &self.id,
             created: self.created,
             kind: &self.kind,
             api_version: &self.api_version,
-            object: &self.object,
+            object,
             renditions: &self.renditions,
             account: self.account.as_deref(),
             pending_webhooks: self.pending_webhooks,
@@ -165,8 +195,8 @@ impl<'de> serde::Deserialize<'de> for Event {
             created: e.created,
             kind: e.kind,
             api_version: e.api_version,
-            object: e.object,
-            render: None,
+            object: OnceLock::from(e.object),
+            source: Source::Rendered,
             renditions: e.renditions,
             account: e.account,
             pending_webhooks: e.pending_webhooks,
@@ -177,9 +207,32 @@ impl<'de> serde::Deserialize<'de> for Event {
 }
 
 impl Event {
+    /// `data.object` at the event's version: rendered from the copy taken when the event
+    /// happened the first time anything reads it, the same bytes ever after.
+    pub fn object(&self) -> ApiResult<&RawValue> {
+        if let Some(object) = self.object.get() {
+            return Ok(object);
+        }
+        let rendered = match &self.source {
+            Source::Rendered => return Err(ApiError::internal("an event without an object")),
+            Source::Copy(render) => render()?,
+            Source::Versioned(render) => render(&self.version()?)?,
+        };
+        Ok(self.object.get_or_init(|| rendered))
+    }
+
+    fn version(&self) -> ApiResult<ApiVersion> {
+        ApiVersion::parse(&self.api_version).ok_or_else(|| {
+            ApiError::internal(format!(
+                "an event has the malformed version {}",
+                self.api_version
+            ))
+        })
+    }
+
     /// The body every delivery of this event sends (frozen when it was routed).
     pub fn delivery_body(&self) -> ApiResult<bytes::Bytes> {
-        let mut json = self.json();
+        let mut json = self.json()?;
         json.pending_webhooks = self.routed_pending;
         crate::protocol::to_json(&json).map(bytes::Bytes::from)
     }
@@ -191,9 +244,9 @@ impl Event {
         let Some(v) = version.filter(|v| *v != self.api_version) else {
             return self.delivery_body();
         };
-        let Some(render) = &self.render else {
+        let Source::Versioned(render) = &self.source else {
             // The same JSON at every version: only the label changes.
-            let mut json = self.json();
+            let mut json = self.json()?;
             json.pending_webhooks = self.routed_pending;
             json.api_version = v;
             return crate::protocol::to_json(&json).map(bytes::Bytes::from);
@@ -210,22 +263,23 @@ impl Event {
             .iter()
             .find(|(rv, _)| rv == v)
             .expect("rendered above");
-        let mut json = self.json();
+        let mut json = self.json()?;
         json.pending_webhooks = self.routed_pending;
         json.api_version = v;
         json.data = DataJson { object };
         crate::protocol::to_json(&json).map(bytes::Bytes::from)
     }
 
-    pub fn json(&self) -> EventJson<'_> {
-        EventJson {
+    /// The event as the API shows it; renders its object if nothing has read it yet.
+    pub fn json(&self) -> ApiResult<EventJson<'_>> {
+        Ok(EventJson {
             id: &self.id,
             object: "event",
             account: self.account.as_deref(),
             api_version: &self.api_version,
             created: self.created,
             data: DataJson {
-                object: &self.object,
+                object: self.object()?,
             },
             livemode: false,
             pending_webhooks: self.pending_webhooks,
@@ -234,7 +288,7 @@ impl Event {
                 idempotency_key: self.request.idempotency_key.as_deref(),
             },
             kind: &self.kind,
-        }
+        })
     }
 }
 
@@ -252,10 +306,11 @@ pub(crate) fn snapshot(object: &impl Serialize) -> ApiResult<Box<RawValue>> {
 
 /// Records an event; the step that emitted it routes it to endpoints when it ends.
 ///
-/// `object`: a [`snapshot`] (`Box<RawValue>`, the same JSON at every version) or a
-/// [`versioned`] copy of the object. The event carries the account's API version (as on
-/// Stripe, whatever version the request that caused it used), so the last argument is not
-/// read any more: it is kept so that callers written before this compile unchanged.
+/// `object`: a [`snapshot`] (`Box<RawValue>`, the same JSON at every version), a
+/// [`copied`] or a [`versioned`] copy of the object. The event carries the account's API
+/// version (as on Stripe, whatever version the request that caused it used), so the last
+/// argument is not read any more: it is kept so that callers written before this compile
+/// unchanged.
 pub(crate) fn emit(
     account: &mut Account,
     kind: &str,
@@ -264,19 +319,13 @@ pub(crate) fn emit(
     request: &EventRequest,
 ) -> ApiResult<()> {
     let object: EventObject = object.into();
-    let version = account.api_version().clone();
-    let rendered = match (&object.render, object.frozen) {
-        (Some(render), _) => render(&version)?,
-        (None, Some(frozen)) => frozen,
-        (None, None) => return Err(ApiError::internal("an event without an object")),
-    };
     let event = Event {
         id: account.ids.object(crate::ids::prefix::EVENT),
         created: account.now(),
         kind: kind.to_string(),
-        api_version: version.to_string(),
-        object: rendered,
-        render: object.render,
+        api_version: account.api_version().to_string(),
+        object: object.rendered.map(OnceLock::from).unwrap_or_default(),
+        source: object.source,
         renditions: Vec::new(),
         account: account.connected_id().map(str::to_string),
         pending_webhooks: 0,
@@ -331,7 +380,10 @@ pub(crate) fn list(account: &mut Account, params: &Params) -> ApiResult<Reply> {
         &page,
         "event",
     )?;
-    let data: Vec<_> = data.into_iter().map(Event::json).collect();
+    let data = data
+        .into_iter()
+        .map(Event::json)
+        .collect::<ApiResult<Vec<_>>>()?;
     Reply::json(&ListJson::new(data, has_more, "/v1/events".into()))
 }
 
@@ -344,7 +396,7 @@ pub(crate) fn retrieve(account: &mut Account, id: &str, params: &Params) -> ApiR
         .events
         .get(id)
         .ok_or_else(|| ApiError::no_such("event", id, "id", true))?;
-    Reply::json(&event.json())
+    Reply::json(&event.json()?)
 }
 
 #[cfg(test)]

@@ -584,9 +584,10 @@ mod tests {
             kinds_since(&a, before),
             ["charge.refunded", "refund.created"]
         );
-        let refunded =
-            serde_json::from_str::<serde_json::Value>(a.events.as_slice()[before].object.get())
-                .unwrap();
+        let refunded = serde_json::from_str::<serde_json::Value>(
+            a.events.as_slice()[before].object().unwrap().get(),
+        )
+        .unwrap();
         assert_eq!(
             (&refunded["amount_refunded"], &refunded["refunded"]),
             (&2000.into(), &false.into())

@@ -454,13 +454,13 @@ mod tests {
         assert!(types.contains(&"customer.created"), "{types:?}");
         let completed = a.events.as_slice().last().unwrap();
         assert_eq!(completed.kind, "checkout.session.completed");
-        let obj: Value = serde_json::from_str(completed.object.get()).unwrap();
+        let obj: Value = serde_json::from_str(completed.object().unwrap().get()).unwrap();
         assert_eq!(obj["customer"], created.as_str());
         let charge = a.events.as_slice()[before..]
             .iter()
             .find(|e| e.kind == "charge.succeeded")
             .unwrap();
-        let charge: Value = serde_json::from_str(charge.object.get()).unwrap();
+        let charge: Value = serde_json::from_str(charge.object().unwrap().get()).unwrap();
         assert_eq!(charge["customer"], created.as_str());
 
         // if_required (the default since 2022-08-01): a guest stays a guest.

@@ -547,7 +547,8 @@ mod tests {
         assert_eq!(pi.status, PiStatus::Succeeded);
         assert_eq!(pi.amount, 3998);
         let completed = &a.events.as_slice()[3];
-        let obj: serde_json::Value = serde_json::from_str(completed.object.get()).unwrap();
+        let obj: serde_json::Value =
+            serde_json::from_str(completed.object().unwrap().get()).unwrap();
         assert_eq!(obj["status"], "complete");
         assert_eq!(obj["url"], serde_json::Value::Null);
         assert_eq!(obj["customer_details"]["email"], "buyer@example.com");
