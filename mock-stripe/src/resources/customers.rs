@@ -625,8 +625,14 @@ mod tests {
         assert_eq!(event_object(1)["description"], "VIP");
         assert_eq!(event_object(2)["email"], "jenny@example.com");
         let first = a.events.as_slice()[0].object().unwrap().get();
-        assert!(first.starts_with(r#"{"id":"cus_"#), "compact, in Stripe's order");
-        assert!(std::ptr::eq(first, a.events.as_slice()[0].object().unwrap().get()));
+        assert!(
+            first.starts_with(r#"{"id":"cus_"#),
+            "compact, in Stripe's order"
+        );
+        assert!(std::ptr::eq(
+            first,
+            a.events.as_slice()[0].object().unwrap().get()
+        ));
     }
 
     #[test]

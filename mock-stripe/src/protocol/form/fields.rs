@@ -96,13 +96,19 @@ impl<'a> Fields<'a> {
         Fields::new(String::new(), &params.root)
     }
 
-    /// The bracket path of a child key.
+    /// The bracket path of a child key. Built by hand, not with `format!`: every nested
+    /// object and list item a create reads gets one (perf had `format!` at 5% of a session
+    /// create).
     pub fn path_of(&self, key: &str) -> String {
         if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}[{key}]", self.path)
+            return key.to_string();
         }
+        let mut path = String::with_capacity(self.path.len() + key.len() + 2);
+        path.push_str(&self.path);
+        path.push('[');
+        path.push_str(key);
+        path.push(']');
+        path
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -217,13 +223,15 @@ impl<'a> Fields<'a> {
 
     /// A list: `a[]=…` or `a[0]=…&a[1]=…` (indexes dense from 0). `key=` reads as an empty list.
     pub fn list(&mut self, key: &str) -> ApiResult<Option<Vec<Item<'a>>>> {
+        let Some(value) = self.take(key) else {
+            return Ok(None);
+        };
         let path = self.path_of(key);
-        let items: Vec<&'a Value> = match self.take(key) {
-            None => return Ok(None),
-            Some(Value::Str(s)) if s.is_empty() => Vec::new(),
-            Some(Value::List(items)) => items.iter().collect(),
-            Some(Value::Map(m)) => indexed_list(&path, m)?,
-            Some(other @ Value::Str(_)) => {
+        let items: Vec<&'a Value> = match value {
+            Value::Str(s) if s.is_empty() => Vec::new(),
+            Value::List(items) => items.iter().collect(),
+            Value::Map(m) => indexed_list(&path, m)?,
+            other @ Value::Str(_) => {
                 return Err(ApiError::invalid(
                     &path,
                     format!(
@@ -238,7 +246,7 @@ impl<'a> Fields<'a> {
                 .into_iter()
                 .enumerate()
                 .map(|(i, value)| Item {
-                    path: format!("{path}[{i}]"),
+                    path: item_path(&path, i),
                     value,
                 })
                 .collect(),
@@ -258,14 +266,16 @@ impl<'a> Fields<'a> {
 
     /// A string→string map with Stripe's metadata semantics (`k=` deletes, `key=` clears).
     pub fn string_map(&mut self, key: &str) -> ApiResult<Option<MapUpdate>> {
+        let Some(value) = self.take(key) else {
+            return Ok(None);
+        };
         let path = self.path_of(key);
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::Str(s)) if s.is_empty() => Ok(Some(MapUpdate {
+        match value {
+            Value::Str(s) if s.is_empty() => Ok(Some(MapUpdate {
                 clear: true,
                 entries: vec![],
             })),
-            Some(Value::Map(m)) => {
+            Value::Map(m) => {
                 let mut entries = Vec::with_capacity(m.len());
                 for (k, v) in m {
                     match v {
@@ -288,7 +298,7 @@ impl<'a> Fields<'a> {
                     entries,
                 }))
             }
-            Some(other) => Err(ApiError::invalid(
+            other => Err(ApiError::invalid(
                 &path,
                 format!(
                     "Invalid object: {path} must be an object, not {}.",
@@ -305,6 +315,18 @@ impl<'a> Fields<'a> {
             None => Ok(()),
         }
     }
+}
+
+/// `path[i]`, without `format!` (see [`Fields::path_of`]).
+fn item_path(path: &str, i: usize) -> String {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(i);
+    let mut item = String::with_capacity(path.len() + digits.len() + 2);
+    item.push_str(path);
+    item.push('[');
+    item.push_str(digits);
+    item.push(']');
+    item
 }
 
 fn one_of_list(allowed: &[&str]) -> String {

@@ -392,6 +392,21 @@ mod tests {
     }
 
     #[test]
+    fn paths_of_later_items_and_map_entries() {
+        let mut form: String = (0..12).map(|i| format!("items[{i}][n]=1&")).collect();
+        form.push_str("items[11][meta][k][x]=1");
+        let p = decode(&form);
+        let mut f = Fields::root(&p);
+        let items = f.list("items").unwrap().unwrap();
+        assert_eq!(items[11].path, "items[11]");
+        let mut last = items[11].fields().unwrap();
+        assert_eq!(last.path_of("n"), "items[11][n]");
+        let err = last.string_map("meta").unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("items[11][meta][k]"));
+        assert_eq!(f.list("absent").unwrap().map(|l| l.len()), None);
+    }
+
+    #[test]
     fn integer_errors_name_the_path() {
         let p = decode("line_items[0][price_data][unit_amount]=12.5");
         let mut f = Fields::root(&p);
