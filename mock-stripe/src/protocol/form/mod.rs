@@ -65,12 +65,26 @@ pub(crate) struct Params {
     pub root: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Seg {
+/// One bracket segment of a key, borrowed from it: a segment becomes a `String` only
+/// when it makes a new map entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seg<'a> {
     /// `[]`
     Append,
     /// `[word]` or `[12]`
-    Key(String),
+    Key(&'a str),
+}
+
+/// A key's segments, on the stack (at most [`MAX_DEPTH`]; one per parameter decoded).
+struct Segs<'a> {
+    items: [Seg<'a>; MAX_DEPTH],
+    len: usize,
+}
+
+impl<'a> Segs<'a> {
+    fn as_slice(&self) -> &[Seg<'a>] {
+        &self.items[..self.len]
+    }
 }
 
 impl Params {
@@ -107,7 +121,13 @@ impl Params {
                 ),
             ));
         }
-        insert_in_map(&mut self.root, name, &segs, value, &|| name.to_string())
+        insert_in_map(
+            &mut self.root,
+            name,
+            segs.as_slice(),
+            value,
+            &|| name.to_string(),
+        )
     }
 }
 
@@ -124,7 +144,7 @@ fn shown_key(raw: &str) -> Cow<'_, str> {
 }
 
 /// Splits `a[b][]` into `a` and its bracket segments (at most [`MAX_DEPTH`]).
-fn parse_key(raw: &str) -> ApiResult<(&str, Vec<Seg>)> {
+fn parse_key(raw: &str) -> ApiResult<(&str, Segs<'_>)> {
     let malformed = || {
         let shown = shown_key(raw);
         ApiError::invalid(shown.as_ref(), format!("Invalid parameter name: {shown}"))
@@ -136,7 +156,10 @@ fn parse_key(raw: &str) -> ApiResult<(&str, Vec<Seg>)> {
     if name.is_empty() || name.contains(']') {
         return Err(malformed());
     }
-    let mut segs = Vec::new();
+    let mut segs = Segs {
+        items: [Seg::Append; MAX_DEPTH],
+        len: 0,
+    };
     while !rest.is_empty() {
         let Some(inner) = rest.strip_prefix('[') else {
             return Err(malformed());
@@ -148,7 +171,7 @@ fn parse_key(raw: &str) -> ApiResult<(&str, Vec<Seg>)> {
         if seg.contains('[') {
             return Err(malformed());
         }
-        if segs.len() == MAX_DEPTH {
+        if segs.len == MAX_DEPTH {
             let shown = shown_key(raw);
             return Err(ApiError::invalid(
                 shown.as_ref(),
@@ -158,11 +181,12 @@ fn parse_key(raw: &str) -> ApiResult<(&str, Vec<Seg>)> {
                 ),
             ));
         }
-        segs.push(if seg.is_empty() {
+        segs.items[segs.len] = if seg.is_empty() {
             Seg::Append
         } else {
-            Seg::Key(seg.to_string())
-        });
+            Seg::Key(seg)
+        };
+        segs.len += 1;
         rest = &inner[end + 1..];
     }
     Ok((name, segs))
@@ -218,7 +242,7 @@ fn build(segs: &[Seg], value: String) -> Value {
         Some((Seg::Append, rest)) => Value::List(vec![build(rest, value)]),
         Some((Seg::Key(k), rest)) => {
             let mut m = BTreeMap::new();
-            m.insert(k.clone(), build(rest, value));
+            m.insert((*k).to_string(), build(rest, value));
             Value::Map(m)
         }
     }
@@ -243,7 +267,7 @@ fn insert_into(
             // Rack style: `a[][x]=1&a[][y]=2` fills the last element until a key repeats.
             let last_index = items.len().saturating_sub(1);
             if let (Some(Value::Map(last)), Some(Seg::Key(k))) = (items.last_mut(), rest.first())
-                && !last.contains_key(k)
+                && !last.contains_key(*k)
             {
                 let child = || format!("{}[{last_index}][{k}]", path());
                 return insert_in_map(last, k, &rest[1..], value, &child);
