@@ -16,6 +16,10 @@ pub struct Opts {
     /// Seconds of warm-up per workload, not counted (default 1; 0.2 with --quick).
     #[arg(long, value_parser = parse_seconds)]
     pub warmup: Option<f64>,
+    /// Measured rounds per server workload; the table shows the median round (default 3;
+    /// 1 with --quick).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=15))]
+    pub rounds: Option<u16>,
     /// Concurrent keep-alive connections.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..))]
     pub connections: u16,
@@ -77,6 +81,7 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 pub struct Settings {
     pub duration: Duration,
     pub warmup: Duration,
+    pub rounds: usize,
     pub connections: usize,
     pub stored: usize,
     pub idempotent: u64,
@@ -97,6 +102,7 @@ impl Opts {
         Settings {
             duration: Duration::from_secs_f64(self.duration.unwrap_or(if q { 1.0 } else { 10.0 })),
             warmup: Duration::from_secs_f64(self.warmup.unwrap_or(if q { 0.2 } else { 1.0 })),
+            rounds: usize::from(self.rounds.unwrap_or(if q { 1 } else { 3 })),
             connections: usize::from(self.connections),
             stored: self.stored.unwrap_or(if q { 2_000 } else { 100_000 }),
             idempotent: self.idempotent.unwrap_or(if q { 5_000 } else { 1_000_000 }),

@@ -30,6 +30,7 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
         connections: s.connections,
         warmup: s.warmup,
         duration: s.duration,
+        rounds: s.rounds,
     };
     let mut report = Report {
         machine: machine(),
@@ -38,6 +39,7 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
         connections: s.connections,
         duration_s: s.duration.as_secs_f64(),
         warmup_s: s.warmup.as_secs_f64(),
+        rounds: s.rounds,
         stored: s.stored,
         rows: Vec::new(),
         resources: Vec::new(),

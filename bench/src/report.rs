@@ -23,6 +23,8 @@ pub struct Row {
     pub p99_ms: f64,
     /// `rate` ÷ the ceiling's rate.
     pub ratio: f64,
+    /// Every round's rate, in order (`rate` is their median).
+    pub round_rates: Vec<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -52,6 +54,8 @@ pub struct Report {
     pub connections: usize,
     pub duration_s: f64,
     pub warmup_s: f64,
+    /// Rounds per server workload; each row is the median round.
+    pub rounds: usize,
     pub stored: usize,
     pub rows: Vec<Row>,
     pub resources: Vec<Resource>,
@@ -83,6 +87,7 @@ impl Report {
             p50_ms: s.p50_ms,
             p99_ms: s.p99_ms,
             ratio,
+            round_rates: s.round_rates.clone(),
         });
     }
 
@@ -98,22 +103,33 @@ impl Report {
         // Writing to a String cannot fail.
         let _ = writeln!(
             s,
-            "Machine: {}. Command: `{}`. Load generator: {}, {} connections, {} s measured after {} s warm-up, one run.\n",
+            "Machine: {}. Command: `{}`. Load generator: {}, {} connections, {} s measured after {} s warm-up; each server row is the median of {} rounds (every round's rate in the last column), one run.\n",
             self.machine,
             self.command,
             self.load_generator,
             self.connections,
             self.duration_s,
-            self.warmup_s
+            self.warmup_s,
+            self.rounds
         );
         if !self.rows.is_empty() {
-            s.push_str("| target | workload | req/s | p50 ms | p99 ms | ÷ ceiling | errors |\n");
-            s.push_str("|---|---|---:|---:|---:|---:|---:|\n");
+            s.push_str(
+                "| target | workload | req/s | p50 ms | p99 ms | ÷ ceiling | errors | rounds (req/s) |\n",
+            );
+            s.push_str("|---|---|---:|---:|---:|---:|---:|---|\n");
             for r in &self.rows {
+                let rounds: Vec<String> = r.round_rates.iter().map(|x| format!("{x:.0}")).collect();
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {:.0} | {:.2} | {:.2} | {:.3} | {} |",
-                    r.target, r.label, r.rate, r.p50_ms, r.p99_ms, r.ratio, r.errors
+                    "| {} | {} | {:.0} | {:.2} | {:.2} | {:.3} | {} | {} |",
+                    r.target,
+                    r.label,
+                    r.rate,
+                    r.p50_ms,
+                    r.p99_ms,
+                    r.ratio,
+                    r.errors,
+                    rounds.join(" · ")
                 );
             }
         }

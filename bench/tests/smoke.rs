@@ -14,6 +14,9 @@ async fn quick_run_writes_every_row() {
         "--no-peers",
         "--duration",
         "0.5",
+        // Two rounds keep the median-of-rounds path working.
+        "--rounds",
+        "2",
         "--connections",
         "8",
         "--stored",
@@ -52,6 +55,12 @@ async fn quick_run_writes_every_row() {
         assert!(
             row["rate"].as_f64().is_some_and(|r| r > 0.0),
             "{target} {workload}: {row}"
+        );
+        let rounds = row["round_rates"].as_array().expect("round_rates");
+        assert_eq!(rounds.len(), 2, "{target} {workload}: {row}");
+        assert!(
+            rounds.iter().any(|r| r.as_f64() == row["rate"].as_f64()),
+            "the row is one of its rounds: {row}"
         );
     }
     // Peers, when installed, did the one workload they share.
