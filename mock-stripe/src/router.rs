@@ -4,6 +4,7 @@
 //! Stripe does (API key, version, route, parameters), then injected faults, idempotency,
 //! and the resource as one engine step.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,9 +97,9 @@ enum Route {
     EventRetrieve(String),
 }
 
-fn match_route(method: &Method, segs: &[String]) -> Option<Route> {
-    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let id = |i: usize| segs[i].clone();
+fn match_route(method: &Method, segs: &[Cow<'_, str>]) -> Option<Route> {
+    let s: Vec<&str> = segs.iter().map(|s| &**s).collect();
+    let id = |i: usize| segs[i].to_string();
     Some(match (method.as_str(), s.as_slice()) {
         ("POST", ["checkout", "sessions"]) => Route::SessionCreate,
         ("GET", ["checkout", "sessions"]) => Route::SessionList,
@@ -160,10 +161,11 @@ fn match_route(method: &Method, segs: &[String]) -> Option<Route> {
     })
 }
 
-/// Path segments after the prefix, percent-decoded (SDKs URL-encode ids).
-pub(crate) fn segments(path: &str) -> Vec<String> {
+/// Path segments after the prefix, percent-decoded (SDKs URL-encode ids); borrowed from
+/// the path unless a segment has an escape.
+pub(crate) fn segments(path: &str) -> Vec<Cow<'_, str>> {
     path.split('/')
-        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| percent_decode_str(s).decode_utf8_lossy())
         .collect()
 }
 
@@ -171,10 +173,12 @@ pub(crate) fn segments(path: &str) -> Vec<String> {
 pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, CloseConnection> {
     let request_id = app.request_id();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let path = req.uri().path();
     let target_len = path.len() + req.uri().query().map_or(0, |q| q.len() + 1);
+    // Copied only for the debug log: the request moves into its handler.
+    let logged_path = tracing::enabled!(tracing::Level::DEBUG).then(|| path.to_string());
     let mut resp = if target_len > MAX_TARGET_LEN {
-        target_too_long(&path, target_len)
+        target_too_long(path, target_len)
     } else if path.starts_with("/c/pay/") {
         hosted::route(app, req).await
     } else if path.starts_with("/c/3ds/") {
@@ -189,7 +193,9 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("request-id", v);
     }
-    tracing::debug!(request_id = %request_id, "{method} {path} -> {}", resp.status().as_u16());
+    if let Some(path) = logged_path {
+        tracing::debug!(request_id = %request_id, "{method} {path} -> {}", resp.status().as_u16());
+    }
     Ok(resp)
 }
 
@@ -336,13 +342,8 @@ async fn api(
     let used = answer
         .version
         .or_else(|| headers.version.as_deref().and_then(ApiVersion::parse))
-        .map_or_else(
-            || crate::protocol::version::DEFAULT_VERSION.to_string(),
-            |v| v.to_string(),
-        );
-    if let Ok(v) = HeaderValue::from_str(&used) {
-        h.insert("stripe-version", v);
-    }
+        .unwrap_or_else(crate::protocol::version::default_version);
+    h.insert("stripe-version", used.header_value());
     Ok(resp)
 }
 

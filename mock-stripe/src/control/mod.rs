@@ -93,7 +93,7 @@ async fn route_inner(app: &Arc<App>, req: Request<Incoming>, request_id: &str) -
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let owned = segments(path.trim_start_matches("/_config").trim_start_matches('/'));
-    let segs: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let segs: Vec<&str> = owned.iter().map(|s| &**s).collect();
     let authorization = req
         .headers()
         .get(AUTHORIZATION)

@@ -50,6 +50,17 @@ impl ApiVersion {
         &self.text
     }
 
+    /// The `Stripe-Version` header of an answer at this version (no copy for the default
+    /// version, which most answers carry).
+    pub fn header_value(&self) -> http::HeaderValue {
+        if &*self.text == DEFAULT_VERSION {
+            return http::HeaderValue::from_static(DEFAULT_VERSION);
+        }
+        // Parsed versions are ASCII letters, digits, `-`, `.` and `_`.
+        http::HeaderValue::from_str(&self.text)
+            .unwrap_or_else(|_| http::HeaderValue::from_static(DEFAULT_VERSION))
+    }
+
     /// True when this version is dated strictly before `y-m-d`.
     pub fn before(&self, y: u16, m: u8, d: u8) -> bool {
         self.date < (y, m, d)

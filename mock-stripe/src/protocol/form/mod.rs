@@ -121,13 +121,9 @@ impl Params {
                 ),
             ));
         }
-        insert_in_map(
-            &mut self.root,
-            name,
-            segs.as_slice(),
-            value,
-            &|| name.to_string(),
-        )
+        insert_in_map(&mut self.root, name, segs.as_slice(), value, &|| {
+            name.to_string()
+        })
     }
 }
 
