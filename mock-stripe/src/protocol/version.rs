@@ -46,10 +46,6 @@ impl ApiVersion {
             .ok_or_else(|| ApiError::bad_request(format!("Invalid Stripe API version: {s}")))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
     /// The `Stripe-Version` header of an answer at this version (no copy for the default
     /// version, which most answers carry).
     pub fn header_value(&self) -> http::HeaderValue {
@@ -113,7 +109,7 @@ mod tests {
     #[test]
     fn parses_dated_and_named_versions() {
         let v = ApiVersion::parse("2026-09-30.endive").unwrap();
-        assert_eq!(v.as_str(), "2026-09-30.endive");
+        assert_eq!(v.to_string(), "2026-09-30.endive");
         assert!(uses_page_ui_modes(&v));
         let old = ApiVersion::parse("2020-08-27").unwrap();
         assert!(old.before(2022, 8, 1));

@@ -349,14 +349,7 @@ pub(crate) fn create(account: &mut Account, params: &Params, ctx: &RequestCtx) -
     let obj = snapshot(&coupon.json(now))?;
     let reply = Reply::json(&coupon.json(now));
     account.coupons.insert(coupon);
-    let version = ctx.version_for(account);
-    emit(
-        account,
-        "coupon.created",
-        obj,
-        version.as_str(),
-        &event_request(ctx),
-    )?;
+    emit(account, "coupon.created", obj, &event_request(ctx))?;
     reply
 }
 

@@ -380,16 +380,11 @@ fn find_live<'a>(account: &'a mut Account, id: &str) -> ApiResult<&'a mut Custom
         .ok_or_else(|| ApiError::no_such("customer", id, "customer", true))
 }
 
-fn insert(
-    account: &mut Account,
-    customer: Customer,
-    version: &str,
-    request: &EventRequest,
-) -> ApiResult<String> {
+fn insert(account: &mut Account, customer: Customer, request: &EventRequest) -> ApiResult<String> {
     let id = customer.id.clone();
     let obj = event_object(&customer);
     account.customers.insert(customer);
-    emit(account, "customer.created", obj, version, request)?;
+    emit(account, "customer.created", obj, request)?;
     Ok(id)
 }
 
@@ -404,13 +399,12 @@ pub(crate) fn create_for_checkout(
     account: &mut Account,
     email: Option<&str>,
     name: Option<&str>,
-    version: &str,
     request: &EventRequest,
 ) -> ApiResult<String> {
     let mut customer = Customer::new(account);
     customer.email = email.map(str::to_string);
     customer.name = name.map(str::to_string);
-    insert(account, customer, version, request)
+    insert(account, customer, request)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -432,8 +426,7 @@ pub(crate) fn create(account: &mut Account, params: &Params, ctx: &RequestCtx) -
     let mut customer = Customer::new(account);
     apply(&mut customer, c)?;
     let reply = Reply::json(&customer.json());
-    let version = ctx.version_for(account);
-    insert(account, customer, version.as_str(), &event_request(ctx))?;
+    insert(account, customer, &event_request(ctx))?;
     reply
 }
 
@@ -472,14 +465,7 @@ pub(crate) fn update(
     let obj = event_object(&customer);
     let reply = Reply::json(&customer.json());
     *find_live(account, id)? = customer;
-    let version = ctx.version_for(account);
-    emit(
-        account,
-        "customer.updated",
-        obj,
-        version.as_str(),
-        &event_request(ctx),
-    )?;
+    emit(account, "customer.updated", obj, &event_request(ctx))?;
     reply
 }
 
@@ -491,17 +477,10 @@ pub(crate) fn delete(
     ctx: &RequestCtx,
 ) -> ApiResult<Reply> {
     Fields::root(params).finish()?;
-    let version = ctx.version_for(account);
     let customer = find_live(account, id)?;
     customer.deleted = true;
     let obj = event_object(customer);
-    emit(
-        account,
-        "customer.deleted",
-        obj,
-        version.as_str(),
-        &event_request(ctx),
-    )?;
+    emit(account, "customer.deleted", obj, &event_request(ctx))?;
     Reply::json(&DeletedJson {
         id,
         object: "customer",
@@ -689,7 +668,6 @@ mod tests {
             &mut a,
             Some("b@e.test"),
             Some("Jenny"),
-            "2026-09-30.endive",
             &EventRequest::default(),
         )
         .unwrap();

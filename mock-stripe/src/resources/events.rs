@@ -308,14 +308,11 @@ pub(crate) fn snapshot(object: &impl Serialize) -> ApiResult<Box<RawValue>> {
 ///
 /// `object`: a [`snapshot`] (`Box<RawValue>`, the same JSON at every version), a
 /// [`copied`] or a [`versioned`] copy of the object. The event carries the account's API
-/// version (as on Stripe, whatever version the request that caused it used), so the last
-/// argument is not read any more: it is kept so that callers written before this compile
-/// unchanged.
+/// version, as on Stripe, whatever version the request that caused it used.
 pub(crate) fn emit(
     account: &mut Account,
     kind: &str,
     object: impl Into<EventObject>,
-    _api_version: &str,
     request: &EventRequest,
 ) -> ApiResult<()> {
     let object: EventObject = object.into();

@@ -15,7 +15,6 @@ use super::{check_metadata, clearable, event_request, one_of, string_enum};
 use crate::money;
 use crate::protocol::expand::Expand;
 use crate::protocol::list::{ListJson, ListParams, paginate};
-use crate::protocol::version::ApiVersion;
 use crate::protocol::{ApiError, ApiResult, Fields, Params, RangeFilter, Reply, RequestCtx};
 use crate::resources::events::{emit, snapshot};
 use crate::resources::expandable;
@@ -487,21 +486,10 @@ pub(crate) fn build(
 }
 
 /// Inserts a price and emits `price.created`.
-pub(crate) fn insert(
-    account: &mut Account,
-    price: Price,
-    version: &ApiVersion,
-    ctx: &RequestCtx,
-) -> ApiResult<()> {
+pub(crate) fn insert(account: &mut Account, price: Price, ctx: &RequestCtx) -> ApiResult<()> {
     let obj = snapshot(&price.json(None))?;
     account.prices.insert(price);
-    emit(
-        account,
-        "price.created",
-        obj,
-        version.as_str(),
-        &event_request(ctx),
-    )
+    emit(account, "price.created", obj, &event_request(ctx))
 }
 
 /// The price holding `lookup_key`, other than `except`.
@@ -537,7 +525,6 @@ fn transfer_from_holder(
     account: &mut Account,
     key: &str,
     to: &str,
-    version: &ApiVersion,
     ctx: &RequestCtx,
 ) -> ApiResult<()> {
     let Some(holder) = holder_of(account, key, to) else {
@@ -546,13 +533,7 @@ fn transfer_from_holder(
     let price = account.prices.get_mut(&holder).expect("found above");
     price.lookup_key = None;
     let obj = snapshot(&price.json(None))?;
-    emit(
-        account,
-        "price.updated",
-        obj,
-        version.as_str(),
-        &event_request(ctx),
-    )
+    emit(account, "price.updated", obj, &event_request(ctx))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -656,11 +637,10 @@ pub(crate) fn create(account: &mut Account, params: &Params, ctx: &RequestCtx) -
             Ok(p)
         }
     };
-    let version = ctx.version_for(account);
     let product_id = match new_product {
         Ok(p) => {
             let id = p.id.clone();
-            products::insert(account, p, &version, ctx)?;
+            products::insert(account, p, ctx)?;
             id
         }
         Err(id) => id,
@@ -681,9 +661,9 @@ pub(crate) fn create(account: &mut Account, params: &Params, ctx: &RequestCtx) -
     };
     let id = price.id.clone();
     if let Some(key) = &lookup_key {
-        transfer_from_holder(account, key, &id, &version, ctx)?;
+        transfer_from_holder(account, key, &id, ctx)?;
     }
-    insert(account, price, &version, ctx)?;
+    insert(account, price, ctx)?;
     render(account, &id, &expand, ctx)
 }
 
@@ -742,9 +722,8 @@ pub(crate) fn update(
     if let Some(Some(key)) = &lookup_key {
         check_lookup_key(account, key, transfer, id)?;
     }
-    let version = ctx.version_for(account);
     if let Some(Some(key)) = &lookup_key {
-        transfer_from_holder(account, key, id, &version, ctx)?;
+        transfer_from_holder(account, key, id, ctx)?;
     }
     let price = account.prices.get_mut(id).expect("found above");
     if let Some(a) = active {
@@ -761,13 +740,7 @@ pub(crate) fn update(
         price.tax_behavior = t;
     }
     let obj = snapshot(&price.json(None))?;
-    emit(
-        account,
-        "price.updated",
-        obj,
-        version.as_str(),
-        &event_request(ctx),
-    )?;
+    emit(account, "price.updated", obj, &event_request(ctx))?;
     render(account, id, &expand, ctx)
 }
 

@@ -12,7 +12,6 @@ use super::prices::{self, Price, PriceJson};
 use super::{check_metadata, check_url, clearable, event_request, one_of, string_enum};
 use crate::protocol::expand::Expand;
 use crate::protocol::list::{ListJson, ListParams, paginate};
-use crate::protocol::version::ApiVersion;
 use crate::protocol::{ApiError, ApiResult, Fields, Params, RangeFilter, Reply, RequestCtx};
 use crate::resources::events::{emit, snapshot};
 use crate::resources::expandable;
@@ -323,21 +322,10 @@ fn find<'a>(account: &'a Account, id: &str) -> ApiResult<&'a Product> {
 }
 
 /// Inserts a new product and emits `product.created`.
-pub(crate) fn insert(
-    account: &mut Account,
-    product: Product,
-    version: &ApiVersion,
-    ctx: &RequestCtx,
-) -> ApiResult<()> {
+pub(crate) fn insert(account: &mut Account, product: Product, ctx: &RequestCtx) -> ApiResult<()> {
     let obj = snapshot(&product.json(None))?;
     account.products.insert(product);
-    emit(
-        account,
-        "product.created",
-        obj,
-        version.as_str(),
-        &event_request(ctx),
-    )
+    emit(account, "product.created", obj, &event_request(ctx))
 }
 
 /// A product id is free: not taken, and of characters Stripe allows in ids.
@@ -418,10 +406,9 @@ pub(crate) fn create(account: &mut Account, params: &Params, ctx: &RequestCtx) -
         kind: kind.unwrap_or(ProductType::Service),
         marketing_features: p.marketing_features.unwrap_or_default(),
     };
-    let version = ctx.version_for(account);
-    insert(account, product, &version, ctx)?;
+    insert(account, product, ctx)?;
     if let Some(price) = price {
-        prices::insert(account, price, &version, ctx)?;
+        prices::insert(account, price, ctx)?;
     }
     render(account, &id, &expand, ctx)
 }
@@ -517,14 +504,7 @@ pub(crate) fn update(
     }
     product.updated = now;
     let obj = snapshot(&product.json(None))?;
-    let version = ctx.version_for(account);
-    emit(
-        account,
-        "product.updated",
-        obj,
-        version.as_str(),
-        &event_request(ctx),
-    )?;
+    emit(account, "product.updated", obj, &event_request(ctx))?;
     render(account, id, &expand, ctx)
 }
 
@@ -544,14 +524,7 @@ pub(crate) fn delete(
     }
     let product = account.products.remove(id).expect("found above");
     let obj = snapshot(&product.json(None))?;
-    let version = ctx.version_for(account);
-    emit(
-        account,
-        "product.deleted",
-        obj,
-        version.as_str(),
-        &event_request(ctx),
-    )?;
+    emit(account, "product.deleted", obj, &event_request(ctx))?;
     Reply::json(&DeletedJson {
         id,
         object: "product",

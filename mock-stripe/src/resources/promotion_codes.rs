@@ -217,14 +217,13 @@ fn emit_versioned(account: &mut Account, kind: &str, id: &str, ctx: &RequestCtx)
     let now = account.now();
     let promo = account.promotion_codes.get(id).expect("stored").clone();
     let coupon = account.coupons.get(&promo.coupon).cloned();
-    let version = ctx.version_for(account);
     let object = versioned(
         (promo, coupon),
         move |(p, c): &(PromotionCode, Option<Coupon>), v| {
             snapshot(&p.json(v, c.as_ref(), now, false))
         },
     );
-    emit(account, kind, object, version.as_str(), &event_request(ctx))
+    emit(account, kind, object, &event_request(ctx))
 }
 
 fn render(account: &Account, id: &str, ctx: &RequestCtx, expand: &[&str]) -> ApiResult<Reply> {

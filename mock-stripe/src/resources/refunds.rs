@@ -126,10 +126,6 @@ impl Refund {
     }
 }
 
-fn v(account: &Account) -> String {
-    account.api_version().as_str().to_string()
-}
-
 /// Records a refund of `amount` of `charge_id` (checked by the caller) and emits
 /// `charge.refunded` (and `refund.created` from 2024-10-28). Returns its id.
 fn record(
@@ -182,10 +178,9 @@ fn record(
         let due = (now + account.settings.async_payment_delay_secs).saturating_mul(1000);
         account.agenda.schedule(due, Job::SettleRefund(id.clone()));
     }
-    let v = v(account);
-    emit(account, "charge.refunded", charge_obj, &v, request)?;
+    emit(account, "charge.refunded", charge_obj, request)?;
     if sends_refund_events(account.api_version()) {
-        emit(account, "refund.created", refund_obj, &v, request)?;
+        emit(account, "refund.created", refund_obj, request)?;
     }
     Ok(id)
 }
@@ -378,12 +373,11 @@ fn emit_updated(account: &mut Account, id: &str, request: &EventRequest) -> ApiR
     let failed = refund.status == RefundStatus::Failed;
     let obj = || snapshot(&refund.json());
     let (a, b, c) = (obj()?, obj()?, obj()?);
-    let v = v(account);
-    emit(account, "charge.refund.updated", a, &v, request)?;
+    emit(account, "charge.refund.updated", a, request)?;
     if sends_refund_events(account.api_version()) {
-        emit(account, "refund.updated", b, &v, request)?;
+        emit(account, "refund.updated", b, request)?;
         if failed {
-            emit(account, "refund.failed", c, &v, request)?;
+            emit(account, "refund.failed", c, request)?;
         }
     }
     Ok(())

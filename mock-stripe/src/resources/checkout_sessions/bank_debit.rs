@@ -3,9 +3,7 @@
 //! (contract §2.3, delayed-notification methods). Card payments and 3-D Secure are in
 //! `lifecycle.rs`, whose helpers this shares.
 
-use super::lifecycle::{
-    PayResult, ensure_payment_intent, event_version, open_session, session_object,
-};
+use super::lifecycle::{PayResult, ensure_payment_intent, open_session, session_object};
 use super::object::{CustomerDetails, PaymentStatus, Status};
 use crate::bank_debits::BankAccount;
 use crate::engine::agenda::Job;
@@ -41,11 +39,9 @@ pub(crate) fn pay_by_bank_with_method(
     method: Option<&str>,
 ) -> ApiResult<PayResult> {
     let request = EventRequest::default();
-    let session = match open_session(account, id)? {
-        Ok(s) => s,
-        Err(answer) => return Ok(answer),
-    };
-    let v = event_version(session);
+    if let Err(answer) = open_session(account, id)? {
+        return Ok(answer);
+    }
     let pi_id = ensure_payment_intent(account, id, bank.kind.as_str(), &request)?;
     let now = account.now();
     let (amount, currency, description, customer) = {
@@ -105,15 +101,9 @@ pub(crate) fn pay_by_bank_with_method(
     session.pending_authentication = None;
     let session = session.clone();
     let session_obj = session_object(&session);
-    emit(account, "charge.pending", charge_obj, &v, &request)?;
-    emit(account, "payment_intent.processing", pi_obj, &v, &request)?;
-    emit(
-        account,
-        "checkout.session.completed",
-        session_obj,
-        &v,
-        &request,
-    )?;
+    emit(account, "charge.pending", charge_obj, &request)?;
+    emit(account, "payment_intent.processing", pi_obj, &request)?;
+    emit(account, "checkout.session.completed", session_obj, &request)?;
     let due = (now + account.settings.async_payment_delay_secs).saturating_mul(1000);
     account
         .agenda
@@ -130,7 +120,6 @@ pub(crate) fn settle_payment(account: &mut Account, id: &str) -> ApiResult<()> {
     let Some(session) = account.sessions.get(id) else {
         return Ok(());
     };
-    let v = event_version(session);
     let Some(pi_id) = session.payment_intent.clone() else {
         return Ok(());
     };
@@ -169,13 +158,12 @@ pub(crate) fn settle_payment(account: &mut Account, id: &str) -> ApiResult<()> {
             session.payment_status = PaymentStatus::Paid;
             let session = session.clone();
             let obj = session_object(&session);
-            emit(account, "charge.succeeded", charge_obj, &v, &request)?;
-            emit(account, "payment_intent.succeeded", pi_obj, &v, &request)?;
+            emit(account, "charge.succeeded", charge_obj, &request)?;
+            emit(account, "payment_intent.succeeded", pi_obj, &request)?;
             emit(
                 account,
                 "checkout.session.async_payment_succeeded",
                 obj,
-                &v,
                 &request,
             )
         }
@@ -189,19 +177,12 @@ pub(crate) fn settle_payment(account: &mut Account, id: &str) -> ApiResult<()> {
             let pi_obj = snapshot(&pi.json(None))?;
             let session = account.sessions.get(id).expect("looked up above").clone();
             let obj = session_object(&session);
-            emit(account, "charge.failed", charge_obj, &v, &request)?;
-            emit(
-                account,
-                "payment_intent.payment_failed",
-                pi_obj,
-                &v,
-                &request,
-            )?;
+            emit(account, "charge.failed", charge_obj, &request)?;
+            emit(account, "payment_intent.payment_failed", pi_obj, &request)?;
             emit(
                 account,
                 "checkout.session.async_payment_failed",
                 obj,
-                &v,
                 &request,
             )
         }

@@ -246,16 +246,11 @@ pub(super) fn on_completion(
     let creates =
         session.customer.is_none() && session.customer_creation == Some(CustomerCreation::Always);
     let discounts = session.discounts.clone();
-    let version = session.version();
     let pi = session.payment_intent.clone();
     redeem(account, &discounts);
     let Some(customer) = (if creates {
         Some(customers::create_for_checkout(
-            account,
-            email,
-            name,
-            version.as_str(),
-            request,
+            account, email, name, request,
         )?)
     } else {
         account.sessions.get(id).and_then(|s| s.customer.clone())

@@ -16,10 +16,6 @@ use crate::resources::payment_intents::{
 use crate::resources::payment_methods;
 use crate::store::Account;
 
-pub(super) fn event_version(session: &Session) -> String {
-    session.version().as_str().to_string()
-}
-
 /// A session as an event carries it: a copy, rendered at the account's version and at each
 /// endpoint's own (never expanded).
 pub(crate) fn session_object(session: &Session) -> EventObject {
@@ -37,7 +33,6 @@ fn do_expire(account: &mut Account, id: &str, request: &EventRequest) -> ApiResu
     };
     session.status = Status::Expired;
     let session = session.clone();
-    let v = event_version(&session);
     if let Some(pi_id) = &session.payment_intent
         && let Some(pi) = account.payment_intents.get_mut(pi_id)
         && pi.status == PiStatus::RequiresPaymentMethod
@@ -46,10 +41,10 @@ fn do_expire(account: &mut Account, id: &str, request: &EventRequest) -> ApiResu
         pi.canceled_at = Some(now);
         pi.cancellation_reason = Some(CancellationReason::Abandoned);
         let obj = snapshot(&pi.json(None))?;
-        emit(account, "payment_intent.canceled", obj, &v, request)?;
+        emit(account, "payment_intent.canceled", obj, request)?;
     }
     let obj = session_object(&session);
-    emit(account, "checkout.session.expired", obj, &v, request)
+    emit(account, "checkout.session.expired", obj, request)
 }
 
 /// Expires the session if its `expires_at` has passed (expiry is evaluated lazily on
@@ -148,7 +143,6 @@ pub(super) fn ensure_payment_intent(
         }
         return Ok(pi);
     }
-    let v = event_version(session);
     let (amount, currency, data) = (
         session.amount_total.unwrap_or(0),
         session.currency.clone().unwrap_or_else(|| "usd".into()),
@@ -168,7 +162,7 @@ pub(super) fn ensure_payment_intent(
         .get_mut(id)
         .expect("checked by the caller")
         .payment_intent = Some(pi_id.clone());
-    emit(account, "payment_intent.created", obj, &v, request)?;
+    emit(account, "payment_intent.created", obj, request)?;
     Ok(pi_id)
 }
 
@@ -221,7 +215,6 @@ pub(crate) fn pay_with_method(
         Ok(s) => s,
         Err(answer) => return Ok(answer),
     };
-    let v = event_version(session);
     let details = CustomerDetails {
         email: Some(payer.email.to_string()),
         name: payer.name.map(str::to_string),
@@ -236,7 +229,7 @@ pub(crate) fn pay_with_method(
         session.customer_details = Some(Box::new(details));
         let session = session.clone();
         let obj = session_object(&session);
-        emit(account, "checkout.session.completed", obj, &v, &request)?;
+        emit(account, "checkout.session.completed", obj, &request)?;
         return Ok(PayResult::Completed(session.redirect_url()));
     }
 
@@ -262,10 +255,10 @@ pub(crate) fn pay_with_method(
                     email: payer.email.to_string(),
                     name: payer.name.map(str::to_string),
                 }));
-                emit(account, "payment_intent.requires_action", obj, &v, &request)?;
+                emit(account, "payment_intent.requires_action", obj, &request)?;
                 return Ok(PayResult::RequiresAuthentication { token });
             }
-            Some(false) => return fail_authentication(account, id, &pi_id, &v, &request),
+            Some(false) => return fail_authentication(account, id, &pi_id, &request),
             Some(true) => {}
         }
     }
@@ -274,7 +267,7 @@ pub(crate) fn pay_with_method(
         payment_intent: &pi_id,
         method,
     };
-    charge_card(account, &charged, payer, details, &v, &request)
+    charge_card(account, &charged, payer, details, &request)
 }
 
 /// The payer's answer to a 3-D Secure challenge: `complete` charges the card as its row in
@@ -299,7 +292,6 @@ pub(crate) fn authenticate(
     let (Some(pi_id), true) = (session.payment_intent.clone(), matches) else {
         return Ok(None);
     };
-    let v = event_version(session);
     let pending = account
         .sessions
         .get_mut(id)
@@ -308,7 +300,7 @@ pub(crate) fn authenticate(
         .take()
         .expect("matched above");
     if !complete {
-        return fail_authentication(account, id, &pi_id, &v, &request).map(Some);
+        return fail_authentication(account, id, &pi_id, &request).map(Some);
     }
     let payer = Payer {
         card: &pending.card,
@@ -325,14 +317,13 @@ pub(crate) fn authenticate(
         payment_intent: &pi_id,
         method: None,
     };
-    charge_card(account, &charged, &payer, details, &v, &request).map(Some)
+    charge_card(account, &charged, &payer, details, &request).map(Some)
 }
 
 fn fail_authentication(
     account: &mut Account,
     id: &str,
     pi_id: &str,
-    v: &str,
     request: &EventRequest,
 ) -> ApiResult<PayResult> {
     let error = CardError::from(crate::cards::AUTHENTICATION_FAILED);
@@ -350,7 +341,7 @@ fn fail_authentication(
         charge: None,
     });
     let obj = snapshot(&pi.json(None))?;
-    emit(account, "payment_intent.payment_failed", obj, v, request)?;
+    emit(account, "payment_intent.payment_failed", obj, request)?;
     Ok(PayResult::Declined(error))
 }
 
@@ -389,7 +380,6 @@ fn charge_card(
     charged: &Charged<'_>,
     payer: &Payer<'_>,
     details: CustomerDetails,
-    v: &str,
     request: &EventRequest,
 ) -> ApiResult<PayResult> {
     let (id, pi_id) = (charged.session, charged.payment_intent);
@@ -452,8 +442,8 @@ fn charge_card(
                 charge: Some(charge_id),
             });
             let pi_obj = snapshot(&pi.json(None))?;
-            emit(account, "charge.failed", charge_obj, v, request)?;
-            emit(account, "payment_intent.payment_failed", pi_obj, v, request)?;
+            emit(account, "charge.failed", charge_obj, request)?;
+            emit(account, "payment_intent.payment_failed", pi_obj, request)?;
             Ok(PayResult::Declined(error))
         }
         Outcome::Succeeds => {
@@ -481,15 +471,9 @@ fn charge_card(
             session.pending_authentication = None;
             let session = session.clone();
             let session_obj = session_object(&session);
-            emit(account, "charge.succeeded", charge_obj, v, request)?;
-            emit(account, pi_event, pi_obj, v, request)?;
-            emit(
-                account,
-                "checkout.session.completed",
-                session_obj,
-                v,
-                request,
-            )?;
+            emit(account, "charge.succeeded", charge_obj, request)?;
+            emit(account, pi_event, pi_obj, request)?;
+            emit(account, "checkout.session.completed", session_obj, request)?;
             Ok(PayResult::Completed(session.redirect_url()))
         }
     }

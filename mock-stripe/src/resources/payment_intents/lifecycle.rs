@@ -19,11 +19,6 @@ use crate::resources::payment_methods::{self, PaymentMethod};
 use crate::resources::{check_metadata, refunds};
 use crate::store::Account;
 
-/// The version label events are emitted with (the account's; `emit` applies it).
-fn v(account: &Account) -> String {
-    account.api_version().as_str().to_string()
-}
-
 pub(super) fn no_such(id: &str) -> ApiError {
     ApiError::no_such("payment_intent", id, "intent", true)
 }
@@ -304,8 +299,7 @@ pub(super) fn confirm(
             token,
         });
         let obj = snapshot(&pi.json(None))?;
-        let v = v(account);
-        return emit(account, "payment_intent.requires_action", obj, &v, request);
+        return emit(account, "payment_intent.requires_action", obj, request);
     }
     charge_card(account, pi_id, None, request)
 }
@@ -350,7 +344,6 @@ fn charge_card(
     let charge_obj = snapshot(&charge.json())?;
     let charge_id = charge.id.clone();
     account.charges.insert(charge);
-    let v = v(account);
     let pi = account.payment_intents.get_mut(pi_id).expect("checked");
     pi.latest_charge = Some(charge_id.clone());
     pi.next_action = None;
@@ -364,21 +357,15 @@ fn charge_card(
                 charge: Some(charge_id),
             });
             let pi_obj = snapshot(&pi.json(None))?;
-            emit(account, "charge.failed", charge_obj, &v, request)?;
-            emit(
-                account,
-                "payment_intent.payment_failed",
-                pi_obj,
-                &v,
-                request,
-            )?;
+            emit(account, "charge.failed", charge_obj, request)?;
+            emit(account, "payment_intent.payment_failed", pi_obj, request)?;
             Err(card_error(account, pi_id, &error))
         }
         None => {
             let pi_event = pi.card_charge_succeeded();
             let pi_obj = snapshot(&pi.json(None))?;
-            emit(account, "charge.succeeded", charge_obj, &v, request)?;
-            emit(account, pi_event, pi_obj, &v, request)
+            emit(account, "charge.succeeded", charge_obj, request)?;
+            emit(account, pi_event, pi_obj, request)
         }
     }
 }
@@ -417,14 +404,13 @@ fn submit_bank_debit(
     let charge_obj = snapshot(&charge.json())?;
     let charge_id = charge.id.clone();
     account.charges.insert(charge);
-    let v = v(account);
     let pi = account.payment_intents.get_mut(pi_id).expect("checked");
     pi.latest_charge = Some(charge_id);
     pi.status = PiStatus::Processing;
     pi.last_payment_error = None;
     let pi_obj = snapshot(&pi.json(None))?;
-    emit(account, "charge.pending", charge_obj, &v, request)?;
-    emit(account, "payment_intent.processing", pi_obj, &v, request)?;
+    emit(account, "charge.pending", charge_obj, request)?;
+    emit(account, "payment_intent.processing", pi_obj, request)?;
     let due = (now + account.settings.async_payment_delay_secs).saturating_mul(1000);
     account
         .agenda
@@ -460,14 +446,13 @@ pub(crate) fn settle(account: &mut Account, pi_id: &str) -> ApiResult<()> {
     let charge_id = charge.id.clone();
     let charge_obj = snapshot(&charge.json())?;
     let request = EventRequest::default();
-    let v = v(account);
     let pi = account.payment_intents.get_mut(pi_id).expect("looked up");
     match failure {
         None => {
             pi.status = PiStatus::Succeeded;
             let pi_obj = snapshot(&pi.json(None))?;
-            emit(account, "charge.succeeded", charge_obj, &v, &request)?;
-            emit(account, "payment_intent.succeeded", pi_obj, &v, &request)
+            emit(account, "charge.succeeded", charge_obj, &request)?;
+            emit(account, "payment_intent.succeeded", pi_obj, &request)
         }
         Some(error) => {
             pi.status = PiStatus::RequiresPaymentMethod;
@@ -477,14 +462,8 @@ pub(crate) fn settle(account: &mut Account, pi_id: &str) -> ApiResult<()> {
                 charge: Some(charge_id),
             });
             let pi_obj = snapshot(&pi.json(None))?;
-            emit(account, "charge.failed", charge_obj, &v, &request)?;
-            emit(
-                account,
-                "payment_intent.payment_failed",
-                pi_obj,
-                &v,
-                &request,
-            )
+            emit(account, "charge.failed", charge_obj, &request)?;
+            emit(account, "payment_intent.payment_failed", pi_obj, &request)
         }
     }
 }
@@ -527,8 +506,7 @@ pub(crate) fn authenticate(
             charge: None,
         });
         let obj = snapshot(&pi.json(None))?;
-        let v = v(account);
-        emit(account, "payment_intent.payment_failed", obj, &v, &request)?;
+        emit(account, "payment_intent.payment_failed", obj, &request)?;
     } else if pi.confirmation_method == ConfirmationMethod::Manual {
         // The server confirms again (and then the card is charged without asking).
         pi.authenticated = true;
@@ -607,7 +585,6 @@ pub(super) fn capture(
         .latest_charge
         .clone()
         .ok_or_else(|| ApiError::internal("a PaymentIntent requiring capture has no charge"))?;
-    let v = v(account);
     let charge = account
         .charges
         .get_mut(&charge_id)
@@ -630,8 +607,8 @@ pub(super) fn capture(
     pi.status = PiStatus::Succeeded;
     pi.amount_captured = (remainder > 0).then_some(amount);
     let pi_obj = snapshot(&pi.json(None))?;
-    emit(account, "charge.captured", charge_obj, &v, request)?;
-    emit(account, "payment_intent.succeeded", pi_obj, &v, request)?;
+    emit(account, "charge.captured", charge_obj, request)?;
+    emit(account, "payment_intent.succeeded", pi_obj, request)?;
     if remainder > 0 {
         refunds::release(account, &charge_id, remainder, request)?;
     }
@@ -693,14 +670,13 @@ pub(super) fn cancel(
         }
     }
     let now = account.now();
-    let v = v(account);
     let pi = account.payment_intents.get_mut(pi_id).expect("looked up");
     pi.status = PiStatus::Canceled;
     pi.canceled_at = Some(now);
     pi.cancellation_reason = reason;
     pi.next_action = None;
     let obj = snapshot(&pi.json(None))?;
-    emit(account, "payment_intent.canceled", obj, &v, request)
+    emit(account, "payment_intent.canceled", obj, request)
 }
 
 /// `update`: payment fields while the intent waits for a payment method, confirmation or

@@ -135,8 +135,7 @@ pub(crate) fn create(
     let obj = snapshot(&pi.json(None))?;
     account.payment_intents.insert(pi);
     let request = request_of(ctx);
-    let v = account.api_version().as_str().to_string();
-    emit(account, "payment_intent.created", obj, &v, &request)?;
+    emit(account, "payment_intent.created", obj, &request)?;
     if input.confirm {
         lifecycle::confirm(account, &id, confirm_in, &request, base_url)?;
     }
