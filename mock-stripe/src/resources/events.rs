@@ -17,16 +17,15 @@ type Renderer = Box<dyn Fn(&ApiVersion) -> ApiResult<Box<RawValue>> + Send>;
 
 /// What an event carries: its object as it was, already rendered (`snapshot(..)?.into()`),
 /// or a copy rendered when the event is first read ([`copied`], [`versioned`]).
-pub(crate) struct EventObject {
-    rendered: Option<Box<RawValue>>,
-    source: Source,
+pub(crate) enum EventObject {
+    /// Rendered when emitted; the same JSON at every version.
+    Rendered(Box<RawValue>),
+    /// Rendered from this when first read.
+    Later(Source),
 }
 
 /// Where an event's `data.object` comes from when it has not been rendered yet.
-enum Source {
-    /// Nothing left to render: the object was rendered when emitted, or read back from a
-    /// data directory; the same JSON at every version.
-    Rendered,
+pub(crate) enum Source {
     /// A copy whose JSON is the same at every version.
     Copy(Box<dyn Fn() -> ApiResult<Box<RawValue>> + Send>),
     /// A copy whose JSON depends on the version.
@@ -35,10 +34,7 @@ enum Source {
 
 impl From<Box<RawValue>> for EventObject {
     fn from(rendered: Box<RawValue>) -> Self {
-        EventObject {
-            rendered: Some(rendered),
-            source: Source::Rendered,
-        }
+        EventObject::Rendered(rendered)
     }
 }
 
@@ -49,10 +45,7 @@ pub(crate) fn copied<T: Send + 'static>(
     object: T,
     render: impl Fn(&T) -> ApiResult<Box<RawValue>> + Send + 'static,
 ) -> EventObject {
-    EventObject {
-        rendered: None,
-        source: Source::Copy(Box::new(move || render(&object))),
-    }
+    EventObject::Later(Source::Copy(Box::new(move || render(&object))))
 }
 
 /// An event object whose JSON depends on the API version (a Checkout Session's `ui_mode`,
@@ -62,10 +55,7 @@ pub(crate) fn versioned<T: Send + 'static>(
     object: T,
     render: impl Fn(&T, &ApiVersion) -> ApiResult<Box<RawValue>> + Send + 'static,
 ) -> EventObject {
-    EventObject {
-        rendered: None,
-        source: Source::Versioned(Box::new(move |v| render(&object, v))),
-    }
+    EventObject::Later(Source::Versioned(Box::new(move |v| render(&object, v))))
 }
 
 /// An event as stored: its payload is frozen JSON, rendered once (when the event is first
@@ -81,7 +71,9 @@ pub(crate) struct Event {
     pub api_version: String,
     /// `data.object` at `api_version`, once rendered (see [`Event::object`]).
     object: OnceLock<Box<RawValue>>,
-    source: Source,
+    /// What renders `object` and other versions' renditions (`None`: rendered when emitted
+    /// or read back from a data directory, the same JSON at every version).
+    source: Option<Source>,
     /// `data.object` at other versions, rendered at most once each.
     renditions: Vec<(String, Box<RawValue>)>,
     /// The connected account (`acct_…`) the event happened on (Connect), else `None`.
@@ -196,7 +188,7 @@ impl<'de> serde::Deserialize<'de> for Event {
             kind: e.kind,
             api_version: e.api_version,
             object: OnceLock::from(e.object),
-            source: Source::Rendered,
+            source: None,
             renditions: e.renditions,
             account: e.account,
             pending_webhooks: e.pending_webhooks,
@@ -214,9 +206,9 @@ impl Event {
             return Ok(object);
         }
         let rendered = match &self.source {
-            Source::Rendered => return Err(ApiError::internal("an event without an object")),
-            Source::Copy(render) => render()?,
-            Source::Versioned(render) => render(&self.version()?)?,
+            None => return Err(ApiError::internal("an event without an object")),
+            Some(Source::Copy(render)) => render()?,
+            Some(Source::Versioned(render)) => render(&self.version()?)?,
         };
         Ok(self.object.get_or_init(|| rendered))
     }
@@ -244,7 +236,7 @@ impl Event {
         let Some(v) = version.filter(|v| *v != self.api_version) else {
             return self.delivery_body();
         };
-        let Source::Versioned(render) = &self.source else {
+        let Some(Source::Versioned(render)) = &self.source else {
             // The same JSON at every version: only the label changes.
             let mut json = self.json()?;
             json.pending_webhooks = self.routed_pending;
@@ -315,14 +307,17 @@ pub(crate) fn emit(
     object: impl Into<EventObject>,
     request: &EventRequest,
 ) -> ApiResult<()> {
-    let object: EventObject = object.into();
+    let (rendered, source) = match object.into() {
+        EventObject::Rendered(r) => (OnceLock::from(r), None),
+        EventObject::Later(source) => (OnceLock::new(), Some(source)),
+    };
     let event = Event {
         id: account.ids.object(crate::ids::prefix::EVENT),
         created: account.now(),
         kind: kind.to_string(),
         api_version: account.api_version().to_string(),
-        object: object.rendered.map(OnceLock::from).unwrap_or_default(),
-        source: object.source,
+        object: rendered,
+        source,
         renditions: Vec::new(),
         account: account.connected_id().map(str::to_string),
         pending_webhooks: 0,
