@@ -103,12 +103,7 @@ impl<'a> Fields<'a> {
         if self.path.is_empty() {
             return key.to_string();
         }
-        let mut path = String::with_capacity(self.path.len() + key.len() + 2);
-        path.push_str(&self.path);
-        path.push('[');
-        path.push_str(key);
-        path.push(']');
-        path
+        bracketed(&self.path, key)
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -319,14 +314,17 @@ impl<'a> Fields<'a> {
 
 /// `path[i]`, without `format!` (see [`Fields::path_of`]).
 fn item_path(path: &str, i: usize) -> String {
-    let mut digits = itoa::Buffer::new();
-    let digits = digits.format(i);
-    let mut item = String::with_capacity(path.len() + digits.len() + 2);
-    item.push_str(path);
-    item.push('[');
-    item.push_str(digits);
-    item.push(']');
-    item
+    bracketed(path, itoa::Buffer::new().format(i))
+}
+
+/// `path[inner]`.
+fn bracketed(path: &str, inner: &str) -> String {
+    let mut out = String::with_capacity(path.len() + inner.len() + 2);
+    out.push_str(path);
+    out.push('[');
+    out.push_str(inner);
+    out.push(']');
+    out
 }
 
 fn one_of_list(allowed: &[&str]) -> String {
