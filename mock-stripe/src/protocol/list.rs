@@ -114,29 +114,24 @@ pub(crate) fn paginate_positions<T>(
     let cursor = |param: &str, id: &str| {
         position(id).ok_or_else(|| ApiError::no_such(object_name, id, param, false))
     };
-    // One more than asked tells whether there is more in the direction of travel.
+    // One more than asked tells whether there is more in the direction of travel. The
+    // pages are allocated at their full size up front: a filtered iterator cannot say how
+    // many it yields, and growing from nothing cost three reallocations per list.
     let take = params.limit + 1;
     let (mut page, backwards): (Vec<usize>, bool) = if let Some(id) = &params.ending_before {
         // The items just newer than the cursor, oldest first; reversed below.
         let start = cursor("ending_before", id)? + 1;
-        let newer: Vec<usize> = (start..items.len())
-            .filter(|&i| keep(&items[i]))
-            .take(take)
-            .collect();
+        let mut newer = Vec::with_capacity(take.min(items.len()));
+        newer.extend((start..items.len()).filter(|&i| keep(&items[i])).take(take));
         (newer, true)
     } else {
         let end = match &params.starting_after {
             Some(id) => cursor("starting_after", id)?,
             None => items.len(),
         };
-        (
-            (0..end)
-                .rev()
-                .filter(|&i| keep(&items[i]))
-                .take(take)
-                .collect(),
-            false,
-        )
+        let mut older = Vec::with_capacity(take.min(end));
+        older.extend((0..end).rev().filter(|&i| keep(&items[i])).take(take));
+        (older, false)
     };
     let has_more = page.len() > params.limit;
     page.truncate(params.limit);

@@ -193,10 +193,10 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
     const URL: &str = "/v1/checkout/sessions";
     if expand.is_empty() {
         // Each session's JSON from the cache (or rendered and kept), spliced into the list.
-        let bodies = positions
-            .into_iter()
-            .map(|p| cached_json(account, p, ctx, true))
-            .collect::<ApiResult<Vec<Bytes>>>()?;
+        let mut bodies = Vec::with_capacity(positions.len());
+        for p in positions {
+            bodies.push(cached_json(account, p, ctx, true)?);
+        }
         let mut pieces = assemble(&bodies, has_more, URL).into_iter();
         return Ok(Reply {
             status: http::StatusCode::OK,
