@@ -47,6 +47,7 @@ mod money;
 mod protocol;
 mod resources;
 mod router;
+mod rows;
 #[cfg(test)]
 mod sdk_compat;
 mod server;

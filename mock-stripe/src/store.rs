@@ -38,6 +38,7 @@ use crate::resources::{
     coupons::Coupon, customers::Customer, prices::Price, products::Product,
     promotion_codes::PromotionCode,
 };
+use crate::rows::Rows;
 
 /// One account and what the engine keeps beside its lock.
 pub(crate) struct AccountCell {
@@ -88,7 +89,7 @@ pub(crate) trait Keyed {
 /// It also keeps the JSON of objects answered recently ([`RenderCache`]), forgotten
 /// whenever an object is handed out mutably.
 pub(crate) struct Table<T> {
-    items: Vec<T>,
+    items: Rows<T>,
     rendered: RenderCache,
     /// Hash → position, or [`SPILLED`]: 16 bytes an entry.
     index: IdIndex<u32>,
@@ -132,7 +133,7 @@ impl Hasher for Prehashed {
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
-            items: Vec::new(),
+            items: Rows::default(),
             rendered: RenderCache::default(),
             index: IdIndex::default(),
             spill: IdIndex::default(),
@@ -303,7 +304,7 @@ impl<T: Keyed> Table<T> {
     pub fn remove(&mut self, id: &str) -> Option<T> {
         let i = self.position(id)?;
         self.mark(id);
-        let item = self.items.remove(i);
+        let item = self.items.remove(i)?;
         // Positions after `i` moved: index everything again.
         self.rendered.clear();
         self.index.clear();
@@ -315,7 +316,8 @@ impl<T: Keyed> Table<T> {
         Some(item)
     }
 
-    pub fn as_slice(&self) -> &[T] {
+    /// The objects in creation order.
+    pub fn rows(&self) -> &Rows<T> {
         &self.items
     }
 
@@ -548,12 +550,7 @@ impl Account {
     /// faults, idempotency keys and settings; the clock goes back to real time. Returns the
     /// ids of the sessions it had, for the session index.
     pub fn reset(&mut self) -> Vec<String> {
-        let sessions = self
-            .sessions
-            .as_slice()
-            .iter()
-            .map(|s| s.id.clone())
-            .collect();
+        let sessions = self.sessions.rows().iter().map(|s| s.id.clone()).collect();
         let key = std::mem::take(&mut self.key);
         let defaults = self.defaults.clone();
         let connect = self.connect.take();

@@ -121,8 +121,8 @@ fn attempt_row(a: &AttemptRecord) -> AttemptRow {
 }
 
 fn view_of(acc: &Account, key: &str) -> AccountView {
-    let sessions = acc.sessions.as_slice();
-    let events = acc.events.as_slice();
+    let sessions = acc.sessions.rows();
+    let events = acc.events.rows();
     AccountView {
         key: key.to_string(),
         masked_key: auth::mask_key(key),
@@ -159,7 +159,7 @@ fn view_of(acc: &Account, key: &str) -> AccountView {
             .collect(),
         payments: acc
             .payment_intents
-            .as_slice()
+            .rows()
             .iter()
             .rev()
             .take(ROWS)

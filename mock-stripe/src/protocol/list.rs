@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::error::{ApiError, ApiResult};
 use super::form::Fields;
+use crate::rows::InOrder;
 
 /// `limit`, `starting_after`, `ending_before`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,21 +92,21 @@ pub(crate) fn assemble(items: &[Bytes], has_more: bool, url: &str) -> Vec<Bytes>
 /// One page of a collection kept in creation order (oldest first), answered newest first.
 ///
 /// `position` finds a cursor's index in `items` (cursors must exist, even when filtered out).
-pub(crate) fn paginate<'a, T>(
-    items: &'a [T],
+pub(crate) fn paginate<'a, T: 'a>(
+    items: &'a (impl InOrder<T> + ?Sized),
     position: impl Fn(&str) -> Option<usize>,
     keep: impl Fn(&T) -> bool,
     params: &ListParams,
     object_name: &str,
 ) -> ApiResult<(Vec<&'a T>, bool)> {
     let (page, has_more) = paginate_positions(items, position, keep, params, object_name)?;
-    Ok((page.into_iter().map(|i| &items[i]).collect(), has_more))
+    Ok((page.into_iter().map(|i| items.at(i)).collect(), has_more))
 }
 
 /// [`paginate`], giving the positions in `items` of the page (for the render cache, which
 /// is keyed by position).
 pub(crate) fn paginate_positions<T>(
-    items: &[T],
+    items: &(impl InOrder<T> + ?Sized),
     position: impl Fn(&str) -> Option<usize>,
     keep: impl Fn(&T) -> bool,
     params: &ListParams,
@@ -121,16 +122,20 @@ pub(crate) fn paginate_positions<T>(
     let (mut page, backwards): (Vec<usize>, bool) = if let Some(id) = &params.ending_before {
         // The items just newer than the cursor, oldest first; reversed below.
         let start = cursor("ending_before", id)? + 1;
-        let mut newer = Vec::with_capacity(take.min(items.len()));
-        newer.extend((start..items.len()).filter(|&i| keep(&items[i])).take(take));
+        let mut newer = Vec::with_capacity(take.min(items.count()));
+        newer.extend(
+            (start..items.count())
+                .filter(|&i| keep(items.at(i)))
+                .take(take),
+        );
         (newer, true)
     } else {
         let end = match &params.starting_after {
             Some(id) => cursor("starting_after", id)?,
-            None => items.len(),
+            None => items.count(),
         };
         let mut older = Vec::with_capacity(take.min(end));
-        older.extend((0..end).rev().filter(|&i| keep(&items[i])).take(take));
+        older.extend((0..end).rev().filter(|&i| keep(items.at(i))).take(take));
         (older, false)
     };
     let has_more = page.len() > params.limit;

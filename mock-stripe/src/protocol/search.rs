@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::error::{ApiError, ApiResult};
 use super::form::{Fields, parse_int};
+use crate::rows::InOrder;
 
 /// Longest query accepted, in characters.
 pub(crate) const MAX_QUERY_LEN: usize = 1000;
@@ -441,9 +442,9 @@ impl SearchParams {
 
     /// One page of `items` (kept oldest first, answered newest first) that `keep`, after
     /// the page token's object; `position` finds an id in `items`.
-    pub fn page<'a, T>(
+    pub fn page<'a, T: 'a>(
         &self,
-        items: &'a [T],
+        items: &'a (impl InOrder<T> + ?Sized),
         position: impl Fn(&str) -> Option<usize>,
         id_of: impl Fn(&T) -> &str,
         keep: impl Fn(&'a T) -> bool,
@@ -455,11 +456,11 @@ impl SearchParams {
                     "Invalid page: use the `next_page` value of a previous search result.",
                 )
             })?,
-            None => items.len(),
+            None => items.count(),
         };
-        let mut data: Vec<&T> = items[..end]
-            .iter()
+        let mut data: Vec<&T> = (0..end)
             .rev()
+            .map(|i| items.at(i))
             .filter(|t| keep(t))
             .take(self.limit + 1)
             .collect();
@@ -470,7 +471,7 @@ impl SearchParams {
             .flatten();
         let total_count = self
             .total_count
-            .then(|| items.iter().filter(|t| keep(t)).count());
+            .then(|| (0..items.count()).filter(|&i| keep(items.at(i))).count());
         Ok(SearchPage {
             data,
             has_more,

@@ -418,7 +418,7 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
     f.finish()?;
     let charges = &account.charges;
     let (data, has_more) = paginate(
-        charges.as_slice(),
+        charges.rows(),
         |id| charges.position(id),
         |c: &Charge| {
             customer

@@ -376,7 +376,7 @@ pub(crate) fn list(account: &mut Account, params: &Params) -> ApiResult<Reply> {
     let now = account.now();
     let table = &account.coupons;
     let (data, has_more) = paginate(
-        table.as_slice(),
+        table.rows(),
         |id| table.position(id),
         |c| created.matches(c.created),
         &page,

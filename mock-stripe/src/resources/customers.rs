@@ -517,7 +517,7 @@ pub(crate) fn list(account: &mut Account, params: &Params) -> ApiResult<Reply> {
     };
     let table = &account.customers;
     let (data, has_more) = paginate(
-        table.as_slice(),
+        table.rows(),
         |id| table.position(id),
         keep,
         &page,
@@ -596,21 +596,21 @@ mod tests {
         // Read only now, after the update and the delete: each event still shows the
         // customer as it was when it happened (its copy is rendered when first read).
         let event_object = |i: usize| -> serde_json::Value {
-            serde_json::from_str(a.events.as_slice()[i].object().unwrap().get()).unwrap()
+            serde_json::from_str(a.events.rows()[i].object().unwrap().get()).unwrap()
         };
         assert_eq!(event_object(0)["name"], "Jenny Rosen");
         assert_eq!(event_object(0)["metadata"], serde_json::json!({"uid": "7"}));
         assert_eq!(event_object(1)["name"], serde_json::Value::Null);
         assert_eq!(event_object(1)["description"], "VIP");
         assert_eq!(event_object(2)["email"], "jenny@example.com");
-        let first = a.events.as_slice()[0].object().unwrap().get();
+        let first = a.events.rows()[0].object().unwrap().get();
         assert!(
             first.starts_with(r#"{"id":"cus_"#),
             "compact, in Stripe's order"
         );
         assert!(std::ptr::eq(
             first,
-            a.events.as_slice()[0].object().unwrap().get()
+            a.events.rows()[0].object().unwrap().get()
         ));
     }
 
@@ -620,7 +620,7 @@ mod tests {
         for e in ["a@x.test", "b@x.test", "a@x.test"] {
             call(create, &mut a, &format!("email={e}")).unwrap();
         }
-        let gone = a.customers.as_slice()[0].id.clone();
+        let gone = a.customers.rows()[0].id.clone();
         delete(&mut a, &gone, &Params::default(), &ctx()).unwrap();
         let p = Params::decode(&[b"email=a@x.test".as_slice()]).unwrap();
         let l: serde_json::Value = serde_json::from_slice(&list(&mut a, &p).unwrap().body).unwrap();

@@ -366,7 +366,7 @@ pub(crate) fn list(account: &mut Account, params: &Params) -> ApiResult<Reply> {
     };
     let events = &account.events;
     let (data, has_more) = paginate(
-        events.as_slice(),
+        events.rows(),
         |id| events.position(id),
         keep,
         &page,

@@ -496,7 +496,7 @@ pub(crate) fn insert(account: &mut Account, price: Price, ctx: &RequestCtx) -> A
 fn holder_of(account: &Account, lookup_key: &str, except: &str) -> Option<String> {
     account
         .prices
-        .as_slice()
+        .rows()
         .iter()
         .find(|p| p.id != except && p.lookup_key.as_deref() == Some(lookup_key))
         .map(|p| p.id.clone())
@@ -790,13 +790,7 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
             && created.matches(p.created)
     };
     let table = &account.prices;
-    let (data, has_more) = paginate(
-        table.as_slice(),
-        |id| table.position(id),
-        keep,
-        &page,
-        "price",
-    )?;
+    let (data, has_more) = paginate(table.rows(), |id| table.position(id), keep, &page, "price")?;
     let data: Vec<_> = data.into_iter().map(|p| p.json(None)).collect();
     let list = ListJson::new(data, has_more, "/v1/prices".into());
     expandable::reply_list(account, "price", &list, &expand, &ctx.version_for(account))

@@ -517,7 +517,7 @@ pub(crate) fn delete(
 ) -> ApiResult<Reply> {
     Fields::root(params).finish()?;
     find(account, id)?;
-    if account.prices.as_slice().iter().any(|p| p.product == id) {
+    if account.prices.rows().iter().any(|p| p.product == id) {
         return Err(ApiError::bad_request(
             "This product cannot be deleted because it has one or more user-created prices.",
         ));
@@ -555,7 +555,7 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
     };
     let table = &account.products;
     let (data, has_more) = paginate(
-        table.as_slice(),
+        table.rows(),
         |id| table.position(id),
         keep,
         &page,

@@ -199,7 +199,7 @@ pub(crate) fn existing<'a>(
 pub(crate) fn by_code<'a>(account: &'a Account, code: &str) -> Option<&'a PromotionCode> {
     account
         .promotion_codes
-        .as_slice()
+        .rows()
         .iter()
         .rev()
         .find(|p| p.active && p.code.eq_ignore_ascii_case(code))
@@ -461,7 +461,7 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
     };
     let table = &account.promotion_codes;
     let (data, has_more) = paginate(
-        table.as_slice(),
+        table.rows(),
         |id| table.position(id),
         keep,
         &page,

@@ -452,7 +452,7 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
     f.finish()?;
     let refunds = &account.refunds;
     let (data, has_more) = paginate(
-        refunds.as_slice(),
+        refunds.rows(),
         |id| refunds.position(id),
         |r: &Refund| {
             charge.as_deref().is_none_or(|c| r.charge == c)
@@ -544,8 +544,10 @@ mod tests {
     }
 
     fn kinds_since(a: &Account, from: usize) -> Vec<&str> {
-        a.events.as_slice()[from..]
+        a.events
+            .rows()
             .iter()
+            .skip(from)
             .map(|e| e.kind.as_str())
             .collect()
     }
@@ -579,14 +581,14 @@ mod tests {
             ["charge.refunded", "refund.created"]
         );
         let refunded = serde_json::from_str::<serde_json::Value>(
-            a.events.as_slice()[before].object().unwrap().get(),
+            a.events.rows()[before].object().unwrap().get(),
         )
         .unwrap();
         assert_eq!(
             (&refunded["amount_refunded"], &refunded["refunded"]),
             (&2000.into(), &false.into())
         );
-        for e in &a.events.as_slice()[before..] {
+        for e in a.events.rows().iter().skip(before) {
             assert_eq!(e.request.id.as_deref(), Some("req_refund"));
         }
 

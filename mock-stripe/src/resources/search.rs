@@ -94,7 +94,7 @@ fn search<'a, T: crate::store::Keyed, J: serde::Serialize>(
     let p = SearchParams::read(&mut f, schema)?;
     f.finish()?;
     let page = p.page(
-        table.as_slice(),
+        table.rows(),
         |id| table.position(id),
         |t| t.key(),
         |t: &'a T| live(t) && p.query.matches(|name, key| field(t, name, key)),

@@ -41,9 +41,5 @@ pub(crate) fn call_at(
 
 /// The types of the events recorded so far, oldest first.
 pub(crate) fn event_types(a: &Account) -> Vec<&str> {
-    a.events
-        .as_slice()
-        .iter()
-        .map(|e| e.kind.as_str())
-        .collect()
+    a.events.rows().iter().map(|e| e.kind.as_str()).collect()
 }

@@ -270,7 +270,7 @@ pub(crate) fn list(account: &mut Account, params: &Params) -> ApiResult<Reply> {
     f.finish()?;
     let endpoints = &account.webhook_endpoints;
     let (data, has_more) = paginate(
-        endpoints.as_slice(),
+        endpoints.rows(),
         |id| endpoints.position(id),
         |_| true,
         &page,

@@ -112,7 +112,7 @@ macro_rules! tables {
         /// Every object of the account, in each table's order.
         fn all_objects(acc: &Account) -> Vec<ChangeOut<'_>> {
             let mut all = Vec::new();
-            $(all.extend(acc.$field.as_slice().iter().map(ChangeOut::$variant));)+
+            $(all.extend(acc.$field.rows().iter().map(ChangeOut::$variant));)+
             all
         }
 

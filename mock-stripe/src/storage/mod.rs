@@ -352,10 +352,10 @@ fn load(dir: &Path, store: &Store) -> Result<LoadReport, StorageError> {
         resume_deliveries(&mut acc);
         changes::discard_changes(&mut acc);
         // The hosted page finds sessions (and 3-D Secure challenges) by id alone.
-        for s in acc.sessions.as_slice() {
+        for s in acc.sessions.rows() {
             store.index_session(&s.id, &account);
         }
-        for pi in acc.payment_intents.as_slice() {
+        for pi in acc.payment_intents.rows() {
             if pi.next_action.is_some() {
                 store.index_session(&pi.id, &account);
             }

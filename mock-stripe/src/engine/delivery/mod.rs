@@ -377,7 +377,7 @@ pub(crate) fn targets_for(
 ) -> Vec<(Target, Option<String>)> {
     let mut targets: Vec<(Target, Option<String>)> = account
         .webhook_endpoints
-        .as_slice()
+        .rows()
         .iter()
         .filter(|e| e.receives(event_type, false))
         .map(|e| {
@@ -394,7 +394,7 @@ pub(crate) fn targets_for(
         targets.extend(
             platform
                 .webhook_endpoints
-                .as_slice()
+                .rows()
                 .iter()
                 .filter(|e| e.receives(event_type, true))
                 .map(|e| {

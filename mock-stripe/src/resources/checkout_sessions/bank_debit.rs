@@ -195,11 +195,7 @@ mod tests {
     use super::*;
 
     fn event_types(a: &Account) -> Vec<&str> {
-        a.events
-            .as_slice()
-            .iter()
-            .map(|e| e.kind.as_str())
-            .collect()
+        a.events.rows().iter().map(|e| e.kind.as_str()).collect()
     }
 
     #[test]

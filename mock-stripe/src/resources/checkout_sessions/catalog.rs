@@ -447,12 +447,15 @@ mod tests {
         assert_eq!(pi.customer.as_deref(), Some(created.as_str()));
         let types = &event_types(&a)[before..];
         assert!(types.contains(&"customer.created"), "{types:?}");
-        let completed = a.events.as_slice().last().unwrap();
+        let completed = a.events.rows().iter().next_back().unwrap();
         assert_eq!(completed.kind, "checkout.session.completed");
         let obj: Value = serde_json::from_str(completed.object().unwrap().get()).unwrap();
         assert_eq!(obj["customer"], created.as_str());
-        let charge = a.events.as_slice()[before..]
+        let charge = a
+            .events
+            .rows()
             .iter()
+            .skip(before)
             .find(|e| e.kind == "charge.succeeded")
             .unwrap();
         let charge: Value = serde_json::from_str(charge.object().unwrap().get()).unwrap();

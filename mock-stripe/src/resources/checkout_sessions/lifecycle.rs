@@ -487,11 +487,7 @@ mod tests {
     use crate::engine::clock::Clock;
 
     fn event_types(a: &Account) -> Vec<&str> {
-        a.events
-            .as_slice()
-            .iter()
-            .map(|e| e.kind.as_str())
-            .collect()
+        a.events.rows().iter().map(|e| e.kind.as_str()).collect()
     }
 
     #[test]
@@ -530,7 +526,7 @@ mod tests {
             .unwrap();
         assert_eq!(pi.status, PiStatus::Succeeded);
         assert_eq!(pi.amount, 3998);
-        let completed = &a.events.as_slice()[3];
+        let completed = &a.events.rows()[3];
         let obj: serde_json::Value =
             serde_json::from_str(completed.object().unwrap().get()).unwrap();
         assert_eq!(obj["status"], "complete");
@@ -620,7 +616,7 @@ mod tests {
         .unwrap();
         assert_eq!(a.sessions.get(&id).unwrap().status, Status::Expired);
         assert_eq!(event_types(&a), ["checkout.session.expired"]);
-        assert_eq!(a.events.as_slice()[0].request.id.as_deref(), Some("req_1"));
+        assert_eq!(a.events.rows()[0].request.id.as_deref(), Some("req_1"));
         let e = expire(&mut a, &id, &EventRequest::default()).unwrap_err();
         assert_eq!(e.status, http::StatusCode::BAD_REQUEST);
         assert_eq!(

@@ -97,7 +97,7 @@ fn cached_json(
     in_list: bool,
 ) -> ApiResult<Bytes> {
     let sessions = &mut account.sessions;
-    let v = render_version(ctx, &sessions.as_slice()[position]);
+    let v = render_version(ctx, &sessions.rows()[position]);
     let render = |session: &Session| render_plain(session, &v);
     if in_list {
         sessions.rendered_in_list(position, &v, render)
@@ -184,7 +184,7 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
 
     let sessions = &account.sessions;
     let (positions, has_more) = paginate_positions(
-        sessions.as_slice(),
+        sessions.rows(),
         |id| sessions.position(id),
         |s| query.matches(s),
         &query.page,
@@ -205,7 +205,7 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
         });
     }
     let v = ctx.version_for(account);
-    let sessions = account.sessions.as_slice();
+    let sessions = account.sessions.rows();
     let data: Vec<_> = positions
         .into_iter()
         .map(|p| &sessions[p])

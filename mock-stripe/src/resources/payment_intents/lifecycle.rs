@@ -27,7 +27,7 @@ pub(super) fn no_such(id: &str) -> ApiError {
 fn checkout_session(account: &Account, pi_id: &str) -> Option<(String, bool)> {
     account
         .sessions
-        .as_slice()
+        .rows()
         .iter()
         .find(|s| s.payment_intent.as_deref() == Some(pi_id))
         .map(|s| {

@@ -224,7 +224,7 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
     let q = params::read_list(params)?;
     let intents = &account.payment_intents;
     let (data, has_more) = paginate(
-        intents.as_slice(),
+        intents.rows(),
         |id| intents.position(id),
         |pi: &PaymentIntent| {
             q.customer

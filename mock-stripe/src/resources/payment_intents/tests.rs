@@ -74,7 +74,7 @@ fn err(r: ApiResult<Reply>) -> ApiError {
 }
 
 fn kinds(a: &Account) -> Vec<String> {
-    a.events.as_slice().iter().map(|e| e.kind.clone()).collect()
+    a.events.rows().iter().map(|e| e.kind.clone()).collect()
 }
 
 fn id_of(v: &serde_json::Value) -> String {
@@ -118,7 +118,7 @@ fn create_then_confirm_with_a_test_card_succeeds() {
         ]
     );
     // Events caused by the API carry its request.
-    for e in a.events.as_slice() {
+    for e in a.events.rows() {
         assert_eq!(e.request.id.as_deref(), Some("req_unit"));
         assert_eq!(e.request.idempotency_key.as_deref(), Some("idem_unit"));
     }
@@ -495,8 +495,8 @@ fn create_checks_its_parameters() {
     .unwrap_err();
     assert_eq!(e.code, Some("payment_intent_incompatible_payment_method"));
     // A request that fails its checks creates nothing (only a decline leaves an intent).
-    assert!(a.payment_intents.as_slice().is_empty());
-    assert!(a.events.as_slice().is_empty());
+    assert_eq!(a.payment_intents.rows().len(), 0);
+    assert_eq!(a.events.rows().len(), 0);
 }
 
 #[test]
