@@ -73,6 +73,9 @@ pub struct Stats {
     pub rate: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// The longest request: a stall (a lock held through a big copy, a page-fault storm)
+    /// shows here long before it moves p99.
+    pub max_ms: f64,
     /// The rate of every round, in the order they ran (the figures above are the median
     /// round's).
     pub round_rates: Vec<f64>,
@@ -209,12 +212,22 @@ async fn drive_once(addr: SocketAddr, make: MakeRequest, load: Load) -> Result<S
         ));
     }
     latencies_us.sort_unstable();
+    if std::env::var_os("BENCH_TAIL").is_some() {
+        eprintln!(
+            "TAIL p99 {} p99.9 {} p99.99 {} max {}",
+            percentile_ms(&latencies_us, 0.99),
+            percentile_ms(&latencies_us, 0.999),
+            percentile_ms(&latencies_us, 0.9999),
+            percentile_ms(&latencies_us, 1.0)
+        );
+    }
     Ok(Stats {
         requests: latencies_us.len() as u64,
         errors,
         rate: latencies_us.len() as f64 / load.duration.as_secs_f64(),
         p50_ms: percentile_ms(&latencies_us, 0.50),
         p99_ms: percentile_ms(&latencies_us, 0.99),
+        max_ms: percentile_ms(&latencies_us, 1.0),
         round_rates: Vec::new(),
     })
 }
@@ -325,6 +338,7 @@ mod tests {
             rate,
             p50_ms: 1.0,
             p99_ms,
+            max_ms: p99_ms * 2.0,
             round_rates: Vec::new(),
         }
     }

@@ -21,6 +21,7 @@ pub struct Row {
     pub rate: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    pub max_ms: f64,
     /// `rate` ÷ the ceiling's rate.
     pub ratio: f64,
     /// Every round's rate, in order (`rate` is their median).
@@ -86,6 +87,7 @@ impl Report {
             rate: s.rate,
             p50_ms: s.p50_ms,
             p99_ms: s.p99_ms,
+            max_ms: s.max_ms,
             ratio,
             round_rates: s.round_rates.clone(),
         });
@@ -114,19 +116,20 @@ impl Report {
         );
         if !self.rows.is_empty() {
             s.push_str(
-                "| target | workload | req/s | p50 ms | p99 ms | ÷ ceiling | errors | rounds (req/s) |\n",
+                "| target | workload | req/s | p50 ms | p99 ms | max ms | ÷ ceiling | errors | rounds (req/s) |\n",
             );
-            s.push_str("|---|---|---:|---:|---:|---:|---:|---|\n");
+            s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
             for r in &self.rows {
                 let rounds: Vec<String> = r.round_rates.iter().map(|x| format!("{x:.0}")).collect();
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {:.0} | {:.2} | {:.2} | {:.3} | {} | {} |",
+                    "| {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {:.3} | {} | {} |",
                     r.target,
                     r.label,
                     r.rate,
                     r.p50_ms,
                     r.p99_ms,
+                    r.max_ms,
                     r.ratio,
                     r.errors,
                     rounds.join(" · ")

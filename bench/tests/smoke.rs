@@ -56,6 +56,11 @@ async fn quick_run_writes_every_row() {
             row["rate"].as_f64().is_some_and(|r| r > 0.0),
             "{target} {workload}: {row}"
         );
+        let (p99, max) = (row["p99_ms"].as_f64(), row["max_ms"].as_f64());
+        assert!(
+            p99.zip(max).is_some_and(|(p99, max)| max >= p99),
+            "the longest request is at least p99: {row}"
+        );
         let rounds = row["round_rates"].as_array().expect("round_rates");
         assert_eq!(rounds.len(), 2, "{target} {workload}: {row}");
         assert!(
