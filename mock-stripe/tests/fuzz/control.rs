@@ -4,9 +4,9 @@
 
 use proptest::prelude::*;
 
-use crate::client::Request;
 use crate::strategies::{self, Form};
 use crate::{Harness, KEY, exchange};
+use http_fuzz::wire::Request;
 
 pub const ROUTES: &[(&str, &str, &[&str])] = &[
     ("GET", "/_config/health", &[""]),

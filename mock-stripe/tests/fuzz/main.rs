@@ -23,80 +23,23 @@ mod signature;
 mod strategies;
 mod v1;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use http_fuzz::campaign::{self, Panics, Tally};
+use http_fuzz::wire::{self, ReadUntil, Reply, Request};
 use mock_stripe::{Config, MockStripe, RetrySchedule, WebhookTarget};
 use proptest::strategy::Strategy;
-use proptest::test_runner::{Config as RunnerConfig, RngSeed, TestCaseError, TestRunner};
-
-use client::{Reply, Request};
+use proptest::test_runner::TestCaseError;
 
 /// How long one request may take before the case fails as a stall. Generous: a debug
 /// build on a loaded CI machine; handlers that wait on purpose wait at most 1 s here.
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
-/// Cases per target: `FUZZ_CASES`, else `default`.
-pub fn cases(default: u32) -> u32 {
-    std::env::var("FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn runner(default_cases: u32) -> TestRunner {
-    let seed = std::env::var("FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5712_1be5);
-    TestRunner::new(RunnerConfig {
-        cases: cases(default_cases),
-        rng_seed: RngSeed::Fixed(seed),
-        failure_persistence: None,
-        // Shrinking replays requests against a live mock: keep it bounded.
-        max_shrink_iters: 300,
-        max_shrink_time: 120_000,
-        ..RunnerConfig::default()
-    })
-}
-
-/// Panics on each harness's runtime threads (`fuzz-mock-{n}`: the mock's handlers and
-/// background tasks), by harness. Tests run side by side in one process; a failing test's
-/// own panic is on its test thread and counts for nobody.
-static PANICS: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
-
-fn count_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let harness = std::thread::current()
-                .name()
-                .and_then(|n| n.strip_prefix("fuzz-mock-"))
-                .and_then(|n| n.parse::<usize>().ok());
-            if let Some(n) = harness {
-                *PANICS
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .entry(n)
-                    .or_default() += 1;
-            }
-            default(info);
-        }));
-    });
-}
-
-fn panics_of(harness: usize) -> usize {
-    PANICS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&harness)
-        .copied()
-        .unwrap_or(0)
-}
+/// The fixed seed of the campaigns (`FUZZ_SEED` overrides it).
+const SEED: u64 = 0x5712_1be5;
 
 /// Which kind of answer a path must give.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,29 +68,22 @@ pub type Fixtures = HashMap<&'static str, String>;
 
 /// A running mock, a webhook receiver, and the figures of a campaign.
 pub struct Harness {
-    id: usize,
+    /// Panics on the harness's runtime threads (`fuzz-mock-{n}`: the mock's handlers and
+    /// background tasks).
+    panics: Panics,
     control_token: Option<String>,
     pub rt: tokio::runtime::Runtime,
     pub mock: MockStripe,
     pub addr: SocketAddr,
     pub receiver: String,
     fixtures: Mutex<HashMap<String, Fixtures>>,
-    statuses: Mutex<BTreeMap<u16, usize>>,
-    requests: AtomicUsize,
+    tally: Tally,
 }
 
 impl Harness {
     pub fn start(config: Config) -> Arc<Harness> {
-        count_panics();
-        static HARNESSES: AtomicUsize = AtomicUsize::new(0);
-        let id = HARNESSES.fetch_add(1, Ordering::SeqCst);
         let control_token = config.control_token.clone();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name(format!("fuzz-mock-{id}"))
-            .enable_all()
-            .build()
-            .unwrap();
+        let (rt, panics) = campaign::server_runtime("fuzz-mock-");
         let (mock, receiver) = rt.block_on(async {
             let receiver = client::start_receiver().await;
             let mock = MockStripe::start(Config {
@@ -167,15 +103,14 @@ impl Harness {
         });
         let addr = mock.local_addr();
         Arc::new(Harness {
-            id,
+            panics,
             control_token,
             rt,
             mock,
             addr,
             receiver,
             fixtures: Mutex::default(),
-            statuses: Mutex::default(),
-            requests: AtomicUsize::new(0),
+            tally: Tally::default(),
         })
     }
 
@@ -190,22 +125,27 @@ impl Harness {
 
     /// Sends raw bytes (anything at all) of a case; counted in the campaign's figures.
     pub fn send_raw(&self, raw: &[u8]) -> Result<Reply, String> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let reply = self.send_uncounted(raw);
-        if let Ok(r) = &reply {
-            *self.statuses.lock().unwrap().entry(r.status).or_default() += 1;
-        }
+        self.tally.count(&reply);
         reply
     }
 
     /// Set-up calls and liveness probes: not part of the figures.
     fn send_uncounted(&self, raw: &[u8]) -> Result<Reply, String> {
-        self.rt.block_on(client::exchange(self.addr, raw, DEADLINE))
+        // No half-close: the bytes may keep the connection alive, so one whole answer is
+        // enough.
+        self.rt.block_on(wire::exchange(
+            self.addr,
+            raw,
+            false,
+            ReadUntil::CloseOrAnswer,
+            DEADLINE,
+        ))
     }
 
     /// A well-formed form request with the key, for setting things up.
     pub fn call(&self, key: &str, method: &str, path: &str, form: &str) -> Reply {
-        let req = Request::form(method, path, key, form);
+        let req = client::form(method, path, key, form);
         self.send_uncounted(&req.to_bytes())
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
@@ -242,7 +182,7 @@ impl Harness {
 
     /// Fails the case when the process panicked, or the server no longer answers.
     pub fn still_alive(&self, panics_before: usize) -> Result<(), TestCaseError> {
-        let panics = panics_of(self.id);
+        let panics = self.panics.count();
         if panics != panics_before {
             return Err(TestCaseError::fail(format!(
                 "{} panic(s) in the mock (see the log above)",
@@ -251,9 +191,7 @@ impl Harness {
         }
         let mut health = Request::new("GET", "/_config/health");
         if let Some(t) = &self.control_token {
-            health
-                .headers
-                .push(("X-Control-Token".into(), t.as_bytes().to_vec()));
+            health = health.header("X-Control-Token", t.as_bytes());
         }
         match self.send_uncounted(&health.to_bytes()) {
             Ok(r) if r.status == 200 => Ok(()),
@@ -277,20 +215,11 @@ impl Harness {
     ) where
         S::Value: std::fmt::Debug,
     {
-        let started = std::time::Instant::now();
-        let mut runner = runner(default_cases);
-        let result = runner.run(&strategy, |case| {
-            let before = panics_of(self.id);
+        let result = campaign::run(name, default_cases, SEED, &self.tally, &strategy, |case| {
+            let before = self.panics.count();
             test(self, case)?;
             self.still_alive(before)
         });
-        let statuses = self.statuses.lock().unwrap().clone();
-        println!(
-            "fuzz {name}: {} cases, {} requests in {:.1?}; answers by status: {statuses:?}",
-            cases(default_cases),
-            self.requests.load(Ordering::Relaxed),
-            started.elapsed(),
-        );
         if let Err(e) = result {
             panic!("fuzz {name}: {e}");
         }
@@ -322,7 +251,7 @@ pub fn judge(req: &Request, reply: &Reply) -> Result<(), TestCaseError> {
     if req.method == "HEAD" {
         return Ok(());
     }
-    match family_of(&req.path()) {
+    match family_of(req.path()) {
         Family::Json => {
             if !reply.content_type().starts_with("application/json") {
                 return Err(TestCaseError::fail(format!(

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use crate::client::Request;
 use crate::strategies::{self, Form};
 use crate::{Harness, KEY, exchange};
+use http_fuzz::wire::Request;
 
 const PAY: &str = "email=buyer@example.com&cardNumber=4242424242424242&cardExpiry=12 / 34\
     &cardCvc=123&billingName=Jenny Rosen";
@@ -136,7 +136,7 @@ pub fn run(h: &Harness, c: &PageCase, f: &mut crate::Fixtures) -> Result<(), Tes
         let target = if path.starts_with("/c/pay/") && !path.ends_with("/authenticate") {
             format!("{path}/authenticate")
         } else {
-            path
+            path.to_owned()
         };
         let mut answer = Request::new("POST", &strategies::escape_target(&target));
         answer.headers.push((

@@ -101,7 +101,7 @@ fn fuzz_signatures_round_trip() {
     });
     println!(
         "fuzz signature: {} cases in {:.1?}",
-        crate::cases(500),
+        http_fuzz::campaign::cases(500),
         started.elapsed()
     );
     if let Err(e) = result {
@@ -112,7 +112,7 @@ fn fuzz_signatures_round_trip() {
 fn crate_runner() -> proptest::test_runner::TestRunner {
     use proptest::test_runner::{Config, RngSeed, TestRunner};
     TestRunner::new(Config {
-        cases: crate::cases(500),
+        cases: http_fuzz::campaign::cases(500),
         rng_seed: RngSeed::Fixed(0x5712_1be5),
         failure_persistence: None,
         ..Config::default()

@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 
-use crate::client::Request;
 use crate::{Fixtures, Harness, KEY, OTHER_KEY};
+use http_fuzz::wire::Request;
 
 /// Parameter names the mock reads somewhere (any route), for keys that mean something.
 const NAMES: &[&str] = &[

@@ -13,12 +13,12 @@ use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
 use storefront::orders::OrderStatus;
 
-use crate::client::Request;
 use crate::strategies::{
     Bytes, Cookies, Encoding, ProductSegment, cookies, encoding, extra_header, first_field,
     hostile_text, number_text, percent_decode, percent_encode, product_segment,
 };
 use crate::{Shop, exchange, hyper_refusal, stripe, unchanged};
+use http_fuzz::wire::Request;
 
 /// Where the form's `csrf_token` comes from.
 #[derive(Clone, Debug)]

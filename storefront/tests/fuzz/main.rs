@@ -26,93 +26,31 @@
 mod helpers;
 
 mod buy;
-mod client;
 mod pages;
 mod raw;
 mod strategies;
 mod stripe;
 mod webhook;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, Once};
 use std::time::Duration;
 
-use proptest::strategy::Strategy;
-use proptest::test_runner::{
-    Config as RunnerConfig, RngSeed, TestCaseError, TestError, TestRunner,
-};
-use storefront::orders::{Order, OrderStatus};
-
-use client::{Reply, Request};
 use helpers::{AppOptions, TestApp, completed_event, hidden_input, spawn_app_with};
+use http_fuzz::campaign::{self, Panics, Tally};
+use http_fuzz::wire::{self, ReadUntil, Reply, Request, cut};
+use proptest::strategy::Strategy;
+use proptest::test_runner::{TestCaseError, TestError};
+use storefront::orders::{Order, OrderStatus};
 
 /// How long one request may take before the case fails as a stall: generous, for a debug
 /// build on a loaded machine (a Buy calls the fake Stripe; nothing else waits on purpose).
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
-/// Cases per target: `FUZZ_CASES`, else `default`.
-pub fn cases(default: u32) -> u32 {
-    std::env::var("FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// The short campaign's cases per target.
 pub const DEFAULT_CASES: u32 = 64;
 
-fn runner(default_cases: u32) -> TestRunner {
-    let seed = std::env::var("FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5707_ef20);
-    TestRunner::new(RunnerConfig {
-        cases: cases(default_cases),
-        rng_seed: RngSeed::Fixed(seed),
-        failure_persistence: None,
-        // Shrinking replays requests against a live shop: keep it bounded.
-        max_shrink_iters: 300,
-        max_shrink_time: 120_000,
-        ..RunnerConfig::default()
-    })
-}
-
-/// Panics on each shop's runtime threads (`fuzz-shop-{n}`: its handlers and the tasks
-/// they spawn), by shop. Tests run side by side in one process; a failing test's own
-/// panic is on its test thread and counts for no shop.
-static PANICS: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
-
-fn count_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let shop = std::thread::current()
-                .name()
-                .and_then(|n| n.strip_prefix("fuzz-shop-"))
-                .and_then(|n| n.parse::<usize>().ok());
-            if let Some(n) = shop {
-                *PANICS
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .entry(n)
-                    .or_default() += 1;
-            }
-            default(info);
-        }));
-    });
-}
-
-fn panics_of(shop: usize) -> usize {
-    PANICS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&shop)
-        .copied()
-        .unwrap_or(0)
-}
+/// The fixed seed of the campaigns (`FUZZ_SEED` overrides it).
+const SEED: u64 = 0x5707_ef20;
 
 /// A browser's identity with the shop: its cookies and the Buy form's token.
 #[derive(Clone, Debug)]
@@ -138,7 +76,9 @@ impl Shopper {
 /// A running shop (SQLite, a fake Stripe that opens a fresh session per Buy), two
 /// shoppers, and the figures of a campaign.
 pub struct Shop {
-    id: usize,
+    /// Panics on the shop's runtime threads (`fuzz-shop-{n}`: its handlers and the tasks
+    /// they spawn).
+    panics: Panics,
     app: Option<TestApp>,
     pub stripe: stripe::FakeCheckout,
     addr: SocketAddr,
@@ -146,8 +86,7 @@ pub struct Shop {
     pub alice: Shopper,
     /// Another browser: its token is no good with Alice's cookies, and the reverse.
     pub bob: Shopper,
-    statuses: Mutex<BTreeMap<u16, usize>>,
-    requests: AtomicUsize,
+    tally: Tally,
     rt: tokio::runtime::Runtime,
 }
 
@@ -166,15 +105,7 @@ impl Shop {
 
     /// A shop on the database `database_url` (`None`: a SQLite file of its own).
     pub fn start_on(database_url: Option<String>) -> Shop {
-        count_panics();
-        static SHOPS: AtomicUsize = AtomicUsize::new(0);
-        let id = SHOPS.fetch_add(1, Ordering::SeqCst);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name(format!("fuzz-shop-{id}"))
-            .enable_all()
-            .build()
-            .unwrap();
+        let (rt, panics) = campaign::server_runtime("fuzz-shop-");
         let (app, stripe) = rt.block_on(async {
             let stripe = stripe::FakeCheckout::start().await;
             let app = spawn_app_with(AppOptions {
@@ -191,14 +122,13 @@ impl Shop {
             .parse()
             .expect("the shop's address");
         let mut shop = Shop {
-            id,
+            panics,
             app: Some(app),
             stripe,
             addr,
             alice: placeholder_shopper(),
             bob: placeholder_shopper(),
-            statuses: Mutex::default(),
-            requests: AtomicUsize::new(0),
+            tally: Tally::default(),
             rt,
         };
         shop.alice = shop.new_shopper();
@@ -223,18 +153,20 @@ impl Shop {
 
     /// Sends raw bytes of a case (anything at all).
     pub fn send_raw(&self, raw: &[u8], half_close: bool) -> Result<Reply, String> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let reply = self.send_uncounted(raw, half_close);
-        if let Ok(r) = &reply {
-            *self.statuses.lock().unwrap().entry(r.status).or_default() += 1;
-        }
+        self.tally.count(&reply);
         reply
     }
 
     /// Set-up calls and checks: not part of the figures.
     pub fn send_uncounted(&self, raw: &[u8], half_close: bool) -> Result<Reply, String> {
-        self.rt
-            .block_on(client::exchange(self.addr, raw, half_close, DEADLINE))
+        self.rt.block_on(wire::exchange(
+            self.addr,
+            raw,
+            half_close,
+            ReadUntil::Close,
+            DEADLINE,
+        ))
     }
 
     /// A fresh browser: loads a product page (the CSRF cookie and the form's token), then
@@ -279,7 +211,7 @@ impl Shop {
 
     /// Fails the case when the shop panicked, or no longer serves its pages.
     pub fn still_alive(&self, panics_before: usize) -> Result<(), TestCaseError> {
-        let panics = panics_of(self.id);
+        let panics = self.panics.count();
         if panics != panics_before {
             return Err(TestCaseError::fail(format!(
                 "{} panic(s) in the shop (see the log above)",
@@ -315,20 +247,11 @@ impl Shop {
     ) where
         S::Value: std::fmt::Debug,
     {
-        let started = std::time::Instant::now();
-        let mut runner = runner(DEFAULT_CASES);
-        let result = runner.run(&strategy, |case| {
-            let before = panics_of(self.id);
+        let result = campaign::run(name, DEFAULT_CASES, SEED, &self.tally, &strategy, |case| {
+            let before = self.panics.count();
             test(self, case)?;
             self.still_alive(before)
         });
-        let statuses = self.statuses.lock().unwrap().clone();
-        println!(
-            "fuzz {name}: {} cases, {} requests in {:.1?}; answers by status: {statuses:?}",
-            cases(DEFAULT_CASES),
-            self.requests.load(Ordering::Relaxed),
-            started.elapsed(),
-        );
         match result {
             Ok(()) => {}
             Err(TestError::Fail(reason, case)) => panic!(
@@ -402,7 +325,7 @@ impl Shop {
 fn shorten_lines(debug: &str) -> String {
     debug
         .lines()
-        .map(|line| client::cut(line, 300))
+        .map(|line| cut(line, 300))
         .collect::<Vec<_>>()
         .join("\n")
 }

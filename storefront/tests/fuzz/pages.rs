@@ -6,12 +6,12 @@
 
 use proptest::prelude::*;
 
-use crate::client::Request;
 use crate::strategies::{
     Bytes, Cookies, ProductSegment, cookies, extra_header, hostile_text, percent_decode,
     percent_encode, product_segment,
 };
 use crate::{Shop, exchange, hyper_refusal, unchanged};
+use http_fuzz::wire::Request;
 
 #[derive(Clone, Debug)]
 pub enum Route {

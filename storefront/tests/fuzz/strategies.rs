@@ -72,7 +72,7 @@ pub struct Bytes(pub Vec<u8>);
 
 impl std::fmt::Debug for Bytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = crate::client::cut(&String::from_utf8_lossy(&self.0), 200);
+        let text = http_fuzz::wire::cut(&String::from_utf8_lossy(&self.0), 200);
         write!(f, "b{text:?}")
     }
 }

@@ -18,12 +18,12 @@ use storefront::db::entities;
 use storefront::orders::{Order, OrderStatus};
 use stripe_webhook::Webhook;
 
-use crate::client::Request;
 use crate::helpers::{
     BUYER_EMAIL, WEBHOOK_SECRET, completed_event, event_json, scratch_postgres, session_json,
 };
 use crate::strategies::{Bytes, hostile_text, number_text};
 use crate::{Shop, exchange, unchanged};
+use http_fuzz::wire::Request;
 
 /// The `Stripe-Signature` header.
 #[derive(Clone, Debug)]
