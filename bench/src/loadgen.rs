@@ -79,6 +79,10 @@ pub struct Stats {
     /// The rate of every round, in the order they ran (the figures above are the median
     /// round's).
     pub round_rates: Vec<f64>,
+    /// With [`drive_beside`]: the ceiling's rate in the round run just before each of
+    /// these rounds, and the median of the rounds' rates over them.
+    pub ceiling_round_rates: Vec<f64>,
+    pub beside_ceiling: Option<f64>,
 }
 
 /// A keep-alive connection to `addr`.
@@ -176,6 +180,36 @@ pub async fn drive(addr: SocketAddr, make: MakeRequest, load: Load) -> Result<St
     Ok(median_round(rounds))
 }
 
+/// [`drive`], with a round of the ceiling (`ceiling`, sent `ceiling_make`) just before
+/// each round of `addr`. Why: this machine changes speed for minutes at a time (the ceiling
+/// itself from about 70k to 92k req/s), so a ratio to a ceiling measured minutes earlier
+/// can compare two different machines; a ratio to the round beside it compares like with
+/// like. The ratio given is the median of the rounds' ratios.
+pub async fn drive_beside(
+    ceiling: SocketAddr,
+    ceiling_make: MakeRequest,
+    addr: SocketAddr,
+    make: MakeRequest,
+    load: Load,
+) -> Result<Stats> {
+    let mut rounds = Vec::with_capacity(load.rounds.max(1));
+    let mut ceilings = Vec::with_capacity(load.rounds.max(1));
+    for _ in 0..load.rounds.max(1) {
+        ceilings.push(drive_once(ceiling, ceiling_make.clone(), load).await?.rate);
+        rounds.push(drive_once(addr, make.clone(), load).await?);
+    }
+    let mut ratios: Vec<f64> = rounds
+        .iter()
+        .zip(&ceilings)
+        .map(|(r, c)| r.rate / c)
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let mut median = median_round(rounds);
+    median.beside_ceiling = Some(ratios[ratios.len() / 2]);
+    median.ceiling_round_rates = ceilings;
+    Ok(median)
+}
+
 /// The round with the median rate (the upper one of an even count), carrying every
 /// round's rate in the order they ran.
 fn median_round(mut rounds: Vec<Stats>) -> Stats {
@@ -228,6 +262,8 @@ async fn drive_once(addr: SocketAddr, make: MakeRequest, load: Load) -> Result<S
         p50_ms: percentile_ms(&latencies_us, 0.50),
         p99_ms: percentile_ms(&latencies_us, 0.99),
         max_ms: percentile_ms(&latencies_us, 1.0),
+        ceiling_round_rates: Vec::new(),
+        beside_ceiling: None,
         round_rates: Vec::new(),
     })
 }
@@ -340,6 +376,8 @@ mod tests {
             p99_ms,
             max_ms: p99_ms * 2.0,
             round_rates: Vec::new(),
+            ceiling_round_rates: Vec::new(),
+            beside_ceiling: None,
         }
     }
 

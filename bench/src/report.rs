@@ -22,10 +22,13 @@ pub struct Row {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
-    /// `rate` ÷ the ceiling's rate.
+    /// The median over rounds of each round's rate ÷ the ceiling round run just before it
+    /// (mock-stripe and peers); the ceiling's own row: 1.
     pub ratio: f64,
     /// Every round's rate, in order (`rate` is their median).
     pub round_rates: Vec<f64>,
+    /// The ceiling's rate in the round just before each of `round_rates`.
+    pub ceiling_round_rates: Vec<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -77,7 +80,9 @@ impl Report {
     }
 
     pub fn push(&mut self, target: &str, workload: Workload, s: &Stats) {
-        let ratio = self.ceiling_rate().map_or(1.0, |c| s.rate / c);
+        let ratio = s
+            .beside_ceiling
+            .unwrap_or_else(|| self.ceiling_rate().map_or(1.0, |c| s.rate / c));
         self.rows.push(Row {
             target: target.into(),
             workload,
@@ -90,14 +95,23 @@ impl Report {
             max_ms: s.max_ms,
             ratio,
             round_rates: s.round_rates.clone(),
+            ceiling_round_rates: s.ceiling_round_rates.clone(),
         });
     }
 
     pub fn rate_of(&self, target: &str, workload: Workload) -> Option<f64> {
+        self.row(target, workload).map(|r| r.rate)
+    }
+
+    /// A row's ratio to the ceiling (see [`Row::ratio`]).
+    pub fn ratio_of(&self, target: &str, workload: Workload) -> Option<f64> {
+        self.row(target, workload).map(|r| r.ratio)
+    }
+
+    fn row(&self, target: &str, workload: Workload) -> Option<&Row> {
         self.rows
             .iter()
             .find(|r| r.target == target && r.workload == workload)
-            .map(|r| r.rate)
     }
 
     pub fn markdown(&self) -> String {
@@ -105,7 +119,7 @@ impl Report {
         // Writing to a String cannot fail.
         let _ = writeln!(
             s,
-            "Machine: {}. Command: `{}`. Load generator: {}, {} connections, {} s measured after {} s warm-up; each server row is the median of {} rounds (every round's rate in the last column), one run.\n",
+            "Machine: {}. Command: `{}`. Load generator: {}, {} connections, {} s measured after {} s warm-up; each server row is the median of {} rounds (every round's rate in the last column, after the slash the ceiling's rate in a round run just before it); ÷ ceiling is the median of those rounds' ratios, one run.\n",
             self.machine,
             self.command,
             self.load_generator,
@@ -120,7 +134,15 @@ impl Report {
             );
             s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
             for r in &self.rows {
-                let rounds: Vec<String> = r.round_rates.iter().map(|x| format!("{x:.0}")).collect();
+                let rounds: Vec<String> = r
+                    .round_rates
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| match r.ceiling_round_rates.get(i) {
+                        Some(c) => format!("{x:.0}/{c:.0}"),
+                        None => format!("{x:.0}"),
+                    })
+                    .collect();
                 let _ = writeln!(
                     s,
                     "| {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {:.3} | {} | {} |",

@@ -67,6 +67,18 @@ async fn quick_run_writes_every_row() {
             rounds.iter().any(|r| r.as_f64() == row["rate"].as_f64()),
             "the row is one of its rounds: {row}"
         );
+        if target != "ceiling" {
+            // Each round has its ceiling round beside it, and the ratio is one of theirs.
+            let ceilings = row["ceiling_round_rates"].as_array().expect("ceilings");
+            assert_eq!(ceilings.len(), rounds.len(), "{row}");
+            let ratio = row["ratio"].as_f64().expect("ratio");
+            assert!(
+                rounds.iter().zip(ceilings).any(|(r, c)| {
+                    (r.as_f64().unwrap() / c.as_f64().unwrap() - ratio).abs() < 1e-9
+                }),
+                "the ratio is one round's over its ceiling: {row}"
+            );
+        }
     }
     // Peers, when installed, did the one workload they share.
     for r in rows
