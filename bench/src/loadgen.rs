@@ -80,9 +80,23 @@ pub struct Stats {
     /// round's).
     pub round_rates: Vec<f64>,
     /// With [`drive_beside`]: the ceiling's rate in the round run just before each of
-    /// these rounds, and the median of the rounds' rates over them.
+    /// these rounds.
     pub ceiling_round_rates: Vec<f64>,
-    pub beside_ceiling: Option<f64>,
+}
+
+impl Stats {
+    /// With [`drive_beside`]: the median over rounds of each round's rate ÷ the ceiling
+    /// round just before it.
+    pub fn ratio_beside_ceiling(&self) -> Option<f64> {
+        let mut ratios: Vec<f64> = self
+            .round_rates
+            .iter()
+            .zip(&self.ceiling_round_rates)
+            .map(|(r, c)| r / c)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        ratios.get(ratios.len() / 2).copied()
+    }
 }
 
 /// A keep-alive connection to `addr`.
@@ -198,14 +212,7 @@ pub async fn drive_beside(
         ceilings.push(drive_once(ceiling, ceiling_make.clone(), load).await?.rate);
         rounds.push(drive_once(addr, make.clone(), load).await?);
     }
-    let mut ratios: Vec<f64> = rounds
-        .iter()
-        .zip(&ceilings)
-        .map(|(r, c)| r.rate / c)
-        .collect();
-    ratios.sort_by(f64::total_cmp);
     let mut median = median_round(rounds);
-    median.beside_ceiling = Some(ratios[ratios.len() / 2]);
     median.ceiling_round_rates = ceilings;
     Ok(median)
 }
@@ -246,15 +253,6 @@ async fn drive_once(addr: SocketAddr, make: MakeRequest, load: Load) -> Result<S
         ));
     }
     latencies_us.sort_unstable();
-    if std::env::var_os("BENCH_TAIL").is_some() {
-        eprintln!(
-            "TAIL p99 {} p99.9 {} p99.99 {} max {}",
-            percentile_ms(&latencies_us, 0.99),
-            percentile_ms(&latencies_us, 0.999),
-            percentile_ms(&latencies_us, 0.9999),
-            percentile_ms(&latencies_us, 1.0)
-        );
-    }
     Ok(Stats {
         requests: latencies_us.len() as u64,
         errors,
@@ -262,9 +260,8 @@ async fn drive_once(addr: SocketAddr, make: MakeRequest, load: Load) -> Result<S
         p50_ms: percentile_ms(&latencies_us, 0.50),
         p99_ms: percentile_ms(&latencies_us, 0.99),
         max_ms: percentile_ms(&latencies_us, 1.0),
-        ceiling_round_rates: Vec::new(),
-        beside_ceiling: None,
         round_rates: Vec::new(),
+        ceiling_round_rates: Vec::new(),
     })
 }
 
@@ -377,7 +374,6 @@ mod tests {
             max_ms: p99_ms * 2.0,
             round_rates: Vec::new(),
             ceiling_round_rates: Vec::new(),
-            beside_ceiling: None,
         }
     }
 
@@ -396,5 +392,14 @@ mod tests {
             "in the order they ran"
         );
         assert_eq!(median_round(vec![round(5.0, 1.0)]).rate, 5.0);
+    }
+
+    #[test]
+    fn the_ratio_beside_the_ceiling_is_the_median_of_the_rounds_ratios() {
+        let mut s = round(0.0, 1.0);
+        assert_eq!(s.ratio_beside_ceiling(), None, "no ceiling rounds");
+        s.round_rates = vec![40.0, 30.0, 45.0];
+        s.ceiling_round_rates = vec![80.0, 100.0, 50.0];
+        assert_eq!(s.ratio_beside_ceiling(), Some(0.5), "0.3, 0.5, 0.9");
     }
 }

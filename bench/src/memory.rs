@@ -33,10 +33,10 @@ pub struct Counts {
     pub connections: usize,
 }
 
-/// Start-up, idle memory, then memory after each kind of data, in one child process.
 /// Launches of the binary for the start-up figure.
 const STARTUP_LAUNCHES: usize = 5;
 
+/// Start-up, idle memory, then memory after each kind of data, in one child process.
 pub async fn measure(bin: &Path, ceiling: &Ceiling, n: Counts) -> Result<Vec<Resource>> {
     let mut out = Vec::new();
     // One launch can land beside something else's work (this process returning the memory

@@ -81,7 +81,7 @@ impl Report {
 
     pub fn push(&mut self, target: &str, workload: Workload, s: &Stats) {
         let ratio = s
-            .beside_ceiling
+            .ratio_beside_ceiling()
             .unwrap_or_else(|| self.ceiling_rate().map_or(1.0, |c| s.rate / c));
         self.rows.push(Row {
             target: target.into(),

@@ -40,11 +40,10 @@ pub(crate) struct Body {
 
 impl Body {
     pub fn pieces(pieces: impl IntoIterator<Item = Bytes>) -> Body {
-        let pieces = pieces.into_iter();
+        let given = pieces.into_iter();
         // Sized from the pieces given (a filter alone would grow the queue from empty).
-        let mut kept = std::collections::VecDeque::with_capacity(pieces.size_hint().0);
-        kept.extend(pieces.filter(|p| !p.is_empty()));
-        let pieces = kept;
+        let mut pieces = std::collections::VecDeque::with_capacity(given.size_hint().0);
+        pieces.extend(given.filter(|p| !p.is_empty()));
         let len = pieces.iter().map(|p| p.len() as u64).sum();
         Body { pieces, len }
     }

@@ -495,6 +495,7 @@ pub(crate) fn settle(account: &mut Account, id: &str) -> ApiResult<()> {
 mod tests {
     use super::*;
     use crate::protocol::version::ApiVersion;
+    use crate::resources::test_support::event_types;
 
     const NOW: i64 = 1_700_000_000;
 
@@ -544,12 +545,7 @@ mod tests {
     }
 
     fn kinds_since(a: &Account, from: usize) -> Vec<&str> {
-        a.events
-            .rows()
-            .iter()
-            .skip(from)
-            .map(|e| e.kind.as_str())
-            .collect()
+        event_types(a).split_off(from)
     }
 
     #[test]

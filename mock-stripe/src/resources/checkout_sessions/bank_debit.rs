@@ -193,10 +193,7 @@ pub(crate) fn settle_payment(account: &mut Account, id: &str) -> ApiResult<()> {
 mod tests {
     use super::super::test_support::*;
     use super::*;
-
-    fn event_types(a: &Account) -> Vec<&str> {
-        a.events.rows().iter().map(|e| e.kind.as_str()).collect()
-    }
+    use crate::resources::test_support::event_types;
 
     #[test]
     fn a_bank_debit_completes_unpaid_and_settles_on_the_clock() {

@@ -485,10 +485,7 @@ mod tests {
     use super::*;
     use crate::cards::{DeclineCode, ErrorCode};
     use crate::engine::clock::Clock;
-
-    fn event_types(a: &Account) -> Vec<&str> {
-        a.events.rows().iter().map(|e| e.kind.as_str()).collect()
-    }
+    use crate::resources::test_support::event_types;
 
     #[test]
     fn paying_completes_once_with_events_in_order() {
