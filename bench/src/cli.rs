@@ -16,8 +16,9 @@ pub struct Opts {
     /// Seconds of warm-up per workload, not counted (default 1; 0.2 with --quick).
     #[arg(long, value_parser = parse_seconds)]
     pub warmup: Option<f64>,
-    /// Measured rounds per server workload; the table shows the median round (default 3;
-    /// 1 with --quick).
+    /// Measured rounds per server workload, one per pass; the table shows the median round
+    /// (default 5, so that a comparison of two rows is the median of five side-by-side
+    /// pairs; 1 with --quick).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=15))]
     pub rounds: Option<u16>,
     /// Concurrent keep-alive connections.
@@ -102,7 +103,7 @@ impl Opts {
         Settings {
             duration: Duration::from_secs_f64(self.duration.unwrap_or(if q { 1.0 } else { 10.0 })),
             warmup: Duration::from_secs_f64(self.warmup.unwrap_or(if q { 0.2 } else { 1.0 })),
-            rounds: usize::from(self.rounds.unwrap_or(if q { 1 } else { 3 })),
+            rounds: usize::from(self.rounds.unwrap_or(if q { 1 } else { 5 })),
             connections: usize::from(self.connections),
             stored: self.stored.unwrap_or(if q { 2_000 } else { 100_000 }),
             idempotent: self.idempotent.unwrap_or(if q { 5_000 } else { 1_000_000 }),
@@ -116,7 +117,12 @@ impl Opts {
             workloads: if self.workloads.is_empty() {
                 crate::workloads::MOCK_WORKLOADS.to_vec()
             } else {
-                self.workloads.clone()
+                // Always in report order, which keeps the rows compared with each other
+                // next to each other in every pass.
+                crate::workloads::MOCK_WORKLOADS
+                    .into_iter()
+                    .filter(|w| self.workloads.contains(w))
+                    .collect()
             },
             out: self.out.clone(),
         }

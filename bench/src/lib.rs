@@ -45,6 +45,7 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
         resources: Vec::new(),
         flows: Vec::new(),
         list_over_retrieve: None,
+        many_keys_over_one: None,
         notes: Vec::new(),
     };
 
@@ -77,27 +78,41 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
     .context("starting mock-stripe in process")?;
     progress(&format!("storing {} sessions", s.stored));
     let retrieve_id = workloads::prepare(mock.local_addr(), s.stored, s.connections).await?;
-    for &w in &s.workloads {
-        progress(&w.label(s.stored));
-        let stats = loadgen::drive_beside(
-            ceiling.addr,
-            Workload::FixedBody.requests(""),
-            mock.local_addr(),
-            w.requests(&retrieve_id),
-            load,
-        )
-        .await
-        .with_context(|| format!("mock-stripe: {}", w.label(s.stored)))?;
-        report.push(MOCK, w, &stats);
-    }
+    progress(&format!(
+        "{} passes over {} workloads",
+        load.rounds.max(1),
+        s.workloads.len()
+    ));
+    let makes: Vec<_> = s
+        .workloads
+        .iter()
+        .map(|w| w.requests(&retrieve_id))
+        .collect();
+    let rows = loadgen::drive_interleaved(
+        ceiling.addr,
+        Workload::FixedBody.requests(""),
+        mock.local_addr(),
+        &makes,
+        load,
+    )
+    .await
+    .context("mock-stripe's workloads")?;
     mock.shutdown().await;
-    // Each over the ceiling beside it, so a change of the machine's speed between the two
-    // rows cancels out.
+    for (&w, stats) in s.workloads.iter().zip(&rows) {
+        report.push(MOCK, w, stats);
+    }
+    let stats_of = |w: Workload| s.workloads.iter().position(|&x| x == w).map(|i| &rows[i]);
     if let (Some(list), Some(get)) = (
-        report.ratio_of(MOCK, Workload::ListSessions),
-        report.ratio_of(MOCK, Workload::RetrieveSession),
+        stats_of(Workload::ListSessions),
+        stats_of(Workload::RetrieveSession),
     ) {
-        report.list_over_retrieve = Some(list / get);
+        report.list_over_retrieve = list.ratio_over(get);
+    }
+    if let (Some(many), Some(one)) = (
+        stats_of(Workload::CreateSessionManyKeys),
+        stats_of(Workload::CreateSession),
+    ) {
+        report.many_keys_over_one = many.ratio_over(one);
     }
 
     for name in PEERS {

@@ -88,15 +88,38 @@ impl Stats {
     /// With [`drive_beside`]: the median over rounds of each round's rate ÷ the ceiling
     /// round just before it.
     pub fn ratio_beside_ceiling(&self) -> Option<f64> {
+        median(&mut self.round_ratios())
+    }
+
+    /// With rows from one [`drive_interleaved`]: how fast this row ran against `other`, as
+    /// the median over passes of (this round ÷ its ceiling round) ÷ (`other`'s round ÷ its
+    /// ceiling round). Each pass's two rounds ran side by side, and each over its own
+    /// ceiling round, so neither a change of the machine's speed between passes nor one
+    /// within a pass moves the figure.
+    pub fn ratio_over(&self, other: &Stats) -> Option<f64> {
         let mut ratios: Vec<f64> = self
-            .round_rates
+            .round_ratios()
+            .into_iter()
+            .zip(other.round_ratios())
+            .map(|(a, b)| a / b)
+            .collect();
+        median(&mut ratios)
+    }
+
+    /// Each round's rate ÷ the ceiling round just before it.
+    fn round_ratios(&self) -> Vec<f64> {
+        self.round_rates
             .iter()
             .zip(&self.ceiling_round_rates)
             .map(|(r, c)| r / c)
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        ratios.get(ratios.len() / 2).copied()
+            .collect()
     }
+}
+
+/// The median (the upper one of an even count); `None` when empty.
+fn median(xs: &mut [f64]) -> Option<f64> {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied()
 }
 
 /// A keep-alive connection to `addr`.
@@ -184,7 +207,7 @@ pub async fn once(addr: SocketAddr, req: &Request) -> Result<(StatusCode, Bytes)
 /// latencies too), with every round's rate. Why rounds: on a shared two-core machine one
 /// 5-second run lands in one of a few modes (the scheduler's placement of the server's and
 /// the load generator's tasks on the two cores, the neighbours), which move a single run's
-/// rate by up to a third; the median of three is the typical figure, and the rates of all
+/// rate by up to a third; the median of several is the typical figure, and the rates of all
 /// rounds show the spread.
 pub async fn drive(addr: SocketAddr, make: MakeRequest, load: Load) -> Result<Stats> {
     let mut rounds = Vec::with_capacity(load.rounds.max(1));
@@ -206,15 +229,41 @@ pub async fn drive_beside(
     make: MakeRequest,
     load: Load,
 ) -> Result<Stats> {
-    let mut rounds = Vec::with_capacity(load.rounds.max(1));
-    let mut ceilings = Vec::with_capacity(load.rounds.max(1));
-    for _ in 0..load.rounds.max(1) {
-        ceilings.push(drive_once(ceiling, ceiling_make.clone(), load).await?.rate);
-        rounds.push(drive_once(addr, make.clone(), load).await?);
+    let mut rows = drive_interleaved(ceiling, ceiling_make, addr, &[make], load).await?;
+    Ok(rows.remove(0))
+}
+
+/// [`drive_beside`] for several workloads of one server, their rounds interleaved: each
+/// pass gives every workload one round (after its ceiling round), in the order given.
+/// Why: rows are compared with each other too (list with retrieve, 50 keys with one); run
+/// one workload after another, the rounds of two rows lie minutes apart and may measure two
+/// different machines, whereas each pass measures them side by side (see
+/// [`Stats::ratio_over`]). Returns one [`Stats`] per workload, its rounds in pass order.
+pub async fn drive_interleaved(
+    ceiling: SocketAddr,
+    ceiling_make: MakeRequest,
+    addr: SocketAddr,
+    makes: &[MakeRequest],
+    load: Load,
+) -> Result<Vec<Stats>> {
+    let passes = load.rounds.max(1);
+    let mut rounds: Vec<Vec<Stats>> = makes.iter().map(|_| Vec::with_capacity(passes)).collect();
+    let mut ceilings: Vec<Vec<f64>> = makes.iter().map(|_| Vec::with_capacity(passes)).collect();
+    for _ in 0..passes {
+        for (i, make) in makes.iter().enumerate() {
+            ceilings[i].push(drive_once(ceiling, ceiling_make.clone(), load).await?.rate);
+            rounds[i].push(drive_once(addr, make.clone(), load).await?);
+        }
     }
-    let mut median = median_round(rounds);
-    median.ceiling_round_rates = ceilings;
-    Ok(median)
+    Ok(rounds
+        .into_iter()
+        .zip(ceilings)
+        .map(|(rounds, ceilings)| {
+            let mut median = median_round(rounds);
+            median.ceiling_round_rates = ceilings;
+            median
+        })
+        .collect())
 }
 
 /// The round with the median rate (the upper one of an even count), carrying every
@@ -401,5 +450,20 @@ mod tests {
         s.round_rates = vec![40.0, 30.0, 45.0];
         s.ceiling_round_rates = vec![80.0, 100.0, 50.0];
         assert_eq!(s.ratio_beside_ceiling(), Some(0.5), "0.3, 0.5, 0.9");
+    }
+
+    #[test]
+    fn a_row_over_another_compares_the_rounds_of_each_pass() {
+        // Three passes; the machine ran at half speed in the second (the ceiling too).
+        let mut list = round(0.0, 1.0);
+        list.round_rates = vec![40.0, 20.0, 36.0];
+        list.ceiling_round_rates = vec![100.0, 50.0, 100.0];
+        let mut retrieve = round(0.0, 1.0);
+        retrieve.round_rates = vec![50.0, 20.0, 45.0];
+        retrieve.ceiling_round_rates = vec![100.0, 40.0, 100.0];
+        // Per pass: 0.4 / 0.5 = 0.8, 0.4 / 0.5 = 0.8, 0.36 / 0.45 = 0.8.
+        let r = list.ratio_over(&retrieve).expect("three passes");
+        assert!((r - 0.8).abs() < 1e-9, "{r}");
+        assert_eq!(list.ratio_over(&round(1.0, 1.0)), None, "no rounds to pair");
     }
 }

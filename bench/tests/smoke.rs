@@ -80,6 +80,14 @@ async fn quick_run_writes_every_row() {
             );
         }
     }
+    // The rows compared with each other, pass by pass.
+    for figure in ["list_over_retrieve", "many_keys_over_one"] {
+        assert!(
+            json[figure].as_f64().is_some_and(|x| x > 0.0),
+            "{figure}: {}",
+            json[figure]
+        );
+    }
     // Peers, when installed, did the one workload they share.
     for r in rows
         .iter()
