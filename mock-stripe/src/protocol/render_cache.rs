@@ -1,7 +1,7 @@
-//! The JSON of objects answered recently, so that answering one again (the retrieve after a
-//! create, the shop's retrieve on its return page, a list of the newest objects) copies
-//! bytes instead of serialising the object again, which is most of what such a request
-//! costs.
+//! The JSON of objects read recently, so that reading one again unchanged (a session polled
+//! with retrieve, a list of the newest objects, paged again) copies bytes instead of
+//! serialising the object again, which is most of what such a request costs. What a create
+//! answers is not kept: it is seldom read before it changes.
 //!
 //! One cache per [`Table`](crate::store::Table), keyed by the object's position there.
 //! The table forgets an entry whenever it hands the object out for a change, and everything
