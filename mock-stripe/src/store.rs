@@ -86,8 +86,8 @@ pub(crate) trait Keyed {
 /// With a data directory, the table also remembers which ids changed (inserted, handed out
 /// mutably, removed) until the step seam takes them for the journal.
 ///
-/// It also keeps the JSON of objects answered recently ([`RenderCache`]), forgotten
-/// whenever an object is handed out mutably.
+/// It also keeps the JSON of objects read recently, by a retrieve or a list
+/// ([`RenderCache`]), forgotten whenever an object is handed out mutably.
 pub(crate) struct Table<T> {
     items: Rows<T>,
     rendered: RenderCache,

@@ -89,7 +89,7 @@ fn render(account: &mut Account, id: &str, ctx: &RequestCtx, x: &Expand) -> ApiR
 }
 
 /// The unexpanded JSON of the session at `position` (`in_list`: as an element of a list),
-/// from the table's cache when it was answered recently at the same version.
+/// from the table's cache when it was read recently at the same version.
 fn cached_json(
     account: &mut Account,
     position: usize,
