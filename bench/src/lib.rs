@@ -83,20 +83,20 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
         load.rounds.max(1),
         s.workloads.len()
     ));
-    let makes: Vec<_> = s
+    let workloads: Vec<_> = s
         .workloads
         .iter()
-        .map(|w| w.requests(&retrieve_id))
+        .map(|w| (w.label(s.stored), w.requests(&retrieve_id)))
         .collect();
     let rows = loadgen::drive_interleaved(
         ceiling.addr,
         Workload::FixedBody.requests(""),
         mock.local_addr(),
-        &makes,
+        &workloads,
         load,
     )
     .await
-    .context("mock-stripe's workloads")?;
+    .context("mock-stripe")?;
     mock.shutdown().await;
     for (&w, stats) in s.workloads.iter().zip(&rows) {
         report.push(MOCK, w, stats);

@@ -229,7 +229,8 @@ pub async fn drive_beside(
     make: MakeRequest,
     load: Load,
 ) -> Result<Stats> {
-    let mut rows = drive_interleaved(ceiling, ceiling_make, addr, &[make], load).await?;
+    let mut rows =
+        drive_interleaved(ceiling, ceiling_make, addr, &[(String::new(), make)], load).await?;
     Ok(rows.remove(0))
 }
 
@@ -238,21 +239,34 @@ pub async fn drive_beside(
 /// Why: rows are compared with each other too (list with retrieve, 50 keys with one); run
 /// one workload after another, the rounds of two rows lie minutes apart and may measure two
 /// different machines, whereas each pass measures them side by side (see
-/// [`Stats::ratio_over`]). Returns one [`Stats`] per workload, its rounds in pass order.
+/// [`Stats::ratio_over`]). `workloads` are (name for errors, requests); returns one
+/// [`Stats`] per workload, its rounds in pass order.
 pub async fn drive_interleaved(
     ceiling: SocketAddr,
     ceiling_make: MakeRequest,
     addr: SocketAddr,
-    makes: &[MakeRequest],
+    workloads: &[(String, MakeRequest)],
     load: Load,
 ) -> Result<Vec<Stats>> {
     let passes = load.rounds.max(1);
-    let mut rounds: Vec<Vec<Stats>> = makes.iter().map(|_| Vec::with_capacity(passes)).collect();
-    let mut ceilings: Vec<Vec<f64>> = makes.iter().map(|_| Vec::with_capacity(passes)).collect();
-    for _ in 0..passes {
-        for (i, make) in makes.iter().enumerate() {
-            ceilings[i].push(drive_once(ceiling, ceiling_make.clone(), load).await?.rate);
-            rounds[i].push(drive_once(addr, make.clone(), load).await?);
+    let mut rounds: Vec<Vec<Stats>> = workloads
+        .iter()
+        .map(|_| Vec::with_capacity(passes))
+        .collect();
+    let mut ceilings: Vec<Vec<f64>> = workloads
+        .iter()
+        .map(|_| Vec::with_capacity(passes))
+        .collect();
+    for pass in 1..=passes {
+        for (i, (name, make)) in workloads.iter().enumerate() {
+            let ceiling_round = drive_once(ceiling, ceiling_make.clone(), load)
+                .await
+                .with_context(|| format!("the ceiling's round before {name}, pass {pass}"))?;
+            ceilings[i].push(ceiling_round.rate);
+            let round = drive_once(addr, make.clone(), load)
+                .await
+                .with_context(|| format!("{name}, pass {pass}"))?;
+            rounds[i].push(round);
         }
     }
     Ok(rounds

@@ -102,21 +102,6 @@ impl Report {
         });
     }
 
-    pub fn rate_of(&self, target: &str, workload: Workload) -> Option<f64> {
-        self.row(target, workload).map(|r| r.rate)
-    }
-
-    /// A row's ratio to the ceiling (see [`Row::ratio`]).
-    pub fn ratio_of(&self, target: &str, workload: Workload) -> Option<f64> {
-        self.row(target, workload).map(|r| r.ratio)
-    }
-
-    fn row(&self, target: &str, workload: Workload) -> Option<&Row> {
-        self.rows
-            .iter()
-            .find(|r| r.target == target && r.workload == workload)
-    }
-
     pub fn markdown(&self) -> String {
         let mut s = String::new();
         // Writing to a String cannot fail.
