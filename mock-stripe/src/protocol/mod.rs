@@ -53,12 +53,17 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    pub fn json<T: Serialize + ?Sized>(value: &T) -> ApiResult<Reply> {
-        Ok(Reply {
+    /// A 200 answering `body`, JSON already rendered.
+    pub fn ok(body: bytes::Bytes) -> Reply {
+        Reply {
             status: StatusCode::OK,
-            body: to_json(value)?.into(),
+            body,
             more: Vec::new(),
-        })
+        }
+    }
+
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> ApiResult<Reply> {
+        Ok(Reply::ok(to_json(value)?.into()))
     }
 
     /// The whole body in one buffer.

@@ -77,11 +77,7 @@ fn render(account: &mut Account, id: &str, ctx: &RequestCtx, x: &Expand) -> ApiR
     let missing = || ApiError::no_such("checkout.session", id, "session", true);
     if x.is_empty() {
         let position = account.sessions.position(id).ok_or_else(missing)?;
-        return Ok(Reply {
-            status: http::StatusCode::OK,
-            body: cached_json(account, position, ctx, false)?,
-            more: Vec::new(),
-        });
+        return Ok(Reply::ok(cached_json(account, position, ctx, false)?));
     }
     let session = account.sessions.get(id).ok_or_else(missing)?;
     let v = render_version(ctx, session);
@@ -134,14 +130,7 @@ pub(crate) fn create(
         .get(&id)
         .ok_or_else(|| ApiError::internal(format!("the new session {id} is missing")))?;
     let body = render_plain(session, &render_version(ctx, session))?;
-    Ok((
-        id,
-        Reply {
-            status: http::StatusCode::OK,
-            body,
-            more: Vec::new(),
-        },
-    ))
+    Ok((id, Reply::ok(body)))
 }
 
 /// `GET /v1/checkout/sessions/{id}`
