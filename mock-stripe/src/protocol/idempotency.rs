@@ -8,13 +8,14 @@
 //! The store is bounded (entries and bytes; the oldest go first) so a client sending a new
 //! key with every request, as the SDKs do, cannot grow memory without limit.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
 use http::StatusCode;
 use sha2::{Digest, Sha256};
 
 use super::Params;
+use super::form::Value;
 
 /// How long a key is remembered (Stripe prunes keys once they are at least 24 hours old).
 pub(crate) const KEY_LIFETIME_MS: i64 = 24 * 3600 * 1000;
@@ -32,9 +33,65 @@ pub(crate) fn fingerprint(method: &str, path: &str, params: &Params) -> Fingerpr
     h.update(b" ");
     h.update(path.as_bytes());
     h.update(b"\n");
-    // The tree is ordered (BTreeMap), so its debug form is canonical.
-    h.update(format!("{:?}", params.root).as_bytes());
+    hash_map(&mut h, &params.root);
     h.finalize().into()
+}
+
+// The tree is hashed in the form `format!("{:?}", params.root)` writes: it is canonical (the
+// maps are ordered), and it is what fingerprints were before these functions, so keys saved
+// in a data directory by an older mock still match their requests. Written straight into
+// the hash, without the formatter, which was most of what fingerprinting cost: 1.8 µs for
+// a create's parameters formatted first, 0.5 µs hashed piece by piece.
+
+fn hash_map(h: &mut Sha256, map: &BTreeMap<String, Value>) {
+    h.update(b"{");
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            h.update(b", ");
+        }
+        hash_str(h, key);
+        h.update(b": ");
+        hash_value(h, value);
+    }
+    h.update(b"}");
+}
+
+fn hash_value(h: &mut Sha256, value: &Value) {
+    match value {
+        Value::Str(s) => {
+            h.update(b"Str(");
+            hash_str(h, s);
+        }
+        Value::Map(m) => {
+            h.update(b"Map(");
+            hash_map(h, m);
+        }
+        Value::List(items) => {
+            h.update(b"List([");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    h.update(b", ");
+                }
+                hash_value(h, item);
+            }
+            h.update(b"]");
+        }
+    }
+    h.update(b")");
+}
+
+/// A string as `{:?}` quotes it: printable ASCII other than `"` and `\` stands for itself;
+/// anything else takes the formatter's escaping rules.
+fn hash_str(h: &mut Sha256, s: &str) {
+    if s.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        h.update(b"\"");
+        h.update(s.as_bytes());
+        h.update(b"\"");
+    } else {
+        h.update(format!("{s:?}").as_bytes());
+    }
 }
 
 /// A saved answer.
@@ -336,6 +393,25 @@ mod tests {
         assert_ne!(fp("a=1"), fp("a=2"));
         let other_path = fingerprint("POST", "/v1/events", &Params::default());
         assert_ne!(other_path, fp(""));
+    }
+
+    #[test]
+    fn the_fingerprint_hashes_the_debug_form_of_the_tree() {
+        // Keys saved by older mocks were fingerprinted from the formatted tree.
+        for wire in [
+            "",
+            "a=1",
+            "mode=payment&line_items[0][price_data][unit_amount]=1999&line_items[0][quantity]=1",
+            "expand[]=a&expand[]=b&metadata[k]=&metadata[quote]=%22&metadata[slash]=%5C",
+            "name=Jos%C3%A9&tab=%09&nl=%0A&nul=%00&emoji=%F0%9F%98%80&accent=%CC%81x",
+            "deep[a][b][c][0][d]=1&list[0][]=x&list[1][]=y",
+        ] {
+            let params = Params::decode(&[wire.as_bytes()]).unwrap();
+            let mut h = Sha256::new();
+            h.update(format!("POST /v1/x\n{:?}", params.root).as_bytes());
+            let formatted: Fingerprint = h.finalize().into();
+            assert_eq!(fingerprint("POST", "/v1/x", &params), formatted, "{wire}");
+        }
     }
 
     #[test]
