@@ -91,19 +91,20 @@ impl Stats {
         median(&mut self.round_ratios())
     }
 
-    /// With rows from one [`drive_interleaved`]: how fast this row ran against `other`, as
-    /// the median over passes of (this round ÷ its ceiling round) ÷ (`other`'s round ÷ its
-    /// ceiling round). Each pass's two rounds ran side by side, and each over its own
-    /// ceiling round, so neither a change of the machine's speed between passes nor one
-    /// within a pass moves the figure.
-    pub fn ratio_over(&self, other: &Stats) -> Option<f64> {
-        let mut ratios: Vec<f64> = self
+    /// With rows from one [`drive_interleaved`]: how fast this row ran against `other`,
+    /// pass by pass, as (this round ÷ its ceiling round) ÷ (`other`'s round ÷ its ceiling
+    /// round). Each pass's two rounds ran side by side, and each over its own ceiling
+    /// round, so neither a change of the machine's speed between passes nor one within a
+    /// pass moves the figure. `None` without rounds to pair.
+    pub fn ratio_over(&self, other: &Stats) -> Option<Comparison> {
+        let passes: Vec<f64> = self
             .round_ratios()
             .into_iter()
             .zip(other.round_ratios())
             .map(|(a, b)| a / b)
             .collect();
-        median(&mut ratios)
+        let median = median(&mut passes.clone())?;
+        Some(Comparison { median, passes })
     }
 
     /// Each round's rate ÷ the ceiling round just before it.
@@ -114,6 +115,16 @@ impl Stats {
             .map(|(r, c)| r / c)
             .collect()
     }
+}
+
+/// One row against another ([`Stats::ratio_over`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Comparison {
+    /// The median over passes: the figure a target is checked against.
+    pub median: f64,
+    /// Every pass's ratio, in the order the passes ran: their spread is how far this
+    /// machine's noise reaches.
+    pub passes: Vec<f64>,
 }
 
 /// The median (the upper one of an even count); `None` when empty.
@@ -477,7 +488,21 @@ mod tests {
         retrieve.ceiling_round_rates = vec![100.0, 40.0, 100.0];
         // Per pass: 0.4 / 0.5 = 0.8, 0.4 / 0.5 = 0.8, 0.36 / 0.45 = 0.8.
         let r = list.ratio_over(&retrieve).expect("three passes");
-        assert!((r - 0.8).abs() < 1e-9, "{r}");
+        assert!((r.median - 0.8).abs() < 1e-9, "{r:?}");
+        assert_eq!(r.passes.len(), 3);
+        assert!(r.passes.iter().all(|x| (x - 0.8).abs() < 1e-9), "{r:?}");
+        // Passes keep their order; the median is the middle one.
+        list.round_rates = vec![45.0, 10.0, 50.0];
+        let r = list.ratio_over(&retrieve).expect("three passes");
+        let expect = [0.45 / 0.5, 0.2 / 0.5, 0.5 / 0.45];
+        assert!(
+            r.passes
+                .iter()
+                .zip(expect)
+                .all(|(x, e)| (x - e).abs() < 1e-9),
+            "{r:?}"
+        );
+        assert!((r.median - 0.9).abs() < 1e-9, "{r:?}");
         assert_eq!(list.ratio_over(&round(1.0, 1.0)), None, "no rounds to pair");
     }
 }
