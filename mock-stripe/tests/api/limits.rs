@@ -341,6 +341,26 @@ async fn check_metadata_limits(
     assert_eq!(send(accents).await.status(), 200, "{what}: unicode key");
 }
 
+/// [`check_metadata_limits`] on the create at `path` (`base` is a valid create's form) and
+/// on the update of an object it made; returns that object's id.
+async fn check_create_and_update(mock: &TestMock, what: &str, path: &str, base: &str) -> String {
+    let create = format!("{what} create");
+    check_metadata_limits(mock, &create, path, "metadata", false, |md| {
+        format!("{base}&{md}")
+    })
+    .await;
+    let made = mock.post(KEY, path, base).await;
+    assert_eq!(made.status(), 200, "{what}: {path}");
+    let id = made.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let update = format!("{what} update");
+    let object = format!("{path}/{id}");
+    check_metadata_limits(mock, &update, &object, "metadata", true, str::to_string).await;
+    id
+}
+
 #[tokio::test]
 async fn metadata_is_limited_as_on_stripe_on_every_resource_that_takes_it() {
     let mock = spawn_mock(vec![]).await;
@@ -355,15 +375,7 @@ async fn metadata_is_limited_as_on_stripe_on_every_resource_that_takes_it() {
     };
 
     let session_form = crate::helpers::SESSION_FORM;
-    check_metadata_limits(
-        &mock,
-        "session create",
-        "/v1/checkout/sessions",
-        "metadata",
-        false,
-        |md| format!("{session_form}&{md}"),
-    )
-    .await;
+    check_create_and_update(&mock, "session", "/v1/checkout/sessions", session_form).await;
     check_metadata_limits(
         &mock,
         "session payment_intent_data",
@@ -373,126 +385,19 @@ async fn metadata_is_limited_as_on_stripe_on_every_resource_that_takes_it() {
         |md| format!("{session_form}&{md}"),
     )
     .await;
-    let cs = id(mock.create_session(KEY).await);
-    check_metadata_limits(
-        &mock,
-        "session update",
-        &format!("/v1/checkout/sessions/{cs}"),
-        "metadata",
-        true,
-        |md| md.to_string(),
-    )
-    .await;
-
-    check_metadata_limits(
-        &mock,
-        "customer create",
-        "/v1/customers",
-        "metadata",
-        false,
-        |md| format!("email=a@b.test&{md}"),
-    )
-    .await;
-    let cus = id(ok("/v1/customers", "email=a@b.test".into()).await);
-    check_metadata_limits(
-        &mock,
-        "customer update",
-        &format!("/v1/customers/{cus}"),
-        "metadata",
-        true,
-        |md| md.to_string(),
-    )
-    .await;
-
-    check_metadata_limits(
-        &mock,
-        "product create",
-        "/v1/products",
-        "metadata",
-        false,
-        |md| format!("name=Book&{md}"),
-    )
-    .await;
-    let prod = id(ok("/v1/products", "name=Book".into()).await);
-    check_metadata_limits(
-        &mock,
-        "product update",
-        &format!("/v1/products/{prod}"),
-        "metadata",
-        true,
-        |md| md.to_string(),
-    )
-    .await;
-
-    check_metadata_limits(
-        &mock,
-        "price create",
-        "/v1/prices",
-        "metadata",
-        false,
-        |md| format!("product={prod}&currency=usd&unit_amount=100&{md}"),
-    )
-    .await;
-    let price = id(ok(
-        "/v1/prices",
-        format!("product={prod}&currency=usd&unit_amount=100"),
-    )
-    .await);
-    check_metadata_limits(
-        &mock,
-        "price update",
-        &format!("/v1/prices/{price}"),
-        "metadata",
-        true,
-        |md| md.to_string(),
-    )
-    .await;
-
-    check_metadata_limits(
-        &mock,
-        "payment intent create",
+    check_create_and_update(&mock, "customer", "/v1/customers", "email=a@b.test").await;
+    let prod = check_create_and_update(&mock, "product", "/v1/products", "name=Book").await;
+    let price_form = format!("product={prod}&currency=usd&unit_amount=100");
+    check_create_and_update(&mock, "price", "/v1/prices", &price_form).await;
+    let pi_form = "amount=2000&currency=usd";
+    check_create_and_update(&mock, "payment intent", "/v1/payment_intents", pi_form).await;
+    let paid = ok(
         "/v1/payment_intents",
-        "metadata",
-        false,
-        |md| format!("amount=2000&currency=usd&{md}"),
+        format!("{pi_form}&payment_method=pm_card_visa&confirm=true"),
     )
     .await;
-    let pi = ok(
-        "/v1/payment_intents",
-        "amount=2000&currency=usd&payment_method=pm_card_visa&confirm=true".into(),
-    )
-    .await;
-    let open_pi = id(ok("/v1/payment_intents", "amount=2000&currency=usd".into()).await);
-    check_metadata_limits(
-        &mock,
-        "payment intent update",
-        &format!("/v1/payment_intents/{open_pi}"),
-        "metadata",
-        true,
-        |md| md.to_string(),
-    )
-    .await;
-
-    let pi_id = id(pi);
-    check_metadata_limits(
-        &mock,
-        "refund create",
-        "/v1/refunds",
-        "metadata",
-        false,
-        |md| format!("payment_intent={pi_id}&amount=1&{md}"),
-    )
-    .await;
-    let re = id(ok("/v1/refunds", format!("payment_intent={pi_id}&amount=1")).await);
-    check_metadata_limits(
-        &mock,
-        "refund update",
-        &format!("/v1/refunds/{re}"),
-        "metadata",
-        true,
-        |md| md.to_string(),
-    )
-    .await;
+    let refund_form = format!("payment_intent={}&amount=1", id(paid));
+    check_create_and_update(&mock, "refund", "/v1/refunds", &refund_form).await;
 
     // Updates count the keys already there: 50 + 1 new is over.
     let full = ok("/v1/customers", metadata("metadata", 50, 3, 1)).await;
