@@ -42,6 +42,7 @@ mod control;
 pub mod control_client;
 mod engine;
 mod hosted;
+mod id_index;
 mod ids;
 mod money;
 mod protocol;

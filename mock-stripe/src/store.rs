@@ -12,7 +12,7 @@
 //!   connected account's events to the platform's Connect endpoints); never the reverse.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicI64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -23,6 +23,7 @@ use crate::engine::agenda::Agenda;
 use crate::engine::clock::Clock;
 use crate::engine::delivery::Deliveries;
 use crate::engine::faults::Faults;
+use crate::id_index::{IdIndex, ShardedIndex};
 use crate::ids::IdGen;
 use crate::protocol::ApiResult;
 use crate::protocol::idempotency::IdempotencyStore;
@@ -92,7 +93,7 @@ pub(crate) struct Table<T> {
     items: Rows<T>,
     rendered: RenderCache,
     /// Hash → position, or [`SPILLED`]: 16 bytes an entry.
-    index: IdIndex<u32>,
+    index: ShardedIndex<u32>,
     /// Hash → positions, for hashes shared by several ids.
     spill: IdIndex<Vec<u32>>,
     hasher: RandomState,
@@ -106,36 +107,12 @@ pub(crate) struct Table<T> {
 /// In [`Table`]'s index: the positions of this hash are in its `spill`.
 const SPILLED: u32 = u32::MAX;
 
-/// A map keyed by ids' hashes, which are already well mixed: hashing them again is waste.
-pub(crate) type IdIndex<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
-
-/// The hasher of [`IdIndex`]: passes a `u64` key through.
-#[derive(Default)]
-pub(crate) struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u64` keys are hashed; kept total for any other use.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
             items: Rows::default(),
             rendered: RenderCache::default(),
-            index: IdIndex::default(),
+            index: ShardedIndex::default(),
             spill: IdIndex::default(),
             hasher: RandomState::new(),
             changed: None,
@@ -197,7 +174,7 @@ impl<T: Keyed> Table<T> {
         let items = &self.items;
         let id = items[pos].key();
         let same = |i: u32| i != p32 && items.get(i as usize).is_some_and(|t| t.key() == id);
-        match self.index.get_mut(&h) {
+        match self.index.get_mut(h) {
             None => {
                 self.index.insert(h, p32);
             }
@@ -289,7 +266,7 @@ impl<T: Keyed> Table<T> {
     pub fn position(&self, id: &str) -> Option<usize> {
         let is = |i: u32| self.items.get(i as usize).is_some_and(|t| t.key() == id);
         let h = self.hash(id);
-        match *self.index.get(&h)? {
+        match *self.index.get(h)? {
             SPILLED => self
                 .spill
                 .get(&h)?
@@ -584,7 +561,7 @@ pub(crate) struct Store {
 /// two accounts' ids share (rare) is looked up in every account instead.
 #[derive(Default)]
 struct SessionIndex {
-    by_hash: IdIndex<AccountRef>,
+    by_hash: ShardedIndex<AccountRef>,
     shared: HashSet<u64>,
     hasher: RandomState,
 }
@@ -666,7 +643,7 @@ impl Store {
     pub fn index_session(&self, session_id: &str, account: &AccountRef) {
         let mut index = self.sessions.write().unwrap_or_else(|p| p.into_inner());
         let h = index.hasher.hash_one(session_id);
-        match index.by_hash.get(&h) {
+        match index.by_hash.get(h) {
             None => {
                 index.by_hash.insert(h, account.clone());
             }
@@ -683,7 +660,7 @@ impl Store {
             let h = index.hasher.hash_one(id);
             // A shared hash may still lead to another account's id: keep it.
             if !index.shared.contains(&h) {
-                index.by_hash.remove(&h);
+                index.by_hash.remove(h);
             }
         }
     }
@@ -700,7 +677,7 @@ impl Store {
             if index.shared.contains(&h) {
                 None
             } else {
-                Some(index.by_hash.get(&h).cloned())
+                Some(index.by_hash.get(h).cloned())
             }
         };
         // No index lock is held from here on (lock order).
@@ -733,6 +710,22 @@ mod tests {
         assert_eq!(t.get("b").map(|x| x.0.as_str()), Some("b"));
         assert!(t.get("a").is_none());
         assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn a_large_table_finds_every_id_after_its_index_splits() {
+        let mut t = Table::default();
+        let n = crate::id_index::SPLIT_AT + 100;
+        for i in 0..n {
+            t.insert(Thing(format!("obj_{i}")));
+        }
+        t.upsert(Thing("obj_5".to_string()));
+        assert_eq!(t.len(), n);
+        assert!((0..n).all(|i| t.position(&format!("obj_{i}")) == Some(i)));
+        assert!(t.remove("obj_0").is_some());
+        assert_eq!(t.position("obj_1"), Some(0));
+        assert_eq!(t.position(&format!("obj_{}", n - 1)), Some(n - 2));
+        assert!(t.get("obj_0").is_none());
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use bytes::Bytes;
 
 use super::version::ApiVersion;
-use crate::store::IdIndex;
+use crate::id_index::IdIndex;
 
 /// Entries per table: a page of the largest list (100) and the objects around it.
 pub(crate) const SLOTS: usize = 128;
