@@ -2,7 +2,7 @@
 //! target), the bounded attempt log, and what changed since the data directory's journal
 //! last looked.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt;
 
 use bytes::Bytes;
@@ -177,7 +177,10 @@ impl AttemptRecord {
 
 /// The delivery state of one account.
 pub(crate) struct Deliveries {
-    pending: HashMap<u64, Pending>,
+    /// By id. A B-tree, not a hash map: while an endpoint is down its deliveries pile up
+    /// here (each waits for its retries), and a hash map growing moves them all at once
+    /// under the account's lock; a B-tree grows by small nodes, and keeps id order.
+    pending: BTreeMap<u64, Pending>,
     next_id: u64,
     log: VecDeque<AttemptRecord>,
     log_capacity: usize,
@@ -190,7 +193,7 @@ pub(crate) struct Deliveries {
 impl Deliveries {
     pub fn new(log_capacity: usize) -> Deliveries {
         Deliveries {
-            pending: HashMap::new(),
+            pending: BTreeMap::new(),
             next_id: 0,
             log: VecDeque::new(),
             log_capacity,
@@ -229,9 +232,7 @@ impl Deliveries {
 
     /// Every pending delivery (for a snapshot), in id order.
     pub fn pending(&self) -> Vec<(u64, &Pending)> {
-        let mut all: Vec<(u64, &Pending)> = self.pending.iter().map(|(id, p)| (*id, p)).collect();
-        all.sort_unstable_by_key(|(id, _)| *id);
-        all
+        self.pending.iter().map(|(id, p)| (*id, p)).collect()
     }
 
     /// `(ids issued, attempts logged)`: the counters a restart must go on from.
@@ -323,17 +324,14 @@ impl Deliveries {
         self.log.push_back(record);
     }
 
-    /// Pending deliveries held back for `label`'s endpoint by a reorder fault.
+    /// Pending deliveries held back for `label`'s endpoint by a reorder fault, in id order.
     pub fn held_for(&self, label: &str, except: u64) -> Vec<u64> {
-        let mut ids: Vec<u64> = self
-            .pending
+        self.pending
             .iter()
             .filter(|(id, p)| {
                 **id != except && p.held == Some(Hold::Reorder) && p.target.label() == label
             })
             .map(|(id, _)| *id)
-            .collect();
-        ids.sort_unstable();
-        ids
+            .collect()
     }
 }
