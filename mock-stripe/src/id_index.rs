@@ -39,7 +39,7 @@ impl Hasher for Prehashed {
 }
 
 /// How many maps a large [`ShardedIndex`] is split into.
-pub(crate) const SHARDS: usize = 64;
+const SHARDS: usize = 64;
 
 /// Entries at which a [`ShardedIndex`] splits: below it one map is smaller (a table of a
 /// few objects needs no 64 maps) and its growth is short (under a millisecond).
@@ -109,7 +109,8 @@ impl<V> ShardedIndex<V> {
         self.len
     }
 
-    /// Moves the one map's entries into [`SHARDS`] maps, each sized for its share.
+    /// Moves the one map's entries into [`SHARDS`] maps, each with room for twice its share
+    /// (so none grows again at once).
     fn split(&mut self) {
         let whole = std::mem::take(&mut self.shards[0]);
         let each = whole.len() / SHARDS * 2;

@@ -95,7 +95,7 @@ impl Agenda {
         self.seq
     }
 
-    /// Every scheduled job, in no particular order.
+    /// Every scheduled job, the next due first.
     pub fn jobs(&self) -> impl Iterator<Item = &Job> {
         self.timers.values()
     }
