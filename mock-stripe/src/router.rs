@@ -406,18 +406,15 @@ impl Call {
             &mut created,
         );
         let (status, body) = match result {
-            Ok(reply) => (
-                reply.status,
-                Body::pieces(std::iter::once(reply.body).chain(reply.more)),
-            ),
-            Err(e) => (e.status, Body::from(e.body())),
+            Ok(reply) => (reply.status, reply.body),
+            Err(e) => (e.status, e.body().into()),
         };
         if let Some((k, _)) = &self.idempotent {
-            acc.idempotency.finish(k, status, &body.to_bytes());
+            acc.idempotency.finish(k, status, &body);
         }
         Ran::Answered {
             status,
-            body,
+            body: body.into(),
             created,
         }
     }

@@ -28,90 +28,9 @@ use crate::protocol::ApiError;
 
 pub(crate) type Resp = Response<Body>;
 
-/// A response body: buffers sent one after another as they are. A list is its elements'
-/// kept JSON with the envelope around them, which hyper writes with one `writev` instead of
-/// everything being copied into one buffer first (37 KB for ten Checkout Sessions).
-#[derive(Debug, Default)]
-pub(crate) struct Body {
-    pieces: std::collections::VecDeque<Bytes>,
-    /// Bytes not yet sent (the `Content-Length`).
-    len: u64,
-}
-
-impl Body {
-    pub fn pieces(pieces: impl IntoIterator<Item = Bytes>) -> Body {
-        let given = pieces.into_iter();
-        // Sized from the pieces given (a filter alone would grow the queue from empty).
-        let mut pieces = std::collections::VecDeque::with_capacity(given.size_hint().0);
-        pieces.extend(given.filter(|p| !p.is_empty()));
-        let len = pieces.iter().map(|p| p.len() as u64).sum();
-        Body { pieces, len }
-    }
-
-    /// The whole body in one buffer (the idempotency store keeps answers that way): a copy
-    /// only when there are several pieces.
-    pub fn to_bytes(&self) -> Bytes {
-        match self.pieces.len() {
-            0 => Bytes::new(),
-            1 => self.pieces[0].clone(),
-            _ => {
-                let mut all = Vec::with_capacity(self.len as usize);
-                for p in &self.pieces {
-                    all.extend_from_slice(p);
-                }
-                all.into()
-            }
-        }
-    }
-}
-
-impl From<Bytes> for Body {
-    fn from(bytes: Bytes) -> Body {
-        Body::pieces([bytes])
-    }
-}
-
-impl From<String> for Body {
-    fn from(s: String) -> Body {
-        Bytes::from(s).into()
-    }
-}
-
-impl From<Vec<u8>> for Body {
-    fn from(v: Vec<u8>) -> Body {
-        Bytes::from(v).into()
-    }
-}
-
-impl From<&'static str> for Body {
-    fn from(s: &'static str) -> Body {
-        Bytes::from_static(s.as_bytes()).into()
-    }
-}
-
-impl http_body::Body for Body {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        let next = self.pieces.pop_front();
-        if let Some(piece) = &next {
-            self.len -= piece.len() as u64;
-        }
-        std::task::Poll::Ready(next.map(|piece| Ok(http_body::Frame::data(piece))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.pieces.is_empty()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.len)
-    }
-}
+/// A response body: one buffer, already whole (a list copies its elements' kept JSON into
+/// it, see [`ListWriter`](crate::protocol::list::ListWriter)).
+pub(crate) type Body = http_body_util::Full<Bytes>;
 
 /// A handler's decision to close the connection without answering (a lost response, or
 /// an injected network fault).
@@ -348,35 +267,6 @@ pub(crate) fn html_response(status: StatusCode, body: String, location: Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn a_body_in_pieces_sends_them_in_order_with_their_exact_length() {
-        use http_body::Body as _;
-        use http_body_util::BodyExt as _;
-        let pieces = || {
-            Body::pieces([
-                Bytes::from_static(b"{\"a\": "),
-                Bytes::new(),
-                Bytes::from_static(b"1}"),
-            ])
-        };
-        let body = pieces();
-        assert_eq!(body.size_hint().exact(), Some(8));
-        assert_eq!(body.to_bytes(), "{\"a\": 1}");
-        let mut frames = Vec::new();
-        let mut body = pieces();
-        while let Some(frame) = body.frame().await {
-            frames.push(frame.unwrap().into_data().unwrap());
-            assert_eq!(
-                body.size_hint().exact(),
-                Some(8 - frames.iter().map(|f| f.len() as u64).sum::<u64>())
-            );
-        }
-        assert_eq!(frames, ["{\"a\": ", "1}"], "the empty piece is not sent");
-        assert!(body.is_end_stream());
-        assert!(Body::pieces([]).is_end_stream());
-        assert_eq!(Body::from("one").to_bytes(), "one");
-    }
 
     /// Panics on `/boom…`; runs `/v1/…` inline, the rest in tasks of their own.
     struct Boom;

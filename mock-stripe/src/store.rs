@@ -11,6 +11,7 @@
 //! * two account locks at once only as connected account, then its platform (routing a
 //!   connected account's events to the platform's Connect endpoints); never the reverse.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicI64, AtomicUsize};
@@ -25,10 +26,10 @@ use crate::engine::delivery::Deliveries;
 use crate::engine::faults::Faults;
 use crate::id_index::{IdIndex, ShardedIndex};
 use crate::ids::IdGen;
-use crate::protocol::ApiResult;
 use crate::protocol::idempotency::IdempotencyStore;
 use crate::protocol::render_cache::RenderCache;
 use crate::protocol::version::{self, ApiVersion};
+use crate::protocol::{ApiError, ApiResult};
 use crate::resources::checkout_sessions::Session;
 use crate::resources::events::Event;
 use crate::resources::payment_intents::{Charge, PaymentIntent};
@@ -242,23 +243,27 @@ impl<T: Keyed> Table<T> {
         Ok(body)
     }
 
-    /// [`Table::rendered`] as an element of a list's `data` (for [`list::assemble`]).
+    /// [`Table::rendered`] as an element of a list's `data` (for [`ListWriter`]), borrowed
+    /// from the cache so that a list copies it once, into its own body.
     ///
-    /// [`list::assemble`]: crate::protocol::list::assemble
+    /// [`ListWriter`]: crate::protocol::list::ListWriter
     pub fn rendered_in_list(
         &mut self,
         position: usize,
         v: &ApiVersion,
         render: impl FnOnce(&T) -> ApiResult<Bytes>,
-    ) -> ApiResult<Bytes> {
-        if let Some(body) = self.rendered.get_nested(position, v) {
-            return Ok(body);
+    ) -> ApiResult<Cow<'_, [u8]>> {
+        if !self.rendered.holds(position, v) {
+            let body = self.rendered(position, v, render)?;
+            if !self.rendered.holds(position, v) {
+                // Too large to keep.
+                return Ok(Cow::Owned(crate::protocol::render_cache::nested(&body)));
+            }
         }
-        let body = self.rendered(position, v, render)?;
-        Ok(self
-            .rendered
+        self.rendered
             .get_nested(position, v)
-            .unwrap_or_else(|| crate::protocol::render_cache::nested(&body)))
+            .map(Cow::Borrowed)
+            .ok_or_else(|| ApiError::internal(format!("no JSON kept at position {position}")))
     }
 
     /// Where the object with this id is in creation order: one hash probe, then the id

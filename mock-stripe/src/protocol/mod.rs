@@ -49,9 +49,6 @@ pub(crate) struct Reply {
     pub status: StatusCode,
     /// Shared, not copied, with the idempotency store and the render cache.
     pub body: bytes::Bytes,
-    /// The rest of the body, sent after `body` as they are: the elements of a list
-    /// ([`list::assemble`]). Empty for everything else.
-    pub more: Vec<bytes::Bytes>,
 }
 
 impl Reply {
@@ -60,18 +57,11 @@ impl Reply {
         Reply {
             status: StatusCode::OK,
             body,
-            more: Vec::new(),
         }
     }
 
     pub fn json<T: Serialize + ?Sized>(value: &T) -> ApiResult<Reply> {
         Ok(Reply::ok(to_json(value)?.into()))
-    }
-
-    /// The whole body in one buffer.
-    #[cfg(test)]
-    pub fn whole(&self) -> Vec<u8> {
-        [&[self.body.clone()][..], &self.more].concat().concat()
     }
 }
 

@@ -35,15 +35,15 @@ struct Slot {
     version: ApiVersion,
     body: Bytes,
     /// `body` as an element of a list's `data` (see [`nested`]), made when first listed.
-    nested: Option<Bytes>,
+    nested: Option<Vec<u8>>,
 }
 
 /// What a list's `data` holds for an object after another element: `,` then, on a new
 /// line, the object's top-level pretty JSON two levels deep (every line indented four more
 /// spaces; raw newlines only occur between tokens, JSON strings escape theirs). The first
 /// element of a list is this without its leading comma, so one kept copy serves both and
-/// a list is sent as these pieces one after another, never copied together.
-pub(crate) fn nested(body: &[u8]) -> Bytes {
+/// a list copies these one after another into its body.
+pub(crate) fn nested(body: &[u8]) -> Vec<u8> {
     const LEAD: &[u8] = b",\n    ";
     let lines = memchr::memchr_iter(b'\n', body).count();
     let mut out = Vec::with_capacity(LEAD.len() + body.len() + 4 * lines);
@@ -55,12 +55,12 @@ pub(crate) fn nested(body: &[u8]) -> Bytes {
         start = nl + 1;
     }
     out.extend_from_slice(&body[start..]);
-    out.into()
+    out
 }
 
 impl Slot {
     fn size(&self) -> usize {
-        self.body.len() + self.nested.as_ref().map_or(0, Bytes::len)
+        self.body.len() + self.nested.as_ref().map_or(0, Vec::len)
     }
 }
 
@@ -71,19 +71,23 @@ impl RenderCache {
     }
 
     /// The same as an element of a list (made from the kept JSON and kept too).
-    pub fn get_nested(&mut self, position: usize, version: &ApiVersion) -> Option<Bytes> {
+    pub fn get_nested(&mut self, position: usize, version: &ApiVersion) -> Option<&[u8]> {
         let slot = *self.by_position.get(&(position as u64))?;
         let s = self.slots[slot as usize].as_mut()?;
         if s.version != *version {
             return None;
         }
-        if let Some(n) = &s.nested {
-            return Some(n.clone());
+        if s.nested.is_none() {
+            let n = nested(&s.body);
+            self.bytes += n.len();
+            s.nested = Some(n);
         }
-        let n = nested(&s.body);
-        self.bytes += n.len();
-        s.nested = Some(n.clone());
-        Some(n)
+        s.nested.as_deref()
+    }
+
+    /// Whether the JSON of the object at `position` at `version` is kept.
+    pub fn holds(&self, position: usize, version: &ApiVersion) -> bool {
+        self.slot(position, version).is_some()
     }
 
     fn slot(&self, position: usize, version: &ApiVersion) -> Option<&Slot> {
@@ -184,11 +188,12 @@ mod tests {
         c.put(3, &old, Bytes::from_static(b"{old}"));
         assert_eq!(c.get(3, &old).unwrap(), "{old}");
         assert!(c.get(3, &new).is_none(), "one entry per object");
-        assert_eq!(c.get_nested(3, &old).unwrap(), ",\n    {old}");
+        assert!(c.holds(3, &old) && !c.holds(3, &new));
+        assert_eq!(c.get_nested(3, &old).unwrap(), b",\n    {old}");
         assert!(c.get_nested(3, &new).is_none());
         c.forget(3);
         assert!(c.get(3, &old).is_none());
-        assert!(c.get_nested(3, &old).is_none());
+        assert!(c.get_nested(3, &old).is_none() && !c.holds(3, &old));
         assert_eq!((c.len(), c.bytes), (0, 0));
     }
 

@@ -472,7 +472,7 @@ mod tests {
         let p =
             crate::protocol::Params::decode(&[format!("customer={created}").as_bytes()]).unwrap();
         let l: Value =
-            serde_json::from_slice(&super::super::list(&mut a, &p, &ctx(None)).unwrap().whole())
+            serde_json::from_slice(&super::super::list(&mut a, &p, &ctx(None)).unwrap().body)
                 .unwrap();
         assert_eq!(l["data"].as_array().unwrap().len(), 1);
     }

@@ -28,14 +28,16 @@ pub(crate) use lifecycle::{
 };
 pub(crate) use object::{Mode, PaymentStatus, Session, Status};
 
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
 use lifecycle::refresh;
 use object::{Expansion, LineItem, SubmitType};
 use params::{read_expand_only, read_line_items, read_list, read_update};
 
 use crate::protocol::expand::Expand;
-use bytes::Bytes;
-
-use crate::protocol::list::{ListJson, assemble, paginate, paginate_positions};
+use crate::protocol::list::{ListJson, ListWriter, paginate, paginate_positions};
 use crate::protocol::version::ApiVersion;
 use crate::protocol::{ApiError, ApiResult, Params, Reply, RequestCtx, to_json};
 use crate::resources::check_metadata;
@@ -46,8 +48,15 @@ use crate::store::Account;
 /// What `expand[]` may name on a session: see `resources/expandable.rs`.
 const SESSION: &str = "checkout.session";
 
-fn render_version(ctx: &RequestCtx, session: &Session) -> ApiVersion {
-    ctx.version.clone().unwrap_or_else(|| session.version())
+/// The request's version (the router always sets one), else the session's own. Borrowed
+/// when it can be: the version's text is shared by every request of the account, and
+/// counting copies of it from both cores, ten times a list, cost more than the list's
+/// own work on it.
+fn render_version<'a>(ctx: &'a RequestCtx, session: &Session) -> Cow<'a, ApiVersion> {
+    match &ctx.version {
+        Some(v) => Cow::Borrowed(v),
+        None => Cow::Owned(session.version()),
+    }
 }
 
 /// What a session's own JSON includes for `x`: its line items (and their products, kept
@@ -77,29 +86,19 @@ fn render(account: &mut Account, id: &str, ctx: &RequestCtx, x: &Expand) -> ApiR
     let missing = || ApiError::no_such("checkout.session", id, "session", true);
     if x.is_empty() {
         let position = account.sessions.position(id).ok_or_else(missing)?;
-        return Ok(Reply::ok(cached_json(account, position, ctx, false)?));
+        return Ok(Reply::ok(cached_json(account, position, ctx)?));
     }
     let session = account.sessions.get(id).ok_or_else(missing)?;
     let v = render_version(ctx, session);
     expandable::reply(account, SESSION, &session.json(&v, &includes(x)), x, &v)
 }
 
-/// The unexpanded JSON of the session at `position` (`in_list`: as an element of a list),
-/// from the table's cache when it was read recently at the same version.
-fn cached_json(
-    account: &mut Account,
-    position: usize,
-    ctx: &RequestCtx,
-    in_list: bool,
-) -> ApiResult<Bytes> {
+/// The unexpanded JSON of the session at `position`, from the table's cache when it was
+/// read recently at the same version.
+fn cached_json(account: &mut Account, position: usize, ctx: &RequestCtx) -> ApiResult<Bytes> {
     let sessions = &mut account.sessions;
     let v = render_version(ctx, &sessions.rows()[position]);
-    let render = |session: &Session| render_plain(session, &v);
-    if in_list {
-        sessions.rendered_in_list(position, &v, render)
-    } else {
-        sessions.rendered(position, &v, render)
-    }
+    sessions.rendered(position, &v, |session| render_plain(session, &v))
 }
 
 fn render_plain(session: &Session, v: &ApiVersion) -> ApiResult<Bytes> {
@@ -198,17 +197,14 @@ pub(crate) fn list(account: &mut Account, params: &Params, ctx: &RequestCtx) -> 
     )?;
     const URL: &str = "/v1/checkout/sessions";
     if expand.is_empty() {
-        // Each session's JSON from the cache (or rendered and kept), spliced into the list.
-        let mut bodies = Vec::with_capacity(positions.len());
+        // Each session's JSON from the cache (or rendered and kept), copied into the list.
+        let mut list = ListWriter::new(positions.len());
         for p in positions {
-            bodies.push(cached_json(account, p, ctx, true)?);
+            let sessions = &mut account.sessions;
+            let v = render_version(ctx, &sessions.rows()[p]);
+            list.push(&sessions.rendered_in_list(p, &v, |s| render_plain(s, &v))?);
         }
-        let mut pieces = assemble(&bodies, has_more, URL).into_iter();
-        return Ok(Reply {
-            status: http::StatusCode::OK,
-            body: pieces.next().unwrap_or_default(),
-            more: pieces.collect(),
-        });
+        return Ok(Reply::ok(list.finish(has_more, URL)));
     }
     let v = ctx.version_for(account);
     let sessions = account.sessions.rows();
@@ -344,6 +340,42 @@ mod tests {
         assert_eq!(v["data"][1]["description"], "Item1");
         assert_eq!(v["has_more"], true);
         assert_eq!(v["url"], format!("/v1/checkout/sessions/{id}/line_items"));
+    }
+
+    /// A list copies each session's kept JSON: whatever was kept before (a retrieve, an
+    /// earlier list, a session changed since), it is byte for byte serde's rendering of
+    /// the whole list, at the account's version and at an older one.
+    #[test]
+    fn a_list_from_kept_json_is_what_serde_renders() {
+        let mut a = account();
+        let ids: Vec<String> = (0..4).map(|_| new_session(&mut a)).collect();
+        let none = Params::decode(&[]).unwrap();
+        for version in [None, Some("2020-08-27")] {
+            let expected = |a: &Account| {
+                let v = ctx(version).version_for(a);
+                let data: Vec<_> = a
+                    .sessions
+                    .rows()
+                    .iter()
+                    .rev()
+                    .map(|s| s.json(&v, &Expansion::default()))
+                    .collect();
+                to_json(&ListJson::new(data, false, "/v1/checkout/sessions".into())).unwrap()
+            };
+            retrieve(&mut a, &ids[1], &none, &ctx(version)).unwrap();
+            for round in 0..3 {
+                if round == 2 {
+                    let meta = Params::decode(&[b"metadata[k]=v".as_slice()]).unwrap();
+                    update(&mut a, &ids[2], &meta, &ctx(version)).unwrap();
+                }
+                let listed = list(&mut a, &none, &ctx(version)).unwrap().body;
+                assert_eq!(
+                    String::from_utf8_lossy(&listed),
+                    String::from_utf8_lossy(&expected(&a)),
+                    "version {version:?}, round {round}"
+                );
+            }
+        }
     }
 
     #[test]
