@@ -86,7 +86,12 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
     let workloads: Vec<_> = s
         .workloads
         .iter()
-        .map(|w| (w.label(s.stored), w.requests(&retrieve_id)))
+        .enumerate()
+        .map(|(i, w)| loadgen::Row {
+            name: w.label(s.stored),
+            make: w.requests(&retrieve_id),
+            follows_previous: i > 0 && w.compared_with() == Some(s.workloads[i - 1]),
+        })
         .collect();
     let rows = loadgen::drive_interleaved(
         ceiling.addr,

@@ -93,9 +93,10 @@ impl Stats {
 
     /// With rows from one [`drive_interleaved`]: how fast this row ran against `other`,
     /// pass by pass, as (this round ÷ its ceiling round) ÷ (`other`'s round ÷ its ceiling
-    /// round). Each pass's two rounds ran side by side, and each over its own ceiling
-    /// round, so neither a change of the machine's speed between passes nor one within a
-    /// pass moves the figure. `None` without rounds to pair.
+    /// round). Each pass's two rounds ran side by side, so a change of the machine's speed
+    /// between passes does not move the figure; when this row follows `other` beside the
+    /// same ceiling round ([`Row::follows_previous`]) the ceiling cancels and a pass's
+    /// ratio is the two rounds' own rates. `None` without rounds to pair.
     pub fn ratio_over(&self, other: &Stats) -> Option<Comparison> {
         let passes: Vec<f64> = self
             .round_ratios()
@@ -107,7 +108,7 @@ impl Stats {
         Some(Comparison { median, passes })
     }
 
-    /// Each round's rate ÷ the ceiling round just before it.
+    /// Each round's rate ÷ its ceiling round.
     fn round_ratios(&self) -> Vec<f64> {
         self.round_rates
             .iter()
@@ -240,23 +241,39 @@ pub async fn drive_beside(
     make: MakeRequest,
     load: Load,
 ) -> Result<Stats> {
-    let mut rows =
-        drive_interleaved(ceiling, ceiling_make, addr, &[(String::new(), make)], load).await?;
+    let row = Row {
+        name: String::new(),
+        make,
+        follows_previous: false,
+    };
+    let mut rows = drive_interleaved(ceiling, ceiling_make, addr, &[row], load).await?;
     Ok(rows.remove(0))
 }
 
+/// One workload of [`drive_interleaved`].
+pub struct Row {
+    /// For errors.
+    pub name: String,
+    pub make: MakeRequest,
+    /// Runs straight after the row before it in each pass, beside the same ceiling round:
+    /// for the second of two rows compared with each other, so that their comparison is
+    /// their own two rounds, seconds apart, with no ceiling round between them whose own
+    /// noise would enter the figure.
+    pub follows_previous: bool,
+}
+
 /// [`drive_beside`] for several workloads of one server, their rounds interleaved: each
-/// pass gives every workload one round (after its ceiling round), in the order given.
-/// Why: rows are compared with each other too (list with retrieve, 50 keys with one); run
-/// one workload after another, the rounds of two rows lie minutes apart and may measure two
-/// different machines, whereas each pass measures them side by side (see
-/// [`Stats::ratio_over`]). `workloads` are (name for errors, requests); returns one
-/// [`Stats`] per workload, its rounds in pass order.
+/// pass gives every workload one round (after its ceiling round, or straight after the
+/// row before it, see [`Row::follows_previous`]), in the order given. Why: rows are
+/// compared with each other too (list with retrieve, 50 keys with one); run one workload
+/// after another, the rounds of two rows lie minutes apart and may measure two different
+/// machines, whereas each pass measures them side by side (see [`Stats::ratio_over`]).
+/// Returns one [`Stats`] per workload, its rounds in pass order.
 pub async fn drive_interleaved(
     ceiling: SocketAddr,
     ceiling_make: MakeRequest,
     addr: SocketAddr,
-    workloads: &[(String, MakeRequest)],
+    workloads: &[Row],
     load: Load,
 ) -> Result<Vec<Stats>> {
     let passes = load.rounds.max(1);
@@ -269,12 +286,21 @@ pub async fn drive_interleaved(
         .map(|_| Vec::with_capacity(passes))
         .collect();
     for pass in 1..=passes {
-        for (i, (name, make)) in workloads.iter().enumerate() {
-            let ceiling_round = drive_once(ceiling, ceiling_make.clone(), load)
-                .await
-                .with_context(|| format!("the ceiling's round before {name}, pass {pass}"))?;
-            ceilings[i].push(ceiling_round.rate);
-            let round = drive_once(addr, make.clone(), load)
+        let mut last_ceiling = None;
+        for (i, row) in workloads.iter().enumerate() {
+            let name = &row.name;
+            let ceiling_rate = match last_ceiling {
+                Some(rate) if row.follows_previous => rate,
+                _ => {
+                    drive_once(ceiling, ceiling_make.clone(), load)
+                        .await
+                        .with_context(|| format!("the ceiling's round before {name}, pass {pass}"))?
+                        .rate
+                }
+            };
+            last_ceiling = Some(ceiling_rate);
+            ceilings[i].push(ceiling_rate);
+            let round = drive_once(addr, row.make.clone(), load)
                 .await
                 .with_context(|| format!("{name}, pass {pass}"))?;
             rounds[i].push(round);

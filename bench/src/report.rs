@@ -22,8 +22,8 @@ pub struct Row {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
-    /// The median over rounds of each round's rate ÷ the ceiling round run just before it
-    /// (mock-stripe and peers); the ceiling's own row: 1.
+    /// The median over rounds of each round's rate ÷ its ceiling round, run just before it
+    /// or before the row it follows (mock-stripe and peers); the ceiling's own row: 1.
     pub ratio: f64,
     /// Every round's rate, in order (`rate` is their median).
     pub round_rates: Vec<f64>,
@@ -107,7 +107,7 @@ impl Report {
         // Writing to a String cannot fail.
         let _ = writeln!(
             s,
-            "Machine: {}. Command: `{}`. Load generator: {}, {} connections, {} s measured after {} s warm-up; each server row is the median of {} rounds, run in passes that give every mock-stripe workload one round in the table's order (every round's rate in the last column, after the slash the ceiling's rate in a round run just before it); ÷ ceiling is the median of those rounds' ratios, one run.\n",
+            "Machine: {}. Command: `{}`. Load generator: {}, {} connections, {} s measured after {} s warm-up; each server row is the median of {} rounds, run in passes that give every mock-stripe workload one round in the table's order (every round's rate in the last column, after the slash the ceiling's rate in a round run just before it, or for a row compared with the one above it, before that row, which it follows); ÷ ceiling is the median of those rounds' ratios, one run.\n",
             self.machine,
             self.command,
             self.load_generator,
@@ -147,7 +147,7 @@ impl Report {
             }
         }
         if self.list_over_retrieve.is_some() || self.many_keys_over_one.is_some() {
-            s.push_str("\nRows against each other on mock-stripe, the median over passes of the two rounds' ratios to their ceiling rounds, divided:\n");
+            s.push_str("\nRows against each other on mock-stripe, the median over passes of the two rounds' rates, divided (the second runs straight after the first, beside the same ceiling round):\n");
         }
         if let Some(c) = &self.list_over_retrieve {
             let _ = writeln!(

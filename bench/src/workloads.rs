@@ -57,6 +57,16 @@ pub const MOCK_WORKLOADS: [Workload; 6] = [
 ];
 
 impl Workload {
+    /// The row this one is measured against by a target (list with retrieve, 50 keys with
+    /// one key); it runs straight after that row in each pass.
+    pub fn compared_with(self) -> Option<Workload> {
+        match self {
+            Workload::ListSessions => Some(Workload::RetrieveSession),
+            Workload::CreateSessionManyKeys => Some(Workload::CreateSession),
+            _ => None,
+        }
+    }
+
     pub fn label(self, stored: usize) -> String {
         match self {
             Workload::FixedBody => "fixed JSON body (ceiling)".into(),

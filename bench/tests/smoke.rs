@@ -92,6 +92,47 @@ async fn quick_run_writes_every_row() {
             "the median is one pass's ratio: {c}"
         );
     }
+    // A compared row runs straight after its partner, beside the same ceiling round, so
+    // each pass's ratio is the two rounds' own rates.
+    let mock_row = |w: &str| {
+        rows.iter()
+            .find(|r| r["target"] == "mock-stripe" && r["workload"] == w)
+            .unwrap_or_else(|| panic!("no row {w}"))
+    };
+    let rates = |r: &serde_json::Value, key: &str| -> Vec<f64> {
+        r[key]
+            .as_array()
+            .expect(key)
+            .iter()
+            .map(|x| x.as_f64().expect("a rate"))
+            .collect()
+    };
+    for (row, partner, figure) in [
+        ("list_sessions", "retrieve_session", "list_over_retrieve"),
+        (
+            "create_session_many_keys",
+            "create_session",
+            "many_keys_over_one",
+        ),
+    ] {
+        let (a, b) = (mock_row(row), mock_row(partner));
+        assert_eq!(
+            rates(a, "ceiling_round_rates"),
+            rates(b, "ceiling_round_rates"),
+            "{row} shares {partner}'s ceiling rounds"
+        );
+        let own = rates(a, "round_rates")
+            .into_iter()
+            .zip(rates(b, "round_rates"))
+            .map(|(x, y)| x / y);
+        let passes = json[figure]["passes"].as_array().expect("passes");
+        assert!(
+            own.zip(passes)
+                .all(|(o, p)| (o - p.as_f64().unwrap()).abs() < 1e-9),
+            "{figure} is {row} ÷ {partner} pass by pass: {}",
+            json[figure]
+        );
+    }
     // Peers, when installed, did the one workload they share.
     for r in rows
         .iter()
