@@ -65,10 +65,10 @@ impl<T: Serialize> ListJson<T> {
 ///
 /// [`render_cache::nested`]: super::render_cache::nested
 pub(crate) struct ListWriter {
+    /// Empty until the first element (or `finish`) writes the head.
     out: Vec<u8>,
-    /// Elements still to come, for sizing the buffer from the first.
+    /// Elements the page holds, for sizing the buffer from the first.
     expected: usize,
-    written: usize,
 }
 
 impl ListWriter {
@@ -78,12 +78,11 @@ impl ListWriter {
         ListWriter {
             out: Vec::new(),
             expected: elements,
-            written: 0,
         }
     }
 
     pub fn push(&mut self, element: &[u8]) {
-        if self.written == 0 {
+        if self.out.is_empty() {
             // Sized for elements like the first and the tail, so it seldom grows.
             self.out
                 .reserve(Self::HEAD.len() + element.len() * self.expected.max(1) + 128);
@@ -94,11 +93,10 @@ impl ListWriter {
         } else {
             self.out.extend_from_slice(element);
         }
-        self.written += 1;
     }
 
     pub fn finish(mut self, has_more: bool, url: &str) -> Bytes {
-        if self.written == 0 {
+        if self.out.is_empty() {
             self.out.extend_from_slice(Self::HEAD);
         } else {
             self.out.extend_from_slice(b"\n  ");
