@@ -260,7 +260,9 @@ mod tests {
         // A small linear congruential generator: the same sequence every run.
         let mut state = 7u64;
         let mut next = move |n: u64| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 33) % n
         };
         let mut latest = 0i64;
