@@ -62,6 +62,14 @@ pub struct Opts {
     /// start-up or memory figures.
     #[arg(long, conflicts_with = "flows_only")]
     pub api_only: bool,
+    /// Run the ceiling and mock-stripe each in a process of its own (this program serving
+    /// the ceiling, the mock-stripe binary), as a deployed mock runs, instead of in this
+    /// program's process beside the load generator. Peers always run in their own.
+    #[arg(long)]
+    pub own_processes: bool,
+    /// Serve the ceiling on this port until killed (how --own-processes starts it).
+    #[arg(long, hide = true, value_name = "PORT")]
+    pub serve_ceiling: Option<u16>,
     /// Only these mock-stripe workloads (default: all), e.g. `--workloads retrieve,list`.
     #[arg(long, value_delimiter = ',', value_enum)]
     pub workloads: Vec<crate::workloads::Workload>,
@@ -93,6 +101,7 @@ pub struct Settings {
     pub postgres: Option<String>,
     pub flows_only: bool,
     pub api_only: bool,
+    pub own_processes: bool,
     pub workloads: Vec<crate::workloads::Workload>,
     pub out: PathBuf,
 }
@@ -114,6 +123,7 @@ impl Opts {
             postgres: self.postgres.clone().filter(|u| !u.trim().is_empty()),
             flows_only: self.flows_only,
             api_only: self.api_only,
+            own_processes: self.own_processes,
             workloads: if self.workloads.is_empty() {
                 crate::workloads::MOCK_WORKLOADS.to_vec()
             } else {
@@ -144,6 +154,15 @@ pub fn run() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Some(port) = opts.serve_ceiling {
+        return match runtime.block_on(crate::servers::serve_ceiling(port)) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: serving the ceiling on port {port}: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(crate::run(&opts)) {
         Ok(report) => {
             println!("{}", report.markdown());

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 
 use crate::loadgen::Load;
 use crate::report::Report;
-use crate::servers::Ceiling;
+use crate::servers::{CeilingServer, MockServer};
 use crate::workloads::Workload;
 
 pub const MOCK: &str = "mock-stripe";
@@ -35,7 +35,14 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
     let mut report = Report {
         machine: machine(),
         command: command_line(),
-        load_generator: "built-in Rust client (hyper 1, HTTP/1.1 keep-alive, closed loop, same process as the in-process servers); wrk not installed".into(),
+        load_generator: format!(
+            "built-in Rust client (hyper 1, HTTP/1.1 keep-alive, closed loop); {}; wrk not installed",
+            if s.own_processes {
+                "the ceiling and mock-stripe each in a process of its own (--own-processes)"
+            } else {
+                "the ceiling and mock-stripe in its process, on its runtime"
+            }
+        ),
         connections: s.connections,
         duration_s: s.duration.as_secs_f64(),
         warmup_s: s.warmup.as_secs_f64(),
@@ -65,19 +72,14 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
 
 /// The ceiling, mock-stripe's workloads in process, the peers, and the binary's resources.
 async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -> Result<()> {
-    let ceiling = Ceiling::start().await?;
+    let ceiling = CeilingServer::start(s.own_processes).await?;
     progress("ceiling");
-    let stats = loadgen::drive(ceiling.addr, Workload::FixedBody.requests(""), load).await?;
+    let stats = loadgen::drive(ceiling.addr(), Workload::FixedBody.requests(""), load).await?;
     report.push("ceiling", Workload::FixedBody, &stats);
 
-    let mock = mock_stripe::MockStripe::start(mock_stripe::Config {
-        port: 0,
-        ..Default::default()
-    })
-    .await
-    .context("starting mock-stripe in process")?;
+    let mock = MockServer::start(s.own_processes, s.mock_bin.as_deref()).await?;
     progress(&format!("storing {} sessions", s.stored));
-    let retrieve_id = workloads::prepare(mock.local_addr(), s.stored, s.connections).await?;
+    let retrieve_id = workloads::prepare(mock.addr(), s.stored, s.connections).await?;
     progress(&format!(
         "{} passes over {} workloads",
         load.rounds.max(1),
@@ -94,15 +96,15 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
         })
         .collect();
     let rows = loadgen::drive_interleaved(
-        ceiling.addr,
+        ceiling.addr(),
         Workload::FixedBody.requests(""),
-        mock.local_addr(),
+        mock.addr(),
         &workloads,
         load,
     )
     .await
     .context("mock-stripe")?;
-    mock.shutdown().await;
+    mock.stop().await;
     for (&w, stats) in s.workloads.iter().zip(&rows) {
         report.push(MOCK, w, stats);
     }
@@ -130,7 +132,7 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
             // The one workload every peer can do.
             Ok(peer) => {
                 let stats = loadgen::drive_beside(
-                    ceiling.addr,
+                    ceiling.addr(),
                     Workload::FixedBody.requests(""),
                     peer.addr,
                     Workload::CreateCustomer.requests(""),
@@ -155,7 +157,7 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
     let bin = servers::mock_binary(s.mock_bin.as_deref()).await?;
     report.resources = memory::measure(
         &bin,
-        &ceiling,
+        ceiling.addr(),
         memory::Counts {
             sessions: s.stored,
             idempotent: s.idempotent,

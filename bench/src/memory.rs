@@ -2,6 +2,7 @@
 //! accumulates. These need the binary as a child: in process, the load generator's
 //! memory would be counted too.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::loadgen::{self, MakeRequest, Request};
 use crate::report::Resource;
-use crate::servers::{self, Ceiling};
+use crate::servers;
 use crate::workloads::{self, CUSTOMER_FORM, SESSION_FORM};
 
 /// mock-stripe's default `--delivery-log` (attempts kept per account).
@@ -37,7 +38,8 @@ pub struct Counts {
 const STARTUP_LAUNCHES: usize = 5;
 
 /// Start-up, idle memory, then memory after each kind of data, in one child process.
-pub async fn measure(bin: &Path, ceiling: &Ceiling, n: Counts) -> Result<Vec<Resource>> {
+/// `ceiling`: a server answering 200 to anything, the webhook endpoint of the last figure.
+pub async fn measure(bin: &Path, ceiling: SocketAddr, n: Counts) -> Result<Vec<Resource>> {
     let mut out = Vec::new();
     // One launch can land beside something else's work (this process returning the memory
     // of the workloads before it, a peer's exit): 5–46 ms from the same binary in five
@@ -138,10 +140,7 @@ pub async fn measure(bin: &Path, ceiling: &Ceiling, n: Counts) -> Result<Vec<Res
     // Delivery log full: an endpoint on its own account pointing at the ceiling (always
     // 200), and more deliveries than the log keeps.
     let key = "sk_test_bench_hooks";
-    let form = format!(
-        "url=http%3A%2F%2F{}%2Fhook&enabled_events[]=*",
-        ceiling.addr
-    );
+    let form = format!("url=http%3A%2F%2F{}%2Fhook&enabled_events[]=*", ceiling);
     workloads::created_id(
         mock.addr,
         &Request::post("/v1/webhook_endpoints", key, form),

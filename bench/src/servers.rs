@@ -35,28 +35,38 @@ impl Ceiling {
     pub async fn start() -> Result<Ceiling> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(async move {
-                    let service = service_fn(|_req| async {
-                        Ok::<_, Infallible>(
-                            hyper::Response::builder()
-                                .header("content-type", "application/json")
-                                .body(Full::new(Bytes::from_static(CEILING_BODY.as_bytes())))
-                                .unwrap_or_default(),
-                        )
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let task = tokio::spawn(serve(listener));
         Ok(Ceiling { addr, task })
+    }
+}
+
+/// The ceiling in this process until it ends: `bench --serve-ceiling PORT`.
+pub async fn serve_ceiling(port: u16) -> Result<()> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+    serve(listener).await;
+    Ok(())
+}
+
+/// Answers every request on every connection with [`CEILING_BODY`].
+async fn serve(listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let service = service_fn(|_req| async {
+                Ok::<_, Infallible>(
+                    hyper::Response::builder()
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from_static(CEILING_BODY.as_bytes())))
+                        .unwrap_or_default(),
+                )
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
     }
 }
 
@@ -67,6 +77,90 @@ impl Drop for Ceiling {
 }
 
 /// A port free right now (the child binds it a moment later; on loopback nobody races us).
+/// Where the server rows' ceiling runs: in this process, or in one of its own
+/// (`--own-processes`).
+pub enum CeilingServer {
+    InProcess(Ceiling),
+    Own(Process),
+}
+
+impl CeilingServer {
+    pub async fn start(own_process: bool) -> Result<CeilingServer> {
+        if !own_process {
+            return Ok(CeilingServer::InProcess(Ceiling::start().await?));
+        }
+        let bin = bench_binary()?;
+        let port = free_port()?;
+        let mut cmd = Command::new(&bin);
+        cmd.args(["--serve-ceiling", &port.to_string()]);
+        Process::spawn(
+            cmd,
+            (Ipv4Addr::LOCALHOST, port).into(),
+            Request::get("/", "sk_test_ceiling"),
+            Duration::from_secs(10),
+        )
+        .await
+        .map(CeilingServer::Own)
+        .with_context(|| format!("starting the ceiling: {} --serve-ceiling", bin.display()))
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            CeilingServer::InProcess(c) => c.addr,
+            CeilingServer::Own(p) => p.addr,
+        }
+    }
+}
+
+/// Where the server rows' mock-stripe runs: in this process, or its binary in one of its
+/// own (`--own-processes`).
+pub enum MockServer {
+    InProcess(mock_stripe::MockStripe),
+    Own(Process),
+}
+
+impl MockServer {
+    pub async fn start(own_process: bool, bin: Option<&Path>) -> Result<MockServer> {
+        if own_process {
+            let bin = mock_binary(bin).await?;
+            return Ok(MockServer::Own(spawn_mock(&bin).await?));
+        }
+        let config = mock_stripe::Config {
+            port: 0,
+            ..Default::default()
+        };
+        mock_stripe::MockStripe::start(config)
+            .await
+            .map(MockServer::InProcess)
+            .context("starting mock-stripe in process")
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            MockServer::InProcess(m) => m.local_addr(),
+            MockServer::Own(p) => p.addr,
+        }
+    }
+
+    pub async fn stop(self) {
+        match self {
+            MockServer::InProcess(m) => m.shutdown().await,
+            // Killed when dropped.
+            MockServer::Own(p) => drop(p),
+        }
+    }
+}
+
+/// The program that serves the ceiling in a process of its own: this one when it is the
+/// bench binary; under a test, the bench binary cargo built beside the test.
+fn bench_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    if exe.file_stem().is_some_and(|stem| stem == "bench") {
+        return Ok(exe);
+    }
+    workspace_binary("bench", None, "leave out --own-processes")
+}
+
 pub fn free_port() -> Result<u16> {
     Ok(StdListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
@@ -75,19 +169,19 @@ pub fn free_port() -> Result<u16> {
 
 /// The `mock-stripe` binary of the same profile as this program (see [`workspace_binary`]).
 pub async fn mock_binary(explicit: Option<&Path>) -> Result<PathBuf> {
-    workspace_binary("mock-stripe", explicit, "--mock-bin")
+    workspace_binary("mock-stripe", explicit, "pass --mock-bin")
 }
 
 /// The `storefront` binary of the same profile as this program (see [`workspace_binary`]).
 pub async fn storefront_binary(explicit: Option<&Path>) -> Result<PathBuf> {
-    workspace_binary("storefront", explicit, "--storefront-bin")
+    workspace_binary("storefront", explicit, "pass --storefront-bin")
 }
 
 /// The binary of workspace package `name` (its binary has the package's name), of the same
 /// profile as this program: next to it (`target/release/bench` → `target/release/NAME`;
 /// tests run from `deps/`), else built with cargo, since `cargo run -p bench` builds only
 /// bench. `flag` is the option that names one explicitly.
-fn workspace_binary(name: &str, explicit: Option<&Path>, flag: &str) -> Result<PathBuf> {
+fn workspace_binary(name: &str, explicit: Option<&Path>, otherwise: &str) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
@@ -120,7 +214,7 @@ fn workspace_binary(name: &str, explicit: Option<&Path>, flag: &str) -> Result<P
     }
     find().ok_or_else(|| {
         anyhow!(
-            "no {name} binary next to {}; build it (cargo build {}-p {name}) or pass {flag}",
+            "no {name} binary next to {}; build it (cargo build {}-p {name}) or {otherwise}",
             exe.display(),
             if release { "--release " } else { "" }
         )

@@ -168,3 +168,47 @@ async fn quick_run_writes_every_row() {
     }
     assert!(dir.path().join("bench.md").is_file());
 }
+
+/// `--own-processes`: the ceiling (this crate's binary) and the mock-stripe binary are
+/// measured in processes of their own, and the report says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_processes_run_the_servers_as_binaries() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().to_str().expect("utf-8 temp path");
+    let opts = bench::cli::Opts::parse_from([
+        "bench",
+        "--quick",
+        "--api-only",
+        "--own-processes",
+        "--no-peers",
+        "--workloads",
+        "create,many-keys",
+        "--duration",
+        "0.5",
+        "--connections",
+        "8",
+        "--out",
+        out,
+    ]);
+    let report = bench::run(&opts).await.expect("bench run");
+    assert!(
+        report.load_generator.contains("a process of its own"),
+        "{}",
+        report.load_generator
+    );
+    let workloads: Vec<_> = report
+        .rows
+        .iter()
+        .map(|r| (r.target.as_str(), r.rate > 0.0))
+        .collect();
+    assert_eq!(
+        workloads,
+        [
+            ("ceiling", true),
+            ("mock-stripe", true),
+            ("mock-stripe", true)
+        ],
+        "the ceiling and both create rows, each with a rate"
+    );
+    assert!(report.many_keys_over_one.is_some());
+}
