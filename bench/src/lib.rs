@@ -40,7 +40,7 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
             if s.own_processes {
                 "the ceiling and mock-stripe each in a process of its own (--own-processes)"
             } else {
-                "the ceiling and mock-stripe in its process, on its runtime"
+                "the ceiling and mock-stripe in the load generator's process and runtime"
             }
         ),
         connections: s.connections,
@@ -70,7 +70,8 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
     Ok(report)
 }
 
-/// The ceiling, mock-stripe's workloads in process, the peers, and the binary's resources.
+/// The ceiling and mock-stripe's workloads (in this process, or each server in its own with
+/// `--own-processes`), the peers, and the binary's resources.
 async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -> Result<()> {
     let ceiling = CeilingServer::start(s.own_processes).await?;
     progress("ceiling");
