@@ -67,6 +67,10 @@ pub struct Opts {
     /// program's process beside the load generator. Peers always run in their own.
     #[arg(long)]
     pub own_processes: bool,
+    /// The bench binary that serves the ceiling with --own-processes (default: this
+    /// program, when it is that binary).
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub ceiling_bin: Option<PathBuf>,
     /// Serve the ceiling on this port until killed (how --own-processes starts it).
     #[arg(long, hide = true, value_name = "PORT")]
     pub serve_ceiling: Option<u16>,
@@ -102,6 +106,7 @@ pub struct Settings {
     pub flows_only: bool,
     pub api_only: bool,
     pub own_processes: bool,
+    pub ceiling_bin: Option<PathBuf>,
     pub workloads: Vec<crate::workloads::Workload>,
     pub out: PathBuf,
 }
@@ -124,6 +129,7 @@ impl Opts {
             flows_only: self.flows_only,
             api_only: self.api_only,
             own_processes: self.own_processes,
+            ceiling_bin: self.ceiling_bin.clone(),
             workloads: if self.workloads.is_empty() {
                 crate::workloads::MOCK_WORKLOADS.to_vec()
             } else {

@@ -73,7 +73,7 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
 /// The ceiling and mock-stripe's workloads (in this process, or each server in its own with
 /// `--own-processes`), the peers, and the binary's resources.
 async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -> Result<()> {
-    let ceiling = CeilingServer::start(s.own_processes).await?;
+    let ceiling = CeilingServer::start(s.own_processes, s.ceiling_bin.as_deref()).await?;
     progress("ceiling");
     let stats = loadgen::drive(ceiling.addr(), Workload::FixedBody.requests(""), load).await?;
     report.push("ceiling", Workload::FixedBody, &stats);

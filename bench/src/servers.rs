@@ -85,11 +85,11 @@ pub enum CeilingServer {
 }
 
 impl CeilingServer {
-    pub async fn start(own_process: bool) -> Result<CeilingServer> {
+    pub async fn start(own_process: bool, bin: Option<&Path>) -> Result<CeilingServer> {
         if !own_process {
             return Ok(CeilingServer::InProcess(Ceiling::start().await?));
         }
-        let bin = bench_binary()?;
+        let bin = bench_binary(bin)?;
         let port = free_port()?;
         let mut cmd = Command::new(&bin);
         cmd.args(["--serve-ceiling", &port.to_string()]);
@@ -151,14 +151,15 @@ impl MockServer {
     }
 }
 
-/// The program that serves the ceiling in a process of its own: this one when it is the
-/// bench binary; under a test, the bench binary cargo built beside the test.
-fn bench_binary() -> Result<PathBuf> {
+/// The program that serves the ceiling in a process of its own: `explicit` (a test passes
+/// the binary cargo built for it), else this one when it is the bench binary, else the
+/// bench binary cargo builds.
+fn bench_binary(explicit: Option<&Path>) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    if exe.file_stem().is_some_and(|stem| stem == "bench") {
+    if explicit.is_none() && exe.file_stem().is_some_and(|stem| stem == "bench") {
         return Ok(exe);
     }
-    workspace_binary("bench", None, "leave out --own-processes")
+    workspace_binary("bench", explicit, "leave out --own-processes")
 }
 
 pub fn free_port() -> Result<u16> {

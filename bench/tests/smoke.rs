@@ -180,6 +180,10 @@ async fn own_processes_run_the_servers_as_binaries() {
         "--quick",
         "--api-only",
         "--own-processes",
+        // The binary cargo built for this test: asking cargo to build it again from here
+        // would build it with other features.
+        "--ceiling-bin",
+        env!("CARGO_BIN_EXE_bench"),
         "--no-peers",
         "--workloads",
         "create,many-keys",
