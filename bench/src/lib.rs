@@ -35,14 +35,15 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
     let mut report = Report {
         machine: machine(),
         command: command_line(),
-        load_generator: format!(
-            "built-in Rust client (hyper 1, HTTP/1.1 keep-alive, closed loop); {}; wrk not installed",
-            if s.own_processes {
-                "the ceiling and mock-stripe each in a process of its own (--own-processes)"
-            } else {
-                "the ceiling and mock-stripe in the load generator's process and runtime"
-            }
-        ),
+        load_generator:
+            "built-in Rust client (hyper 1, HTTP/1.1 keep-alive, closed loop); wrk not installed"
+                .into(),
+        servers: if s.own_processes {
+            "the ceiling and mock-stripe each in a process of its own (--own-processes)"
+        } else {
+            "the ceiling and mock-stripe in the load generator's process and runtime"
+        }
+        .into(),
         connections: s.connections,
         duration_s: s.duration.as_secs_f64(),
         warmup_s: s.warmup.as_secs_f64(),
@@ -110,18 +111,10 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
         report.push(MOCK, w, stats);
     }
     let stats_of = |w: Workload| s.workloads.iter().position(|&x| x == w).map(|i| &rows[i]);
-    if let (Some(list), Some(get)) = (
-        stats_of(Workload::ListSessions),
-        stats_of(Workload::RetrieveSession),
-    ) {
-        report.list_over_retrieve = list.ratio_over(get);
-    }
-    if let (Some(many), Some(one)) = (
-        stats_of(Workload::CreateSessionManyKeys),
-        stats_of(Workload::CreateSession),
-    ) {
-        report.many_keys_over_one = many.ratio_over(one);
-    }
+    // A row over the one it is compared with (`Workload::compared_with` names the pairs).
+    let compared = |w: Workload| stats_of(w)?.ratio_over(stats_of(w.compared_with()?)?);
+    report.list_over_retrieve = compared(Workload::ListSessions);
+    report.many_keys_over_one = compared(Workload::CreateSessionManyKeys);
 
     for name in PEERS {
         if !s.peers {

@@ -55,6 +55,9 @@ pub struct Report {
     pub machine: String,
     pub command: String,
     pub load_generator: String,
+    /// Where the ceiling and mock-stripe ran: in the load generator's process, or each in
+    /// its own (`--own-processes`).
+    pub servers: String,
     pub connections: usize,
     pub duration_s: f64,
     pub warmup_s: f64,
@@ -107,10 +110,11 @@ impl Report {
         // Writing to a String cannot fail.
         let _ = writeln!(
             s,
-            "Machine: {}. Command: `{}`. Load generator: {}, {} connections, {} s measured after {} s warm-up; each server row is the median of {} rounds, run in passes that give every mock-stripe workload one round in the table's order (every round's rate in the last column, after the slash the ceiling's rate in a round run just before it, or for a row compared with the one above it, before that row, which it follows); ÷ ceiling is the median of those rounds' ratios, one run.\n",
+            "Machine: {}. Command: `{}`. Load generator: {}; servers: {}; {} connections, {} s measured after {} s warm-up; each server row is the median of {} rounds, run in passes that give every mock-stripe workload one round in the table's order (every round's rate in the last column, after the slash the ceiling's rate in a round run just before it, or for a row compared with the one above it, before that row, which it follows); ÷ ceiling is the median of those rounds' ratios, one run.\n",
             self.machine,
             self.command,
             self.load_generator,
+            self.servers,
             self.connections,
             self.duration_s,
             self.warmup_s,

@@ -35,6 +35,13 @@ async fn quick_run_writes_every_row() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("bench.json")).expect("json"))
             .expect("valid JSON");
+    assert!(
+        json["servers"]
+            .as_str()
+            .is_some_and(|s| s.contains("the load generator's process")),
+        "by default the servers run beside the load generator: {}",
+        json["servers"]
+    );
     let rows = json["rows"].as_array().expect("rows");
     let mut expected = vec![("ceiling", "fixed_body")];
     for w in [
@@ -196,9 +203,9 @@ async fn own_processes_run_the_servers_as_binaries() {
     ]);
     let report = bench::run(&opts).await.expect("bench run");
     assert!(
-        report.load_generator.contains("a process of its own"),
+        report.servers.contains("a process of its own"),
         "{}",
-        report.load_generator
+        report.servers
     );
     let workloads: Vec<_> = report
         .rows
