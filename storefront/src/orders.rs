@@ -435,9 +435,9 @@ pub enum ReceiptOutcome {
     NotPaid,
     /// Stripe gave us no address to write to.
     NoBuyerEmail,
-    /// Another delivery (in this process or another) holds a fresh claim on the receipt
-    /// and didn't finish while we waited. Ask Stripe to try again later: by then it is
-    /// sent, or the claim has expired and that delivery sends it.
+    /// Another writer (in this process or another) holds a fresh claim on the receipt
+    /// and didn't finish while we waited. Nothing is lost: the claim is committed, so
+    /// its holder sends the receipt or, if it died, the sweep does once the claim expires.
     InProgress,
 }
 
@@ -607,7 +607,8 @@ pub async fn receipts_due(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<O
 }
 
 /// The longest a delivery waits for another one's claim on the same receipt to finish
-/// (writing a receipt takes milliseconds), before asking Stripe to retry; never more
+/// (writing a receipt takes milliseconds), so that its answer can say "sent"; then it
+/// leaves the receipt to that claim (see [`ReceiptOutcome::InProgress`]). Never more
 /// than half the claim timeout.
 const MAX_CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 const CLAIM_POLL: std::time::Duration = std::time::Duration::from_millis(20);
@@ -1031,7 +1032,7 @@ mod tests {
             panic!()
         };
 
-        // A redelivery now waits for the holder, which never finishes: retry later.
+        // A redelivery now waits for the holder, which never finishes, then leaves it.
         let started = std::time::Instant::now();
         assert_eq!(
             send_receipt_if_due(&db, &mailer, order.id).await.unwrap(),

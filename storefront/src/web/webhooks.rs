@@ -38,10 +38,6 @@ pub enum WebhookHandlerError {
     /// a 5xx makes Stripe redeliver, which retries the mail.
     #[error("receipt not sent")]
     Receipt(#[source] ReceiptError),
-    /// After commit: another delivery holds the receipt's claim and hasn't finished.
-    /// A 503 makes Stripe redeliver; by then the receipt is sent or the claim expired.
-    #[error("the receipt is being written by another delivery; retry later")]
-    ReceiptInProgress,
     #[error("unexpected error")]
     Unexpected(#[from] anyhow::Error),
 }
@@ -61,7 +57,6 @@ impl ResponseError for WebhookHandlerError {
             WebhookHandlerError::Receipt(_) | WebhookHandlerError::Unexpected(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            WebhookHandlerError::ReceiptInProgress => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -77,12 +72,6 @@ impl ResponseError for WebhookHandlerError {
             }
             WebhookHandlerError::BadBody(ReadBodyError::PayloadTooLarge) => {
                 return super::security::payload_too_large("/webhooks/stripe");
-            }
-            WebhookHandlerError::ReceiptInProgress => {
-                tracing::info!(
-                    "webhook: receipt claimed by another delivery; asking Stripe to retry"
-                );
-                self.to_string()
             }
             WebhookHandlerError::Unparseable(detail) => {
                 tracing::error!(detail, "webhook: signed event could not be parsed");
@@ -274,8 +263,11 @@ pub async fn stripe(
 
     // A redelivery: the receipt may still be unsent (a failed write released its claim,
     // or its writer died and the claim expired). Sent before answering, so a failure is
-    // a 5xx and Stripe retries; a claim still held by a live writer (the worker, another
-    // process) is waited for briefly, then a 503. On a task of its own: if Stripe hangs
+    // a 5xx and Stripe retries. A claim still held by another writer (the worker, another
+    // process) is waited for briefly, then answered 2xx: that claim is committed, so its
+    // writer or, if it dies, the sweep once the claim expires sends the receipt; a retry
+    // from Stripe would add nothing (and a correct shop answers 2xx to every genuine
+    // delivery it has recorded). On a task of its own: if Stripe hangs
     // up mid-way (its timeout), the receipt's claim → write → mark still runs to the end
     // instead of stopping where the request was dropped (which would leave a claim to
     // expire and delay the receipt).
@@ -300,7 +292,13 @@ pub async fn stripe(
             );
             Ok(paid("no_buyer_email"))
         }
-        Ok(ReceiptOutcome::InProgress) => Err(WebhookHandlerError::ReceiptInProgress),
+        Ok(ReceiptOutcome::InProgress) => {
+            tracing::info!(
+                order_id = order.id,
+                "receipt claimed by another writer that has not finished; it (or the sweep) sends it"
+            );
+            Ok(paid("in_progress"))
+        }
         // Retrying can't fix an address Stripe sent us: don't ask for redelivery.
         Err(ReceiptError::Mail(err @ MailError::BadRecipient(_))) => {
             tracing::warn!(order_id = order.id, error = %err, "no receipt");

@@ -414,3 +414,51 @@ async fn a_product_with_an_overlong_name_still_gets_its_receipt() {
     let email = app.emails().await.pop().unwrap();
     assert!(email.lines().all(|line| line.len() <= 998), "{email}");
 }
+
+/// Stripe redelivers while another writer (the worker, another process) holds the
+/// receipt's claim and does not finish: the shop answers 2xx, since that committed claim
+/// gets the receipt sent (by its holder, or by the sweep once it expires). A 5xx would only
+/// bring the same event back. Seen on a loaded CI machine: a duplicated delivery waited
+/// out the worker's claim and was answered 503.
+#[tokio::test]
+async fn a_redelivery_while_another_writer_holds_the_receipt_is_answered_2xx_and_mailed_once() {
+    let claim_timeout = std::time::Duration::from_secs(1);
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        tuning: storefront::Tuning {
+            receipt_claim_timeout: claim_timeout,
+            ..storefront::Tuning::default()
+        },
+        ..crate::helpers::AppOptions::default()
+    })
+    .await;
+    let order = app.pending_order(1, "cs_test_held").await;
+    // Paid and claimed in one commit by a writer that then stalls (never queued here).
+    let checkout = orders::CompletedCheckout {
+        session_id: "cs_test_held".into(),
+        order_id: Some(order.id),
+        buyer_email: Some(BUYER_EMAIL.into()),
+        amount_cents: Some(2900),
+        currency: Some("usd".into()),
+    };
+    let payment = orders::record_payment(&app.db, &checkout, Some(chrono::Utc::now()))
+        .await
+        .unwrap();
+    assert!(payment.claim.is_some(), "{payment:?}");
+
+    let event = completed_event("evt_held", "cs_test_held", order.id, 2900);
+    let response = app.deliver(&event).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["receipt"], "in_progress", "{body}");
+    assert!(app.outbox_now().is_empty(), "the claim's holder writes it");
+
+    // The holder never finishes: once its claim expires, the sweep sends the receipt.
+    let emails = app.emails().await;
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert!(emails[0].contains(&format!("To: {BUYER_EMAIL}")));
+    let again = app.deliver(&event).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let body: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(body["receipt"], "already_sent", "{body}");
+    assert_eq!(app.emails().await.len(), 1, "one purchase, one email");
+}
