@@ -29,12 +29,17 @@ const PATIENCE: Duration = Duration::from_secs(15);
 pub struct Driver {
     process: Child,
     url: String,
+    /// chromedriver's and Chromium's TMPDIR. Chromium leaves a folder for its singleton
+    /// socket in TMPDIR after every session, even one closed properly, and a killed run
+    /// leaves its profile too: in a folder of our own, all of it goes with the driver.
+    scratch: tempfile::TempDir,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
+        // Then `scratch` is removed, with whatever the browsers left in it.
     }
 }
 
@@ -63,8 +68,13 @@ impl Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
+        let scratch = tempfile::Builder::new()
+            .prefix("harness-chromium-")
+            .tempdir()
+            .context("creating a folder for Chromium's temporary files")?;
         let process = Command::new(&driver)
             .arg(format!("--port={port}"))
+            .env("TMPDIR", scratch.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -78,7 +88,16 @@ impl Driver {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(Driver { process, url })
+        Ok(Driver {
+            process,
+            url,
+            scratch,
+        })
+    }
+
+    /// Where chromedriver and its browsers keep their temporary files; removed with the driver.
+    pub fn scratch_dir(&self) -> &std::path::Path {
+        self.scratch.path()
     }
 
     /// A fresh headless Chromium (own cookies).

@@ -38,4 +38,19 @@ async fn pay_decline_3ds_and_cancel_in_chromium() {
             report.name
         );
     }
+    // Chromium's leftovers (a singleton-socket folder per session) stay in the driver's
+    // own folder, not in the machine's /tmp, and go with the driver.
+    let scratch = driver.scratch_dir().to_owned();
+    let left = std::fs::read_dir(&scratch).unwrap().count();
+    assert!(
+        left > 0,
+        "Chromium wrote nothing under {}",
+        scratch.display()
+    );
+    drop(Arc::into_inner(driver).expect("the scenarios gave the driver back"));
+    assert!(
+        !scratch.exists(),
+        "{} outlived the driver",
+        scratch.display()
+    );
 }
