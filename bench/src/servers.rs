@@ -129,8 +129,8 @@ impl MockServer {
             port: 0,
             ..Default::default()
         };
-        mock_stripe::MockStripe::start(config)
-            .await
+        // Not `start(..).await`: see `MockStripe::spawn`.
+        mock_stripe::MockStripe::spawn(config)
             .map(MockServer::InProcess)
             .context("starting mock-stripe in process")
     }
