@@ -196,10 +196,11 @@ impl MockStripe {
     }
 
     /// [`MockStripe::start`] without `.await`, from inside a tokio runtime (it spawns the
-    /// server there; outside one it panics, as `tokio::spawn` does). Why it exists: a crate that awaits `start` compiles the server's
-    /// whole async call tree again in its own release build; through this plain function
-    /// it links the one compiled here. The bench, which serves the mock beside its load
-    /// generator, builds in 34 s of CPU instead of 45.
+    /// server there; outside one it panics, as `tokio::spawn` does). Why it exists: a
+    /// crate that awaited the server's futures compiled the server's whole async call
+    /// tree again in its own release build; through this plain function it links the one
+    /// compiled here. The bench, which serves the mock beside its load generator, builds
+    /// in 34 s of CPU instead of 45.
     pub fn spawn(config: Config) -> std::io::Result<MockStripe> {
         if !config.host.is_loopback() && config.control_token.is_none() {
             return Err(std::io::Error::new(
