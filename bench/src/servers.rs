@@ -76,7 +76,6 @@ impl Drop for Ceiling {
     }
 }
 
-/// A port free right now (the child binds it a moment later; on loopback nobody races us).
 /// Where the server rows' ceiling runs: in this process, or in one of its own
 /// (`--own-processes`).
 pub enum CeilingServer {
@@ -162,6 +161,7 @@ fn bench_binary(explicit: Option<&Path>) -> Result<PathBuf> {
     workspace_binary("bench", explicit, "leave out --own-processes")
 }
 
+/// A port free right now (the child binds it a moment later; on loopback nobody races us).
 pub fn free_port() -> Result<u16> {
     Ok(StdListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
@@ -181,7 +181,7 @@ pub async fn storefront_binary(explicit: Option<&Path>) -> Result<PathBuf> {
 /// The binary of workspace package `name` (its binary has the package's name), of the same
 /// profile as this program: next to it (`target/release/bench` → `target/release/NAME`;
 /// tests run from `deps/`), else built with cargo, since `cargo run -p bench` builds only
-/// bench. `flag` is the option that names one explicitly.
+/// bench. `otherwise` says what else the user can do, for the error when neither works.
 fn workspace_binary(name: &str, explicit: Option<&Path>, otherwise: &str) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
