@@ -6,7 +6,7 @@
 //! then needs only Chromium and its driver, no npm packages.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use base64::Engine;
@@ -14,6 +14,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use url::Url;
 
 use crate::catalogue::{CatalogueProduct, first_for_sale};
+use crate::patience::Patience;
 use crate::scenarios::steps::{FLASH_CANCEL, FLASH_SUCCESS_PREFIX, expect_order, expect_receipts};
 use crate::scenarios::{Ctx, Scenario};
 use crate::timeline::Actor;
@@ -80,10 +81,10 @@ impl Driver {
             .spawn()
             .with_context(|| format!("starting {driver}"))?;
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + PATIENCE;
+        let mut patience = Patience::new(PATIENCE);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             ensure!(
-                Instant::now() < deadline,
+                !patience.run_out(),
                 "{driver} did not listen within {PATIENCE:?}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -148,18 +149,28 @@ async fn body_text(browser: &Client) -> anyhow::Result<String> {
 
 /// Waits until the browser is on `origin` (the shop or the payment page).
 async fn wait_for_origin(browser: &Client, origin: &Url, what: &str) -> anyhow::Result<Url> {
-    let deadline = Instant::now() + PATIENCE;
+    let mut patience = Patience::new(PATIENCE);
     loop {
         let url = browser.current_url().await?;
         if url.origin() == origin.origin() {
             return Ok(url);
         }
         ensure!(
-            Instant::now() < deadline,
+            !patience.run_out(),
             "{what}: still on {url} after {PATIENCE:?}"
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Waits until the page's text contains `text` (the shop's flash after a redirect).
+async fn wait_for_text(browser: &Client, text: &str) -> anyhow::Result<()> {
+    let mut patience = Patience::new(PATIENCE);
+    while !body_text(browser).await?.contains(text) {
+        ensure!(!patience.run_out(), "the shop never said {text:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Ok(())
 }
 
 async fn fill(browser: &Client, id: &str, value: &str) -> anyhow::Result<()> {
@@ -232,11 +243,7 @@ async fn expect_thank_you(
 ) -> anyhow::Result<()> {
     wait_for_origin(browser, &ctx.stack.shop_url, "after paying").await?;
     let flash = format!("{FLASH_SUCCESS_PREFIX} {}", product.name);
-    let deadline = Instant::now() + PATIENCE;
-    while !body_text(browser).await?.contains(&flash) {
-        ensure!(Instant::now() < deadline, "the shop never said {flash:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_for_text(browser, &flash).await?;
     screenshot(ctx, browser, "back at the shop").await?;
     ctx.timeline
         .check("the browser is back at the shop with the thank-you message");
@@ -300,14 +307,7 @@ async fn run_in(scenario: Scenario, ctx: &Ctx, browser: &Client) -> anyhow::Resu
                 .click()
                 .await?;
             wait_for_origin(browser, &ctx.stack.shop_url, "after cancelling").await?;
-            let deadline = Instant::now() + PATIENCE;
-            while !body_text(browser).await?.contains(FLASH_CANCEL) {
-                ensure!(
-                    Instant::now() < deadline,
-                    "the shop never said {FLASH_CANCEL:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
+            wait_for_text(browser, FLASH_CANCEL).await?;
             screenshot(ctx, browser, "back at the shop after cancelling").await?;
             expect_order(ctx, &session, "pending", &product, None).await?;
             return expect_receipts(ctx, 0, None, None).await;

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod catalogue;
 pub mod cli;
 pub mod html;
+pub mod patience;
 pub mod properties;
 pub mod report;
 pub mod scenarios;

@@ -1,7 +1,7 @@
 //! The system under test: a fresh stack (mock + shop) per case, driven over HTTP like the
 //! scenarios drive it, and compared with the model after every step.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use reqwest::StatusCode;
@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use super::model::{COMPLETED, Card, Model, SessionState, Transition, shopper_email};
 use super::products;
 use crate::catalogue::CatalogueProduct;
+use crate::patience::{CATCH_UP, Patience};
 use crate::scenarios::Ctx;
 use crate::scenarios::steps::{self, Checkout};
 use crate::shop::OrderRecord;
@@ -18,15 +19,6 @@ use crate::timeline::Actor;
 /// The instant every case pins the account's clock at (2027-01-15), so a replay sees the
 /// same times.
 pub const PINNED_AT: i64 = 1_800_000_000;
-
-/// How long the mock's delivery log may take to show an attempt the model expects (a
-/// resend is sent by the mock's driver, not by the call that asked for it).
-const LOG_CATCH_UP: Duration = Duration::from_secs(5);
-
-/// How long a shop may take to show what it was told (one that records after answering,
-/// or writes receipts after answering, as ours does). Spent only while the shop is behind;
-/// 250 ms was too short for a receipt on a loaded 2-core CI machine.
-const SHOP_CATCH_UP: Duration = Duration::from_secs(5);
 
 /// One bought session, as its shopper holds it.
 struct Bought {
@@ -234,7 +226,7 @@ impl System {
     /// shows every attempt the model expects; then checks the mock's side: the shop
     /// answered 2xx to exactly the genuine deliveries.
     pub async fn settle(&self, model: &Model) -> anyhow::Result<()> {
-        let deadline = Instant::now() + LOG_CATCH_UP;
+        let mut patience = Patience::new(CATCH_UP);
         loop {
             self.ctx.control.advance(0).await?;
             let (attempts, others): (Vec<_>, Vec<_>) = self
@@ -258,7 +250,7 @@ impl System {
                     }
                 );
             }
-            if attempts.len() >= model.attempts_logged || Instant::now() >= deadline {
+            if attempts.len() >= model.attempts_logged || patience.run_out() {
                 let succeeded = attempts.iter().filter(|a| a.succeeded).count();
                 if (attempts.len(), succeeded) == (model.attempts_logged, model.attempts_succeeded)
                 {
@@ -325,14 +317,14 @@ impl System {
     /// The shop agrees with the model. A shop that is only behind (records after
     /// answering) gets a moment to catch up; anything it recorded wrongly fails at once.
     pub async fn check(&self, model: &Model) -> anyhow::Result<()> {
-        let deadline = Instant::now() + SHOP_CATCH_UP;
+        let mut patience = Patience::new(CATCH_UP);
         loop {
             let problems = self.compare(model).await?;
             if problems.is_empty() {
                 return Ok(());
             }
             let behind = problems.iter().all(|p| p.behind);
-            if !behind || Instant::now() >= deadline {
+            if !behind || patience.run_out() {
                 let lines: Vec<String> = problems.into_iter().map(|p| p.text).collect();
                 bail!("{}", lines.join("\n"));
             }

@@ -4,7 +4,7 @@
 //! (sessions paid, the shop's answers to genuine deliveries 2xx, to forged ones 4xx). The
 //! shop's records are not visible, so scenarios that need them are skipped with the reason.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use mock_stripe::control_client::Fault;
@@ -14,6 +14,7 @@ use url::Url;
 use super::steps::{CARD_SUCCESS, expect_declined, payment_form, session_id_of, submit_card};
 use super::{Ctx, Scenario};
 use crate::html::Form;
+use crate::patience::{CATCH_UP, Patience};
 use crate::shopper::{Shopper, Visit, excerpt};
 
 /// Where the shop and its Stripe are.
@@ -206,7 +207,7 @@ async fn expect_paid_and_accepted(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
     ctx.timeline.check("Stripe says the session is paid");
     if ctx.control.healthy().await {
         let event = completed_event_of(ctx, id).await?;
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut patience = Patience::new(CATCH_UP);
         loop {
             ctx.observe_deliveries().await?;
             let attempts = ctx.control.deliveries(Some(&event)).await?;
@@ -219,7 +220,7 @@ async fn expect_paid_and_accepted(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
                     .check("the shop answered 2xx to checkout.session.completed");
                 return Ok(());
             }
-            if Instant::now() >= deadline {
+            if patience.run_out() {
                 bail!(
                     "the shop never answered 2xx to checkout.session.completed (is its signing secret right?): {:?}",
                     answers

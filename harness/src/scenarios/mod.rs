@@ -20,6 +20,7 @@ use anyhow::Context;
 use mock_stripe::control_client::Control;
 use serde::Serialize;
 
+use crate::patience;
 use crate::stack::{Stack, StackOptions};
 use crate::timeline::{Actor, Step, Timeline};
 
@@ -413,9 +414,9 @@ async fn run_on_fresh_stack(
                 None => scenario.run(&ctx).await,
             }
         };
-        let result = tokio::time::timeout(SCENARIO_DEADLINE, run)
+        let result = patience::within(SCENARIO_DEADLINE, run)
             .await
-            .unwrap_or_else(|_| {
+            .unwrap_or_else(|| {
                 Err(anyhow::anyhow!(
                     "did not finish within {SCENARIO_DEADLINE:?}"
                 ))
@@ -463,14 +464,13 @@ pub async fn run_external(scenario: Scenario, shop: &external::ExternalShop) -> 
             reason: reason.to_string(),
         },
         None => {
-            let result =
-                tokio::time::timeout(SCENARIO_DEADLINE, external::run(scenario, &ctx, shop))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(anyhow::anyhow!(
-                            "did not finish within {SCENARIO_DEADLINE:?}"
-                        ))
-                    });
+            let result = patience::within(SCENARIO_DEADLINE, external::run(scenario, &ctx, shop))
+                .await
+                .unwrap_or_else(|| {
+                    Err(anyhow::anyhow!(
+                        "did not finish within {SCENARIO_DEADLINE:?}"
+                    ))
+                });
             if has_control {
                 let _ = ctx.observe_deliveries().await;
                 // Leave no fault behind for the next scenario.
@@ -495,5 +495,6 @@ pub async fn run_external(scenario: Scenario, shop: &external::ExternalShop) -> 
     }
 }
 
-/// A scenario that runs longer than this is stuck: report it and go on.
-const SCENARIO_DEADLINE: Duration = Duration::from_secs(60);
+/// A scenario that runs longer than this (in running time, see [`crate::patience`]) is
+/// stuck: report it and go on.
+const SCENARIO_DEADLINE: Duration = Duration::from_secs(120);

@@ -1,7 +1,5 @@
 //! Paying, declines, cancelling, expiry, 3-D Secure and delayed (bank debit) payments.
 
-use std::time::Duration;
-
 use anyhow::{Context, ensure};
 use mock_stripe::control_client::Completion;
 use reqwest::StatusCode;
@@ -187,7 +185,7 @@ pub async fn delayed_payment(ctx: &Ctx, succeeds: bool) -> anyhow::Result<()> {
     ctx.control.advance(3 * 86_400).await?;
     if succeeds {
         expect_shop_accepted(ctx, "checkout.session.async_payment_succeeded").await?;
-        eventually_order(ctx, &checkout.session_id, "paid", Duration::from_secs(5)).await?;
+        eventually_order(ctx, &checkout.session_id, "paid").await?;
         expect_paid_orders(ctx, 1).await?;
         expect_receipts(ctx, 1, Some(&product), Some(email)).await
     } else {

@@ -3,7 +3,7 @@
 //! scenario. Each check that holds lands on the timeline; the first that doesn't is the
 //! scenario's failure, with what was found.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use reqwest::StatusCode;
@@ -12,6 +12,7 @@ use url::Url;
 use super::Ctx;
 use crate::catalogue::CatalogueProduct;
 use crate::html::{Form, Page};
+use crate::patience::{CATCH_UP, Patience};
 use crate::shop::OrderRecord;
 use crate::shopper::{Shopper, Visit, excerpt};
 use crate::timeline::Actor;
@@ -299,24 +300,20 @@ pub async fn expect_paid_orders(ctx: &Ctx, n: usize) -> anyhow::Result<Vec<Order
     Ok(paid)
 }
 
-/// How long a shop may take to write a receipt after answering the webhook (ours
-/// writes it right after the answer, in milliseconds).
-const RECEIPT_CATCH_UP: Duration = Duration::from_secs(5);
-
 /// Exactly `n` emails, each naming `email` (when given) and `product`. A receipt may be
 /// written after the shop answered the webhook: fewer than `n` are waited for (up to
-/// [`RECEIPT_CATCH_UP`]); more than `n` fail at once.
+/// [`CATCH_UP`]); more than `n` fail at once.
 pub async fn expect_receipts(
     ctx: &Ctx,
     n: usize,
     product: Option<&CatalogueProduct>,
     email: Option<&str>,
 ) -> anyhow::Result<()> {
-    let deadline = Instant::now() + RECEIPT_CATCH_UP;
+    let mut patience = Patience::new(CATCH_UP);
     let receipts = loop {
         ctx.observe().await?;
         let receipts = ctx.stack.receipts()?;
-        if receipts.len() >= n || Instant::now() >= deadline {
+        if receipts.len() >= n || patience.run_out() {
             break receipts;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -380,7 +377,7 @@ pub async fn expect_shop_accepted_times(
 ) -> anyhow::Result<()> {
     // The shop commits before it answers, and the mock logs the attempt once the answer is
     // in: give the log a moment to catch up with what the shop already shows.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut patience = Patience::new(CATCH_UP);
     loop {
         ctx.observe().await?;
         let attempts = ctx.control.deliveries(None).await?;
@@ -396,7 +393,7 @@ pub async fn expect_shop_accepted_times(
             });
             return Ok(());
         }
-        if Instant::now() >= deadline {
+        if patience.run_out() {
             bail!(
                 "the shop answered 2xx to {accepted} of the {times} expected deliveries of {event_type}: {:?}",
                 attempts
@@ -410,14 +407,9 @@ pub async fn expect_shop_accepted_times(
     }
 }
 
-/// Waits (up to `within`) for the order of `session_id` to reach `status`.
-pub async fn eventually_order(
-    ctx: &Ctx,
-    session_id: &str,
-    status: &str,
-    within: Duration,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + within;
+/// Waits (up to [`CATCH_UP`]) for the order of `session_id` to reach `status`.
+pub async fn eventually_order(ctx: &Ctx, session_id: &str, status: &str) -> anyhow::Result<()> {
+    let mut patience = Patience::new(CATCH_UP);
     loop {
         let order = order_of(ctx, session_id).await?;
         if order.as_ref().is_some_and(|o| o.status == status) {
@@ -428,9 +420,9 @@ pub async fn eventually_order(
             );
             return Ok(());
         }
-        if Instant::now() >= deadline {
+        if patience.run_out() {
             bail!(
-                "the order of {session_id} did not become {status} within {within:?}; it is {:?}",
+                "the order of {session_id} did not become {status} within {CATCH_UP:?}; it is {:?}",
                 order.map(|o| o.status)
             );
         }

@@ -46,7 +46,7 @@ pub async fn after_redirect(ctx: &Ctx) -> anyhow::Result<()> {
     ctx.control.set_redirect_timing("after").await?;
     let email = "late@example.com";
     let checkout = buy_and_pay(ctx, email).await?;
-    eventually_order(ctx, &checkout.session_id, "paid", Duration::from_secs(10)).await?;
+    eventually_order(ctx, &checkout.session_id, "paid").await?;
     expect_shop_accepted(ctx, COMPLETED).await?;
     paid_once(ctx, &checkout, email).await
 }
@@ -105,8 +105,8 @@ pub async fn reordered(ctx: &Ctx) -> anyhow::Result<()> {
     )
     .await?;
     expect_thank_you(ctx, &b_landing, &b_checkout, second)?;
-    eventually_order(ctx, &a_checkout.session_id, "paid", Duration::from_secs(10)).await?;
-    eventually_order(ctx, &b_checkout.session_id, "paid", Duration::from_secs(10)).await?;
+    eventually_order(ctx, &a_checkout.session_id, "paid").await?;
+    eventually_order(ctx, &b_checkout.session_id, "paid").await?;
     expect_paid_orders(ctx, 2).await?;
     expect_shop_accepted_times(ctx, COMPLETED, 2).await?;
     expect_receipts(ctx, 2, None, None).await

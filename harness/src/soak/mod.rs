@@ -25,6 +25,7 @@ use rand::{Rng, SeedableRng};
 use tokio::task::JoinSet;
 
 use crate::catalogue::{CatalogueProduct, for_sale};
+use crate::patience::{CATCH_UP, Patience};
 use crate::properties::Card;
 use crate::shop::Shop;
 use crate::shopper::Shopper;
@@ -405,10 +406,10 @@ async fn soak(config: &SoakConfig, processes: &mut Processes) -> anyhow::Result<
         .iter()
         .filter(|o| o.status == "paid" && o.buyer_email.is_some())
         .count();
-    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    let mut patience = Patience::new(CATCH_UP);
     let receipts = loop {
         let receipts = processes.shop.receipts()?;
-        if receipts.len() >= paid_with_email || Instant::now() >= deadline {
+        if receipts.len() >= paid_with_email || patience.run_out() {
             break receipts;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

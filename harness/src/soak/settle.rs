@@ -11,6 +11,8 @@ use mock_stripe::control_client::Control;
 use serde_json::Value;
 use url::Url;
 
+use crate::patience::Patience;
+
 /// Past the sessions' 24-hour expiry and the soak's whole retry schedule.
 const FIRST_ADVANCE_SECONDS: i64 = 2 * 86_400;
 /// How long the mock may take to send what is due now (resends) before the clock is
@@ -113,13 +115,13 @@ impl Account {
     }
 
     /// Waits until nothing is pending; `false` if something still is after `patience`.
-    async fn idle_within(&self, patience: Duration) -> anyhow::Result<bool> {
-        let deadline = Instant::now() + patience;
+    async fn idle_within(&self, budget: Duration) -> anyhow::Result<bool> {
+        let mut patience = Patience::new(budget);
         loop {
             if self.pending_deliveries().await? == 0 {
                 return Ok(true);
             }
-            if Instant::now() >= deadline {
+            if patience.run_out() {
                 return Ok(false);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
