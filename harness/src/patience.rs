@@ -17,13 +17,55 @@ use std::time::{Duration, Instant};
 /// stopped or starved, and everything in it (the shop too) was held up alike.
 pub const MAX_STRETCH: Duration = Duration::from_millis(250);
 
-/// How long the harness waits for a system that is only behind: a receipt written after
-/// the answer, an order paid by a webhook that follows the redirect, an attempt the
-/// mock's log has yet to show. Spent only while something is still missing, so a passing
-/// run never waits it out; a wrong count beyond it fails at once. It is long because a
-/// slow disk makes a correct shop slow: with the harness's writes held to 20 per second,
-/// 32 shoppers at once had 19 of their 32 receipts after 5 s (each is synced on its own).
+/// How long the harness waits for a shop that is behind and says it has work in hand
+/// ([`crate::shop::Shop::busy`]: a receipt it owes). Spent only while something is still
+/// missing, so a passing run never waits it out. It is long because a slow disk makes a
+/// correct shop slow: with the harness's writes held to 20 per second, 32 shoppers at
+/// once had 19 of their 32 receipts after 5 s (each receipt is synced on its own).
 pub const CATCH_UP: Duration = Duration::from_secs(30);
+
+/// How long the harness waits for the shop's answer to a delivery: for the mock's log to
+/// show it (an attempt is logged once answered, and a correct shop answers after its
+/// commit: seconds on a slow disk), or for the order it pays. Whether a refused delivery
+/// will be retried within the wait is the mock's schedule, which the harness does not
+/// see, so this budget is fixed and a shop that refuses deliveries (a wrong signing
+/// secret) spends it in full.
+pub const ANSWER_WAIT: Duration = Duration::from_secs(10);
+
+/// How long a shop that says it has nothing in hand ([`crate::shop::Shop::busy`]) is
+/// given to show what is missing. A shop that lost a payment is idle: so a bug fails in
+/// a second, not in [`CATCH_UP`], and the property test's shrinking, which runs the
+/// failing case again and again, stays quick.
+pub const IDLE_GRACE: Duration = Duration::from_secs(1);
+
+/// Waiting for a shop found behind: up to [`CATCH_UP`] while it says it has work in hand,
+/// [`IDLE_GRACE`] in all once it says it has none.
+#[derive(Debug)]
+pub struct CatchUp {
+    patience: Patience,
+    idle_at_last_look: bool,
+}
+
+impl Default for CatchUp {
+    fn default() -> Self {
+        CatchUp {
+            patience: Patience::new(CATCH_UP),
+            idle_at_last_look: false,
+        }
+    }
+}
+
+impl CatchUp {
+    /// Call after a check that found the shop behind, with `busy` read after that check.
+    /// Gives up only on a check made after the shop said it was idle: work that finished
+    /// between the check and the question shows at the next check.
+    pub fn give_up(&mut self, busy: bool) -> bool {
+        let spent_all = self.patience.run_out();
+        let idle_too_long = self.idle_at_last_look && self.patience.spent >= IDLE_GRACE;
+        self.idle_at_last_look = !busy;
+        spent_all || idle_too_long
+    }
+}
 
 /// How often [`within`] looks at its budget.
 const WATCH_EVERY: Duration = Duration::from_millis(100);
@@ -52,11 +94,6 @@ impl Patience {
         self.spent += now.duration_since(self.last_look).min(MAX_STRETCH);
         self.last_look = now;
         self.spent >= self.budget
-    }
-
-    /// The budget, for messages ("within 5s").
-    pub fn budget(&self) -> Duration {
-        self.budget
     }
 }
 
@@ -104,6 +141,28 @@ mod tests {
         assert!(took >= Duration::from_millis(200), "{took:?}");
         // Each look counts in full, so no look beyond the budget's is needed.
         assert!(patience.spent < Duration::from_millis(200) + MAX_STRETCH);
+    }
+
+    #[test]
+    fn an_idle_shop_gets_the_grace_and_a_busy_one_the_catch_up() {
+        let mut idle = CatchUp::default();
+        let started = Instant::now();
+        // The first idle answer needs a check after it; then the grace runs out.
+        while !idle.give_up(false) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let took = started.elapsed();
+        assert!(took >= IDLE_GRACE && took < IDLE_GRACE * 2, "{took:?}");
+
+        let mut busy = CatchUp::default();
+        let started = Instant::now();
+        while started.elapsed() < IDLE_GRACE * 2 {
+            assert!(!busy.give_up(true), "a busy shop is waited for");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Idle now: one more check after that answer, then it gives up.
+        assert!(!busy.give_up(false));
+        assert!(busy.give_up(false));
     }
 
     #[tokio::test]

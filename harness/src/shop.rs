@@ -28,6 +28,13 @@ pub trait Shop: Send + Sync {
     fn orders(&self) -> BoxFuture<'_, anyhow::Result<Vec<OrderRecord>>>;
     /// Every email the shop sent, as raw text, oldest first.
     fn receipts(&self) -> anyhow::Result<Vec<String>>;
+    /// Whether the shop has work in hand that will change what it shows (a receipt it
+    /// owes and will write after answering Stripe): a check that finds it behind then
+    /// waits for it longer (see [`crate::patience::CatchUp`]). A shop that cannot say
+    /// answers `false`, and is given a moment only.
+    fn busy(&self) -> BoxFuture<'_, anyhow::Result<bool>> {
+        Box::pin(async { Ok(false) })
+    }
     /// Where it keeps its data, for people to read (`harness up`).
     fn describe(&self) -> String;
     fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()>;

@@ -179,6 +179,11 @@ impl Stack {
         self.shop.orders().await
     }
 
+    /// Whether the shop says it has work in hand ([`Shop::busy`]).
+    pub async fn shop_busy(&self) -> anyhow::Result<bool> {
+        self.shop.busy().await
+    }
+
     pub async fn shutdown(self) {
         self.shop.shutdown().await;
         if let Some(mock) = self.mock {
@@ -303,6 +308,10 @@ impl Shop for StorefrontShop {
         read_outbox(&self.outbox)
     }
 
+    fn busy(&self) -> BoxFuture<'_, anyhow::Result<bool>> {
+        Box::pin(storefront_busy(&self.db))
+    }
+
     /// The database (password masked) and the outbox.
     fn describe(&self) -> String {
         let database = describe_database(&self.database_url);
@@ -335,6 +344,18 @@ pub async fn storefront_orders(db: &DatabaseConnection) -> anyhow::Result<Vec<Or
             buyer_email: o.buyer_email,
         })
         .collect())
+}
+
+/// Whether a storefront owes a receipt: a paid order with an address it can write to and
+/// no receipt recorded sent, which its receipt worker (or, after a failed write, its
+/// sweep) has in hand.
+pub async fn storefront_busy(db: &DatabaseConnection) -> anyhow::Result<bool> {
+    let due = storefront::orders::receipts_due(db, 100).await?;
+    Ok(due.iter().any(|o| {
+        o.buyer_email
+            .as_deref()
+            .is_some_and(storefront::orders::deliverable)
+    }))
 }
 
 /// Every `.eml` file in a storefront's outbox, oldest first.

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use super::model::{COMPLETED, Card, Model, SessionState, Transition, shopper_email};
 use super::products;
 use crate::catalogue::CatalogueProduct;
-use crate::patience::{CATCH_UP, Patience};
+use crate::patience::{ANSWER_WAIT, CatchUp, Patience};
 use crate::scenarios::Ctx;
 use crate::scenarios::steps::{self, Checkout};
 use crate::shop::OrderRecord;
@@ -226,7 +226,7 @@ impl System {
     /// shows every attempt the model expects; then checks the mock's side: the shop
     /// answered 2xx to exactly the genuine deliveries.
     pub async fn settle(&self, model: &Model) -> anyhow::Result<()> {
-        let mut patience = Patience::new(CATCH_UP);
+        let mut patience = Patience::new(ANSWER_WAIT);
         loop {
             self.ctx.control.advance(0).await?;
             let (attempts, others): (Vec<_>, Vec<_>) = self
@@ -315,16 +315,17 @@ impl System {
     }
 
     /// The shop agrees with the model. A shop that is only behind (records after
-    /// answering) gets a moment to catch up; anything it recorded wrongly fails at once.
+    /// answering) is waited for (see [`CatchUp`]); anything it recorded wrongly fails at
+    /// once.
     pub async fn check(&self, model: &Model) -> anyhow::Result<()> {
-        let mut patience = Patience::new(CATCH_UP);
+        let mut catch_up = CatchUp::default();
         loop {
             let problems = self.compare(model).await?;
             if problems.is_empty() {
                 return Ok(());
             }
             let behind = problems.iter().all(|p| p.behind);
-            if !behind || patience.run_out() {
+            if !behind || catch_up.give_up(self.ctx.stack.shop_busy().await?) {
                 let lines: Vec<String> = problems.into_iter().map(|p| p.text).collect();
                 bail!("{}", lines.join("\n"));
             }

@@ -14,7 +14,7 @@ use url::Url;
 use super::steps::{CARD_SUCCESS, expect_declined, payment_form, session_id_of, submit_card};
 use super::{Ctx, Scenario};
 use crate::html::Form;
-use crate::patience::{CATCH_UP, Patience};
+use crate::patience::{ANSWER_WAIT, Patience};
 use crate::shopper::{Shopper, Visit, excerpt};
 
 /// Where the shop and its Stripe are.
@@ -207,7 +207,7 @@ async fn expect_paid_and_accepted(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
     ctx.timeline.check("Stripe says the session is paid");
     if ctx.control.healthy().await {
         let event = completed_event_of(ctx, id).await?;
-        let mut patience = Patience::new(CATCH_UP);
+        let mut patience = Patience::new(ANSWER_WAIT);
         loop {
             ctx.observe_deliveries().await?;
             let attempts = ctx.control.deliveries(Some(&event)).await?;

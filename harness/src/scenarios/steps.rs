@@ -12,7 +12,7 @@ use url::Url;
 use super::Ctx;
 use crate::catalogue::CatalogueProduct;
 use crate::html::{Form, Page};
-use crate::patience::{CATCH_UP, Patience};
+use crate::patience::{ANSWER_WAIT, CatchUp, Patience};
 use crate::shop::OrderRecord;
 use crate::shopper::{Shopper, Visit, excerpt};
 use crate::timeline::Actor;
@@ -301,19 +301,19 @@ pub async fn expect_paid_orders(ctx: &Ctx, n: usize) -> anyhow::Result<Vec<Order
 }
 
 /// Exactly `n` emails, each naming `email` (when given) and `product`. A receipt may be
-/// written after the shop answered the webhook: fewer than `n` are waited for (up to
-/// [`CATCH_UP`]); more than `n` fail at once.
+/// written after the shop answered the webhook: fewer than `n` are waited for (see
+/// [`CatchUp`]); more than `n` fail at once.
 pub async fn expect_receipts(
     ctx: &Ctx,
     n: usize,
     product: Option<&CatalogueProduct>,
     email: Option<&str>,
 ) -> anyhow::Result<()> {
-    let mut patience = Patience::new(CATCH_UP);
+    let mut catch_up = CatchUp::default();
     let receipts = loop {
         ctx.observe().await?;
         let receipts = ctx.stack.receipts()?;
-        if receipts.len() >= n || patience.run_out() {
+        if receipts.len() >= n || catch_up.give_up(ctx.stack.shop_busy().await?) {
             break receipts;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -377,7 +377,7 @@ pub async fn expect_shop_accepted_times(
 ) -> anyhow::Result<()> {
     // The shop commits before it answers, and the mock logs the attempt once the answer is
     // in: give the log a moment to catch up with what the shop already shows.
-    let mut patience = Patience::new(CATCH_UP);
+    let mut patience = Patience::new(ANSWER_WAIT);
     loop {
         ctx.observe().await?;
         let attempts = ctx.control.deliveries(None).await?;
@@ -407,9 +407,9 @@ pub async fn expect_shop_accepted_times(
     }
 }
 
-/// Waits (up to [`CATCH_UP`]) for the order of `session_id` to reach `status`.
+/// Waits (up to [`ANSWER_WAIT`]) for the order of `session_id` to reach `status`.
 pub async fn eventually_order(ctx: &Ctx, session_id: &str, status: &str) -> anyhow::Result<()> {
-    let mut patience = Patience::new(CATCH_UP);
+    let mut patience = Patience::new(ANSWER_WAIT);
     loop {
         let order = order_of(ctx, session_id).await?;
         if order.as_ref().is_some_and(|o| o.status == status) {
@@ -422,7 +422,7 @@ pub async fn eventually_order(ctx: &Ctx, session_id: &str, status: &str) -> anyh
         }
         if patience.run_out() {
             bail!(
-                "the order of {session_id} did not become {status} within {CATCH_UP:?}; it is {:?}",
+                "the order of {session_id} did not become {status} within {ANSWER_WAIT:?}; it is {:?}",
                 order.map(|o| o.status)
             );
         }

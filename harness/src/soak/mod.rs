@@ -25,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use tokio::task::JoinSet;
 
 use crate::catalogue::{CatalogueProduct, for_sale};
-use crate::patience::{CATCH_UP, Patience};
+use crate::patience::CatchUp;
 use crate::properties::Card;
 use crate::shop::Shop;
 use crate::shopper::Shopper;
@@ -406,10 +406,10 @@ async fn soak(config: &SoakConfig, processes: &mut Processes) -> anyhow::Result<
         .iter()
         .filter(|o| o.status == "paid" && o.buyer_email.is_some())
         .count();
-    let mut patience = Patience::new(CATCH_UP);
+    let mut catch_up = CatchUp::default();
     let receipts = loop {
         let receipts = processes.shop.receipts()?;
-        if receipts.len() >= paid_with_email || patience.run_out() {
+        if receipts.len() >= paid_with_email || catch_up.give_up(processes.shop.busy().await?) {
             break receipts;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -17,7 +17,8 @@ use url::Url;
 
 use crate::shop::{OrderRecord, Shop};
 use crate::stack::{
-    ScratchPostgres, StackDatabase, describe_database, random_token, read_outbox, storefront_orders,
+    ScratchPostgres, StackDatabase, describe_database, random_token, read_outbox, storefront_busy,
+    storefront_orders,
 };
 
 /// How long a binary may take to say it is listening (a debug build on a busy machine,
@@ -371,6 +372,10 @@ impl Shop for ProcessShop {
 
     fn receipts(&self) -> anyhow::Result<Vec<String>> {
         read_outbox(&self.outbox)
+    }
+
+    fn busy(&self) -> BoxFuture<'_, anyhow::Result<bool>> {
+        Box::pin(storefront_busy(&self.db))
     }
 
     fn describe(&self) -> String {
