@@ -5,6 +5,7 @@
 //! A WebDriver client in Rust (fantoccini) rather than a Node script: the harness binary
 //! then needs only Chromium and its driver, no npm packages.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -37,7 +38,19 @@ pub struct Driver {
 }
 
 impl Drop for Driver {
+    /// Kills chromedriver and every browser it started: they share its process group.
+    /// Killing chromedriver alone left a browser whose session was never closed (a
+    /// scenario cut off by its deadline) running, adopted by init, for as long as the
+    /// machine was up.
     fn drop(&mut self) {
+        if let Ok(group) = libc::pid_t::try_from(self.process.id()) {
+            // SAFETY: kill(2) with a negative pid signals that process group; it reads no
+            // memory of ours. The group is chromedriver's own (`process_group(0)`), so
+            // nothing else is in it.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+        }
         let _ = self.process.kill();
         let _ = self.process.wait();
         // Then `scratch` is removed, with whatever the browsers left in it.
@@ -74,6 +87,8 @@ impl Driver {
             .tempdir()
             .context("creating a folder for Chromium's temporary files")?;
         let process = Command::new(&driver)
+            // A process group of its own, which its browsers join: see `Drop`.
+            .process_group(0)
             .arg(format!("--port={port}"))
             .env("TMPDIR", scratch.path())
             .stdout(Stdio::null())
@@ -99,6 +114,11 @@ impl Driver {
     /// Where chromedriver and its browsers keep their temporary files; removed with the driver.
     pub fn scratch_dir(&self) -> &std::path::Path {
         self.scratch.path()
+    }
+
+    /// The process group of chromedriver and its browsers (its pid).
+    pub fn process_group(&self) -> u32 {
+        self.process.id()
     }
 
     /// A fresh headless Chromium (own cookies).
@@ -250,14 +270,38 @@ async fn expect_thank_you(
     Ok(())
 }
 
+/// A browser session that is closed even when its scenario is dropped mid-way (cut off
+/// by its deadline): otherwise its Chromium runs on beside the next scenarios.
+struct OpenSession(Option<Client>);
+
+impl OpenSession {
+    async fn close(mut self) {
+        if let Some(browser) = self.0.take() {
+            let _ = browser.close().await;
+        }
+    }
+}
+
+impl Drop for OpenSession {
+    fn drop(&mut self) {
+        if let (Some(browser), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(async move {
+                let _ = browser.close().await;
+            });
+        }
+    }
+}
+
 /// Runs one of [`SCENARIOS`] in a fresh browser session.
 pub async fn run(scenario: Scenario, ctx: &Ctx, driver: &Driver) -> anyhow::Result<()> {
     let browser = driver.session().await?;
+    let open = OpenSession(Some(browser.clone()));
     let result = run_in(scenario, ctx, &browser).await;
     if result.is_err() {
         let _ = screenshot(ctx, &browser, "where it failed").await;
     }
-    let _ = browser.close().await;
+    open.close().await;
     result
 }
 

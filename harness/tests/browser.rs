@@ -54,3 +54,58 @@ async fn pay_decline_3ds_and_cancel_in_chromium() {
         scratch.display()
     );
 }
+
+/// Live (not yet reaped) processes in process group `group`, from /proc.
+fn live_in_group(group: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp …": comm may hold spaces, so split after its ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 2 && fields[2] == group.to_string() && fields[0] != "Z" {
+            found.push(format!("{head})"));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_left_open_goes_with_the_driver() {
+    if let Some(why) = missing() {
+        assert!(
+            std::env::var_os("REQUIRE_BROWSER_TESTS").is_none(),
+            "REQUIRE_BROWSER_TESTS is set but {why}"
+        );
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let driver = Driver::start().await.expect("chromedriver starts");
+    let group = driver.process_group();
+    // A session never closed, as a scenario cut off by its deadline leaves it.
+    let browser = driver.session().await.expect("a Chromium session");
+    browser.goto("about:blank").await.expect("Chromium answers");
+    let running = live_in_group(group);
+    assert!(
+        running.len() > 1,
+        "chromedriver and its Chromium should share a process group: {running:?}"
+    );
+    drop(driver);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = live_in_group(group);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after the driver was dropped: {left:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(browser);
+}
