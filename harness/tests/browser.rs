@@ -11,14 +11,23 @@ use harness::scenarios::{Outcome, run_in_browser};
 use harness::stack::StackOptions;
 use harness::timeline::Actor;
 
+/// Whether Chromium and chromedriver are installed; where they are not, the test is
+/// skipped, unless REQUIRE_BROWSER_TESTS says they must be.
+fn chromium_here() -> bool {
+    let Some(why) = missing() else {
+        return true;
+    };
+    assert!(
+        std::env::var_os("REQUIRE_BROWSER_TESTS").is_none(),
+        "REQUIRE_BROWSER_TESTS is set but {why}"
+    );
+    eprintln!("skipped: {why}");
+    false
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pay_decline_3ds_and_cancel_in_chromium() {
-    if let Some(why) = missing() {
-        assert!(
-            std::env::var_os("REQUIRE_BROWSER_TESTS").is_none(),
-            "REQUIRE_BROWSER_TESTS is set but {why}"
-        );
-        eprintln!("skipped: {why}");
+    if !chromium_here() {
         return;
     }
     let driver = Arc::new(Driver::start().await.expect("chromedriver starts"));
@@ -76,12 +85,7 @@ fn live_in_group(group: u32) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_left_open_goes_with_the_driver() {
-    if let Some(why) = missing() {
-        assert!(
-            std::env::var_os("REQUIRE_BROWSER_TESTS").is_none(),
-            "REQUIRE_BROWSER_TESTS is set but {why}"
-        );
-        eprintln!("skipped: {why}");
+    if !chromium_here() {
         return;
     }
     let driver = Driver::start().await.expect("chromedriver starts");
