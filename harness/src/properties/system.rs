@@ -226,6 +226,8 @@ impl System {
     /// shows every attempt the model expects; then checks the mock's side: the shop
     /// answered 2xx to exactly the genuine deliveries.
     pub async fn settle(&self, model: &Model) -> anyhow::Result<()> {
+        // A resend is sent by the mock's driver, not by the call that asked for it: its
+        // attempt may show in the log a moment later.
         let mut patience = Patience::new(ANSWER_WAIT);
         loop {
             self.ctx.control.advance(0).await?;

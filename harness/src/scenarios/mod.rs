@@ -414,13 +414,7 @@ async fn run_on_fresh_stack(
                 None => scenario.run(&ctx).await,
             }
         };
-        let result = patience::within(SCENARIO_DEADLINE, run)
-            .await
-            .unwrap_or_else(|| {
-                Err(anyhow::anyhow!(
-                    "did not finish within {SCENARIO_DEADLINE:?}"
-                ))
-            });
+        let result = before_the_deadline(run).await;
         // What happened last (the shop's answers, the email) belongs on the timeline too.
         let _ = ctx.observe().await;
         ctx.stack.shutdown().await;
@@ -464,13 +458,7 @@ pub async fn run_external(scenario: Scenario, shop: &external::ExternalShop) -> 
             reason: reason.to_string(),
         },
         None => {
-            let result = patience::within(SCENARIO_DEADLINE, external::run(scenario, &ctx, shop))
-                .await
-                .unwrap_or_else(|| {
-                    Err(anyhow::anyhow!(
-                        "did not finish within {SCENARIO_DEADLINE:?}"
-                    ))
-                });
+            let result = before_the_deadline(external::run(scenario, &ctx, shop)).await;
             if has_control {
                 let _ = ctx.observe_deliveries().await;
                 // Leave no fault behind for the next scenario.
@@ -498,3 +486,14 @@ pub async fn run_external(scenario: Scenario, shop: &external::ExternalShop) -> 
 /// A scenario that runs longer than this (in running time, see [`crate::patience`]) is
 /// stuck: report it and go on.
 const SCENARIO_DEADLINE: Duration = Duration::from_secs(120);
+
+/// A scenario's outcome, or its failure for running past [`SCENARIO_DEADLINE`].
+async fn before_the_deadline(run: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    patience::within(SCENARIO_DEADLINE, run)
+        .await
+        .unwrap_or_else(|| {
+            Err(anyhow::anyhow!(
+                "did not finish within {SCENARIO_DEADLINE:?}"
+            ))
+        })
+}

@@ -114,7 +114,8 @@ impl Account {
             .collect())
     }
 
-    /// Waits until nothing is pending; `false` if something still is after `patience`.
+    /// Waits until nothing is pending; `false` if something still is after `budget` (of
+    /// running time, see [`Patience`]).
     async fn idle_within(&self, budget: Duration) -> anyhow::Result<bool> {
         let mut patience = Patience::new(budget);
         loop {
