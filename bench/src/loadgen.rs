@@ -255,16 +255,17 @@ pub struct Row {
     /// For errors.
     pub name: String,
     pub make: MakeRequest,
-    /// Runs straight after the row before it in each pass, beside the same ceiling round:
-    /// for the second of two rows compared with each other, so that their comparison is
-    /// their own two rounds, seconds apart, with no ceiling round between them whose own
-    /// noise would enter the figure.
+    /// Runs beside the row before it in each pass (straight after it, or on even passes
+    /// straight before it), under the same ceiling round: for the second of two rows
+    /// compared with each other, so that their comparison is their own two rounds, seconds
+    /// apart, with no ceiling round between them whose own noise would enter the figure.
     pub follows_previous: bool,
 }
 
 /// [`drive_beside`] for several workloads of one server, their rounds interleaved: each
 /// pass gives every workload one round (after its ceiling round, or straight after the
-/// row before it, see [`Row::follows_previous`]), in the order given. Why: rows are
+/// row it is paired with, see [`Row::follows_previous`] and [`pass_order`]), in the order
+/// given. Why: rows are
 /// compared with each other too (list with retrieve, 50 keys with one); run one workload
 /// after another, the rounds of two rows lie minutes apart and may measure two different
 /// machines, whereas each pass measures them side by side (see [`Stats::ratio_over`]).
@@ -287,10 +288,11 @@ pub async fn drive_interleaved(
         .collect();
     for pass in 1..=passes {
         let mut last_ceiling = None;
-        for (i, row) in workloads.iter().enumerate() {
+        for (i, starts_group) in pass_order(workloads, pass) {
+            let row = &workloads[i];
             let name = &row.name;
             let ceiling_rate = match last_ceiling {
-                Some(rate) if row.follows_previous => rate,
+                Some(rate) if !starts_group => rate,
                 _ => {
                     drive_once(ceiling, ceiling_make.clone(), load)
                         .await
@@ -315,6 +317,29 @@ pub async fn drive_interleaved(
             median
         })
         .collect())
+}
+
+/// The rows' indices in the order `pass` (from 1) runs them, each with whether it starts
+/// a group (a row and those that follow it, [`Row::follows_previous`]) and so gets a
+/// ceiling round of its own. A group runs in the given order on odd passes and reversed on
+/// even ones. Why: the second row of a pair always ran on a machine the first had just
+/// warmed and on a store the first had just grown; alternating the order puts each row
+/// second in half the passes, so that neither place is counted for one row only.
+fn pass_order(workloads: &[Row], pass: usize) -> Vec<(usize, bool)> {
+    let mut order = Vec::with_capacity(workloads.len());
+    let mut start = 0;
+    while start < workloads.len() {
+        let end = (start + 1..workloads.len())
+            .find(|&i| !workloads[i].follows_previous)
+            .unwrap_or(workloads.len());
+        let mut group: Vec<usize> = (start..end).collect();
+        if pass.is_multiple_of(2) {
+            group.reverse();
+        }
+        order.extend(group.into_iter().enumerate().map(|(k, i)| (i, k == 0)));
+        start = end;
+    }
+    order
 }
 
 /// The round with the median rate (the upper one of an even count), carrying every
@@ -501,6 +526,23 @@ mod tests {
         s.round_rates = vec![40.0, 30.0, 45.0];
         s.ceiling_round_rates = vec![80.0, 100.0, 50.0];
         assert_eq!(s.ratio_beside_ceiling(), Some(0.5), "0.3, 0.5, 0.9");
+    }
+
+    #[test]
+    fn paired_rows_swap_places_on_every_other_pass() {
+        let row = |follows_previous| Row {
+            name: String::new(),
+            make: Arc::new(|_, _| Request::get("/", "sk_test_x")),
+            follows_previous,
+        };
+        // create, 50 keys (paired), idempotent, retrieve, list (paired).
+        let rows = [row(false), row(true), row(false), row(false), row(true)];
+        let odd = [(0, true), (1, false), (2, true), (3, true), (4, false)];
+        let even = [(1, true), (0, false), (2, true), (4, true), (3, false)];
+        assert_eq!(pass_order(&rows, 1), odd);
+        assert_eq!(pass_order(&rows, 2), even);
+        assert_eq!(pass_order(&rows, 3), odd);
+        assert_eq!(pass_order(&rows[..1], 2), [(0, true)], "a row alone");
     }
 
     #[test]

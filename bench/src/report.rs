@@ -110,7 +110,7 @@ impl Report {
         // Writing to a String cannot fail.
         let _ = writeln!(
             s,
-            "Machine: {}. Command: `{}`. Load generator: {}; servers: {}; {} connections, {} s measured after {} s warm-up; each server row is the median of {} rounds, run in passes that give every mock-stripe workload one round in the table's order (every round's rate in the last column, after the slash the ceiling's rate in a round run just before it, or for a row compared with the one above it, before that row, which it follows); ÷ ceiling is the median of those rounds' ratios, one run.\n",
+            "Machine: {}. Command: `{}`. Load generator: {}; servers: {}; {} connections, {} s measured after {} s warm-up; each server row is the median of {} rounds, run in passes that give every mock-stripe workload one round in the table's order, except that a row compared with the one above it runs beside that row, after it on odd passes and before it on even ones (every round's rate in the last column, after the slash the ceiling's rate in a round run just before it, or before the pair); ÷ ceiling is the median of those rounds' ratios, one run.\n",
             self.machine,
             self.command,
             self.load_generator,
@@ -151,7 +151,7 @@ impl Report {
             }
         }
         if self.list_over_retrieve.is_some() || self.many_keys_over_one.is_some() {
-            s.push_str("\nRows against each other on mock-stripe, the median over passes of the two rounds' rates, divided (the second runs straight after the first, beside the same ceiling round):\n");
+            s.push_str("\nRows against each other on mock-stripe, the median over passes of the two rounds' rates, divided (the two run back to back beside the same ceiling round, in turn first):\n");
         }
         if let Some(c) = &self.list_over_retrieve {
             let _ = writeln!(

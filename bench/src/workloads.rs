@@ -58,7 +58,7 @@ pub const MOCK_WORKLOADS: [Workload; 6] = [
 
 impl Workload {
     /// The row this one is measured against by a target (list with retrieve, 50 keys with
-    /// one key); it runs straight after that row in each pass.
+    /// one key); the two run back to back in each pass, each first in turn.
     pub fn compared_with(self) -> Option<Workload> {
         match self {
             Workload::ListSessions => Some(Workload::RetrieveSession),

@@ -99,7 +99,7 @@ async fn quick_run_writes_every_row() {
             "the median is one pass's ratio: {c}"
         );
     }
-    // A compared row runs straight after its partner, beside the same ceiling round, so
+    // A compared row runs back to back with its partner, beside the same ceiling round, so
     // each pass's ratio is the two rounds' own rates.
     let mock_row = |w: &str| {
         rows.iter()
