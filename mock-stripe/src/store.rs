@@ -24,7 +24,7 @@ use crate::engine::agenda::Agenda;
 use crate::engine::clock::Clock;
 use crate::engine::delivery::Deliveries;
 use crate::engine::faults::Faults;
-use crate::id_index::{IdIndex, ShardedIndex};
+use crate::id_index::{IdIndex, LockedIndex, ShardedIndex};
 use crate::ids::IdGen;
 use crate::protocol::idempotency::IdempotencyStore;
 use crate::protocol::render_cache::RenderCache;
@@ -557,25 +557,27 @@ type AccountKey = (String, Option<String>);
 /// API key: the session id in the URL is all it brings).
 pub(crate) struct Store {
     accounts: RwLock<HashMap<AccountKey, AccountRef>>,
-    sessions: RwLock<SessionIndex>,
+    /// Session (and 3-D Secure PaymentIntent) id → account, by a keyed hash of the id
+    /// (`session_hasher`): the ids themselves stay only in their accounts (the answer is
+    /// checked there).
+    sessions: LockedIndex<Indexed>,
+    session_hasher: RandomState,
     defaults: AccountDefaults,
 }
 
-/// Session (and 3-D Secure PaymentIntent) id → account, by a keyed hash of the id: the
-/// ids themselves stay only in their accounts (the answer is checked there). A hash that
-/// two accounts' ids share (rare) is looked up in every account instead.
-#[derive(Default)]
-struct SessionIndex {
-    by_hash: ShardedIndex<AccountRef>,
-    shared: HashSet<u64>,
-    hasher: RandomState,
+/// What the session index holds for a hash.
+enum Indexed {
+    Account(AccountRef),
+    /// Two accounts' ids share the hash (rare): they are looked up in every account.
+    Shared,
 }
 
 impl Store {
     pub fn new(defaults: AccountDefaults) -> Store {
         Store {
             accounts: RwLock::default(),
-            sessions: RwLock::default(),
+            sessions: LockedIndex::default(),
+            session_hasher: RandomState::new(),
             defaults,
         }
     }
@@ -646,26 +648,24 @@ impl Store {
     /// Indexes an id a browser brings without a key: a session, or a PaymentIntent waiting
     /// for 3-D Secure (`/c/3ds/{pi}`).
     pub fn index_session(&self, session_id: &str, account: &AccountRef) {
-        let mut index = self.sessions.write().unwrap_or_else(|p| p.into_inner());
-        let h = index.hasher.hash_one(session_id);
-        match index.by_hash.get(h) {
+        let h = self.session_hasher.hash_one(session_id);
+        let mut shard = self.sessions.write(h);
+        match shard.get_mut(&h) {
             None => {
-                index.by_hash.insert(h, account.clone());
+                shard.insert(h, Indexed::Account(account.clone()));
             }
-            Some(a) if Arc::ptr_eq(a, account) => {}
-            Some(_) => {
-                index.shared.insert(h);
-            }
+            Some(Indexed::Account(a)) if Arc::ptr_eq(a, account) => {}
+            Some(entry) => *entry = Indexed::Shared,
         }
     }
 
     pub fn unindex_sessions(&self, ids: &[String]) {
-        let mut index = self.sessions.write().unwrap_or_else(|p| p.into_inner());
         for id in ids {
-            let h = index.hasher.hash_one(id);
+            let h = self.session_hasher.hash_one(id);
+            let mut shard = self.sessions.write(h);
             // A shared hash may still lead to another account's id: keep it.
-            if !index.shared.contains(&h) {
-                index.by_hash.remove(h);
+            if let Some(Indexed::Account(_)) = shard.get(&h) {
+                shard.remove(&h);
             }
         }
     }
@@ -677,12 +677,11 @@ impl Store {
                 || acc.payment_intents.position(session_id).is_some()
         };
         let candidate = {
-            let index = self.sessions.read().unwrap_or_else(|p| p.into_inner());
-            let h = index.hasher.hash_one(session_id);
-            if index.shared.contains(&h) {
-                None
-            } else {
-                Some(index.by_hash.get(h).cloned())
+            let h = self.session_hasher.hash_one(session_id);
+            match self.sessions.read(h).get(&h) {
+                None => Some(None),
+                Some(Indexed::Account(a)) => Some(Some(a.clone())),
+                Some(Indexed::Shared) => None,
             }
         };
         // No index lock is held from here on (lock order).
@@ -783,6 +782,22 @@ mod tests {
         assert!(store.session_account("cs_test_elsewhere").is_none());
         store.unindex_sessions(std::slice::from_ref(&id));
         assert!(store.session_account(&id).is_none());
+
+        // A hash two accounts' ids share (here: the same id, indexed for a second account)
+        // is looked up in every account, and stays so when one of them is unindexed.
+        let b = store.account("sk_test_b");
+        store.index_session(&id, &a);
+        store.index_session(&id, &b);
+        let found = store.session_account(&id);
+        assert!(
+            found.is_some_and(|f| Arc::ptr_eq(&f, &a)),
+            "only a holds it"
+        );
+        store.unindex_sessions(std::slice::from_ref(&id));
+        assert!(
+            store.session_account(&id).is_some(),
+            "b's id may still be there"
+        );
     }
 
     #[test]
