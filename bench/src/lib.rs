@@ -16,12 +16,13 @@ pub mod workloads;
 use anyhow::{Context, Result};
 
 use crate::loadgen::Load;
-use crate::report::Report;
+use crate::report::{PeerComparison, Report};
 use crate::servers::{CeilingServer, MockServer};
 use crate::workloads::Workload;
 
 pub const MOCK: &str = "mock-stripe";
-const PEERS: [&str; 2] = ["localstripe", "stripe-stateful-mock"];
+/// The peers, each with issue 9's target for mock-stripe's customer creation over its own.
+const PEERS: [(&str, f64); 2] = [("localstripe", 500.0), ("stripe-stateful-mock", 10.0)];
 
 /// Runs everything `opts` asks for, writes the report into `opts.out`, and returns it.
 pub async fn run(opts: &cli::Opts) -> Result<Report> {
@@ -54,6 +55,7 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
         flows: Vec::new(),
         list_over_retrieve: None,
         many_keys_over_one: None,
+        customers_over_peers: Vec::new(),
         notes: Vec::new(),
     };
 
@@ -93,6 +95,7 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
         .enumerate()
         .map(|(i, w)| loadgen::Row {
             name: w.label(s.stored),
+            addr: mock.addr(),
             make: w.requests(&retrieve_id),
             follows_previous: i > 0 && w.compared_with() == Some(s.workloads[i - 1]),
         })
@@ -100,13 +103,11 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
     let rows = loadgen::drive_interleaved(
         ceiling.addr(),
         Workload::FixedBody.requests(""),
-        mock.addr(),
         &workloads,
         load,
     )
     .await
     .context("mock-stripe")?;
-    mock.stop().await;
     for (&w, stats) in s.workloads.iter().zip(&rows) {
         report.push(MOCK, w, stats);
     }
@@ -116,25 +117,42 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
     report.list_over_retrieve = compared(Workload::ListSessions);
     report.many_keys_over_one = compared(Workload::CreateSessionManyKeys);
 
-    for name in PEERS {
+    for (name, target) in PEERS {
         if !s.peers {
             report.notes.push(format!("{name} skipped: --no-peers"));
             continue;
         }
         progress(name);
         match servers::spawn_peer(name).await {
-            // The one workload every peer can do.
+            // The one workload every peer can do, paired with mock-stripe's: the two run
+            // back to back in each pass, each first in turn, so that their ratio is not
+            // two phases of this machine minutes apart (see `drive_interleaved`).
             Ok(peer) => {
-                let stats = loadgen::drive_beside(
+                let row = |name: &str, addr| loadgen::Row {
+                    name: format!("{name}: create customer"),
+                    addr,
+                    make: Workload::CreateCustomer.requests(""),
+                    follows_previous: addr == peer.addr,
+                };
+                let pair = [row(MOCK, mock.addr()), row(name, peer.addr)];
+                let stats = loadgen::drive_interleaved(
                     ceiling.addr(),
                     Workload::FixedBody.requests(""),
-                    peer.addr,
-                    Workload::CreateCustomer.requests(""),
+                    &pair,
                     load,
                 )
                 .await;
                 match stats {
-                    Ok(stats) => report.push(name, Workload::CreateCustomer, &stats),
+                    Ok(stats) => {
+                        report.push(name, Workload::CreateCustomer, &stats[1]);
+                        if let Some(c) = stats[0].ratio_over(&stats[1]) {
+                            report.customers_over_peers.push(PeerComparison {
+                                peer: name.to_string(),
+                                target,
+                                comparison: c,
+                            });
+                        }
+                    }
                     Err(e) => report
                         .notes
                         .push(format!("{name}: create customer failed: {e:#}")),
@@ -143,6 +161,7 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
             Err(note) => report.notes.push(note),
         }
     }
+    mock.stop().await;
 
     if s.api_only {
         return Ok(());

@@ -79,13 +79,13 @@ pub struct Stats {
     /// The rate of every round, in the order they ran (the figures above are the median
     /// round's).
     pub round_rates: Vec<f64>,
-    /// With [`drive_beside`]: the ceiling's rate in the round run just before each of
+    /// With [`drive_interleaved`]: the ceiling's rate in the round run just before each of
     /// these rounds.
     pub ceiling_round_rates: Vec<f64>,
 }
 
 impl Stats {
-    /// With [`drive_beside`]: the median over rounds of each round's rate ÷ the ceiling
+    /// With [`drive_interleaved`]: the median over rounds of each round's rate ÷ the ceiling
     /// round just before it.
     pub fn ratio_beside_ceiling(&self) -> Option<f64> {
         median(&mut self.round_ratios())
@@ -229,31 +229,12 @@ pub async fn drive(addr: SocketAddr, make: MakeRequest, load: Load) -> Result<St
     Ok(median_round(rounds))
 }
 
-/// [`drive`], with a round of the ceiling (`ceiling`, sent `ceiling_make`) just before
-/// each round of `addr`. Why: this machine changes speed for minutes at a time (the ceiling
-/// itself from about 70k to 92k req/s), so a ratio to a ceiling measured minutes earlier
-/// can compare two different machines; a ratio to the round beside it compares like with
-/// like. The ratio given is the median of the rounds' ratios.
-pub async fn drive_beside(
-    ceiling: SocketAddr,
-    ceiling_make: MakeRequest,
-    addr: SocketAddr,
-    make: MakeRequest,
-    load: Load,
-) -> Result<Stats> {
-    let row = Row {
-        name: String::new(),
-        make,
-        follows_previous: false,
-    };
-    let mut rows = drive_interleaved(ceiling, ceiling_make, addr, &[row], load).await?;
-    Ok(rows.remove(0))
-}
-
 /// One workload of [`drive_interleaved`].
 pub struct Row {
     /// For errors.
     pub name: String,
+    /// The server it measures: mock-stripe, or a peer paired with mock-stripe's row.
+    pub addr: SocketAddr,
     pub make: MakeRequest,
     /// Runs beside the row before it in each pass (straight after it, or on even passes
     /// straight before it), under the same ceiling round: for the second of two rows
@@ -262,18 +243,22 @@ pub struct Row {
     pub follows_previous: bool,
 }
 
-/// [`drive_beside`] for several workloads of one server, their rounds interleaved: each
-/// pass gives every workload one round (after its ceiling round, or straight after the
-/// row it is paired with, see [`Row::follows_previous`] and [`pass_order`]), in the order
-/// given. Why: rows are
-/// compared with each other too (list with retrieve, 50 keys with one); run one workload
-/// after another, the rounds of two rows lie minutes apart and may measure two different
-/// machines, whereas each pass measures them side by side (see [`Stats::ratio_over`]).
-/// Returns one [`Stats`] per workload, its rounds in pass order.
+/// Rounds of several workloads (of mock-stripe, or mock-stripe's paired with a peer's),
+/// each with a round of the ceiling (`ceiling`, sent `ceiling_make`) just before it. Why the
+/// ceiling round: this machine changes speed for minutes at a time (the ceiling itself from
+/// about 70k to 118k req/s), so a ratio to a ceiling measured minutes earlier can compare
+/// two different machines; a ratio to the round beside it compares like with like. Why
+/// interleaved: each pass gives every workload one round (after its ceiling round, or
+/// beside the row it is paired with, see [`Row::follows_previous`] and [`pass_order`]), in
+/// the order given; rows are compared with each other too (list with retrieve, 50 keys with
+/// one, mock-stripe with a peer), and run one workload after another, the rounds of two
+/// rows lie minutes apart and may measure two different machines, whereas each pass
+/// measures them side by side (see [`Stats::ratio_over`]). Returns one [`Stats`] per
+/// workload, its rounds in pass order; a row's ratio to the ceiling is the median of its
+/// rounds' ratios.
 pub async fn drive_interleaved(
     ceiling: SocketAddr,
     ceiling_make: MakeRequest,
-    addr: SocketAddr,
     workloads: &[Row],
     load: Load,
 ) -> Result<Vec<Stats>> {
@@ -302,7 +287,7 @@ pub async fn drive_interleaved(
             };
             last_ceiling = Some(ceiling_rate);
             ceilings[i].push(ceiling_rate);
-            let round = drive_once(addr, row.make.clone(), load)
+            let round = drive_once(row.addr, row.make.clone(), load)
                 .await
                 .with_context(|| format!("{name}, pass {pass}"))?;
             rounds[i].push(round);
@@ -532,6 +517,7 @@ mod tests {
     fn paired_rows_swap_places_on_every_other_pass() {
         let row = |follows_previous| Row {
             name: String::new(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 9)),
             make: Arc::new(|_, _| Request::get("/", "sk_test_x")),
             follows_previous,
         };

@@ -73,8 +73,19 @@ pub struct Report {
     pub list_over_retrieve: Option<Comparison>,
     /// Create over 50 keys ÷ over one, the same way (the issue's target: ≥ 1).
     pub many_keys_over_one: Option<Comparison>,
+    /// mock-stripe's customer creation ÷ each installed peer's, the same way.
+    pub customers_over_peers: Vec<PeerComparison>,
     /// What was skipped and why, and what is not measured yet.
     pub notes: Vec<String>,
+}
+
+/// mock-stripe's create customer over a peer's, their rounds paired pass by pass.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerComparison {
+    pub peer: String,
+    /// Issue 9's target for this ratio.
+    pub target: f64,
+    pub comparison: Comparison,
 }
 
 impl Report {
@@ -168,6 +179,19 @@ impl Report {
                 crate::workloads::MANY_KEYS,
                 c.median,
                 passes(c)
+            );
+        }
+        if !self.customers_over_peers.is_empty() {
+            s.push_str("\nCustomer creation, mock-stripe ÷ a peer, the same way (each peer's rounds paired with a round of mock-stripe's):\n");
+        }
+        for p in &self.customers_over_peers {
+            let _ = writeln!(
+                s,
+                "- ÷ {}: **{:.1}×** (target ≥ {}×; passes {})",
+                p.peer,
+                p.comparison.median,
+                p.target,
+                passes(&p.comparison)
             );
         }
         if !self.resources.is_empty() {
