@@ -128,13 +128,13 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
             // back to back in each pass, each first in turn, so that their ratio is not
             // two phases of this machine minutes apart (see `drive_interleaved`).
             Ok(peer) => {
-                let row = |name: &str, addr| loadgen::Row {
+                let row = |name: &str, addr, follows_previous| loadgen::Row {
                     name: format!("{name}: create customer"),
                     addr,
                     make: Workload::CreateCustomer.requests(""),
-                    follows_previous: addr == peer.addr,
+                    follows_previous,
                 };
-                let pair = [row(MOCK, mock.addr()), row(name, peer.addr)];
+                let pair = [row(MOCK, mock.addr(), false), row(name, peer.addr, true)];
                 let stats = loadgen::drive_interleaved(
                     ceiling.addr(),
                     Workload::FixedBody.requests(""),
