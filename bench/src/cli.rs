@@ -77,9 +77,21 @@ pub struct Opts {
     /// Only these mock-stripe workloads (default: all), e.g. `--workloads retrieve,list`.
     #[arg(long, value_delimiter = ',', value_enum)]
     pub workloads: Vec<crate::workloads::Workload>,
+    /// What sends the measured requests: `wrk` (whole seconds: durations round up), the
+    /// `built-in` client, or `auto`: wrk when it runs from PATH, else the built-in one. The
+    /// purchase flows always use the built-in client (cookies, redirects).
+    #[arg(long, value_enum, default_value_t = LoadGenerator::Auto)]
+    pub load_generator: LoadGenerator,
     /// Where bench.md and bench.json go.
     #[arg(long, default_value = "target/bench")]
     pub out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoadGenerator {
+    Auto,
+    Wrk,
+    BuiltIn,
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -108,6 +120,7 @@ pub struct Settings {
     pub own_processes: bool,
     pub ceiling_bin: Option<PathBuf>,
     pub workloads: Vec<crate::workloads::Workload>,
+    pub load_generator: LoadGenerator,
     pub out: PathBuf,
 }
 
@@ -140,6 +153,7 @@ impl Opts {
                     .filter(|w| self.workloads.contains(w))
                     .collect()
             },
+            load_generator: self.load_generator,
             out: self.out.clone(),
         }
     }

@@ -12,10 +12,12 @@ pub mod memory;
 pub mod report;
 pub mod servers;
 pub mod workloads;
+pub mod wrk;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
-use crate::loadgen::Load;
+use crate::cli::LoadGenerator;
+use crate::loadgen::{Generator, Load};
 use crate::report::{PeerComparison, Report};
 use crate::servers::{CeilingServer, MockServer};
 use crate::workloads::Workload;
@@ -27,18 +29,18 @@ const PEERS: [(&str, f64); 2] = [("localstripe", 500.0), ("stripe-stateful-mock"
 /// Runs everything `opts` asks for, writes the report into `opts.out`, and returns it.
 pub async fn run(opts: &cli::Opts) -> Result<Report> {
     let s = opts.settings();
+    let (generator, load_generator) = load_generator(&s).await?;
     let load = Load {
         connections: s.connections,
         warmup: s.warmup,
         duration: s.duration,
         rounds: s.rounds,
+        generator,
     };
     let mut report = Report {
         machine: machine(),
         command: command_line(),
-        load_generator:
-            "built-in Rust client (hyper 1, HTTP/1.1 keep-alive, closed loop); wrk not installed"
-                .into(),
+        load_generator,
         servers: if s.own_processes {
             "the ceiling and mock-stripe each in a process of its own (--own-processes)"
         } else {
@@ -73,12 +75,51 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
     Ok(report)
 }
 
+/// The load generator the settings ask for, and how the report names it.
+async fn load_generator(s: &cli::Settings) -> Result<(Generator, String)> {
+    const BUILT_IN: &str = "built-in Rust client (hyper 1, HTTP/1.1 keep-alive, closed loop)";
+    let wrk = match s.load_generator {
+        LoadGenerator::BuiltIn => None,
+        LoadGenerator::Auto | LoadGenerator::Wrk => wrk::version().await,
+    };
+    Ok(match (wrk, s.load_generator) {
+        (Some(version), _) => {
+            // As the baseline ran it: a thread per core.
+            let threads = std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .min(s.connections);
+            let rounded = [s.duration, s.warmup]
+                .iter()
+                .any(|d| !d.is_zero() && d.as_secs_f64().fract() != 0.0);
+            let generator = format!(
+                "{version}, {threads} threads, every request from one Lua function{}; purchase flows: the {BUILT_IN}",
+                if rounded {
+                    " (durations rounded up to whole seconds)"
+                } else {
+                    ""
+                }
+            );
+            (Generator::Wrk { threads }, generator)
+        }
+        (None, LoadGenerator::Wrk) => {
+            bail!("--load-generator wrk: no `wrk` runs from PATH (install it, or use auto)")
+        }
+        (None, LoadGenerator::BuiltIn) => (
+            Generator::BuiltIn,
+            format!("{BUILT_IN}; chosen with --load-generator built-in"),
+        ),
+        (None, LoadGenerator::Auto) => {
+            (Generator::BuiltIn, format!("{BUILT_IN}; wrk not installed"))
+        }
+    })
+}
+
 /// The ceiling and mock-stripe's workloads (in this process, or each server in its own with
 /// `--own-processes`), the peers, and the binary's resources.
 async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -> Result<()> {
     let ceiling = CeilingServer::start(s.own_processes, s.ceiling_bin.as_deref()).await?;
     progress("ceiling");
-    let stats = loadgen::drive(ceiling.addr(), Workload::FixedBody.requests(""), load).await?;
+    let stats = loadgen::drive(ceiling.addr(), &Workload::FixedBody.plan(""), load).await?;
     report.push("ceiling", Workload::FixedBody, &stats);
 
     let mock = MockServer::start(s.own_processes, s.mock_bin.as_deref()).await?;
@@ -96,13 +137,13 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
         .map(|(i, w)| loadgen::Row {
             name: w.label(s.stored),
             addr: mock.addr(),
-            make: w.requests(&retrieve_id),
+            plan: w.plan(&retrieve_id),
             follows_previous: i > 0 && w.compared_with() == Some(s.workloads[i - 1]),
         })
         .collect();
     let rows = loadgen::drive_interleaved(
         ceiling.addr(),
-        Workload::FixedBody.requests(""),
+        &Workload::FixedBody.plan(""),
         &workloads,
         load,
     )
@@ -131,13 +172,13 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
                 let row = |name: &str, addr, follows_previous| loadgen::Row {
                     name: format!("{name}: create customer"),
                     addr,
-                    make: Workload::CreateCustomer.requests(""),
+                    plan: Workload::CreateCustomer.plan(""),
                     follows_previous,
                 };
                 let pair = [row(MOCK, mock.addr(), false), row(name, peer.addr, true)];
                 let stats = loadgen::drive_interleaved(
                     ceiling.addr(),
-                    Workload::FixedBody.requests(""),
+                    &Workload::FixedBody.plan(""),
                     &pair,
                     load,
                 )

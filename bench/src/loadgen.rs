@@ -1,3 +1,6 @@
+//! Driving a server: rounds, passes and the ratios between rows, with either load
+//! generator (wrk when installed, see [`crate::wrk`], or the built-in one here).
+//!
 //! The built-in load generator: one HTTP/1.1 keep-alive connection per worker, each worker
 //! sending its next request as soon as the previous answer is read (closed loop, as wrk
 //! does). Requests started during the warm-up are sent but not counted.
@@ -53,6 +56,73 @@ impl Request {
 /// Shared by every worker, so it must be cheap and lock-free.
 pub type MakeRequest = Arc<dyn Fn(usize, u64) -> Request + Send + Sync>;
 
+/// What a measured workload sends, as data, so that both load generators send the same
+/// requests: the built-in client builds them ([`Plan::make`]) and wrk runs a script written
+/// from them ([`crate::wrk::script`]).
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub method: Method,
+    pub path: String,
+    /// One per request, in turn (`Authorization: Bearer …`).
+    pub api_keys: Vec<String>,
+    /// Form-encoded; empty for GET.
+    pub body: Bytes,
+    /// A new `Idempotency-Key` on every request, as the SDKs send.
+    pub idempotency_keys: bool,
+}
+
+impl Plan {
+    pub fn get(path: impl Into<String>, api_key: &str) -> Plan {
+        Plan {
+            method: Method::GET,
+            path: path.into(),
+            api_keys: vec![api_key.to_string()],
+            body: Bytes::new(),
+            idempotency_keys: false,
+        }
+    }
+
+    pub fn post(path: impl Into<String>, api_key: &str, body: &'static str) -> Plan {
+        Plan {
+            method: Method::POST,
+            path: path.into(),
+            api_keys: vec![api_key.to_string()],
+            body: Bytes::from_static(body.as_bytes()),
+            idempotency_keys: false,
+        }
+    }
+
+    /// The built-in client's requests. Idempotency keys carry a prefix of their own per
+    /// call, so that a round never sends a key an earlier round sent (the mock would
+    /// answer it as a replay).
+    pub fn make(&self) -> MakeRequest {
+        static ROUND: AtomicU64 = AtomicU64::new(0);
+        let round = ROUND.fetch_add(1, Ordering::Relaxed);
+        let plan = self.clone();
+        Arc::new(move |w, seq| {
+            let key = &plan.api_keys[(w + seq as usize) % plan.api_keys.len().max(1)];
+            Request {
+                method: plan.method.clone(),
+                path: plan.path.clone(),
+                api_key: Some(key.clone()),
+                idempotency_key: plan
+                    .idempotency_keys
+                    .then(|| format!("bench-{round}-{w}-{seq}")),
+                body: plan.body.clone(),
+            }
+        })
+    }
+}
+
+/// Which program sends the measured requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generator {
+    /// The one in this module, in the bench's process.
+    BuiltIn,
+    /// wrk, a process per round, with this many threads.
+    Wrk { threads: usize },
+}
+
 /// How hard and how long to drive a target.
 #[derive(Clone, Copy, Debug)]
 pub struct Load {
@@ -61,6 +131,7 @@ pub struct Load {
     pub duration: Duration,
     /// Measured runs per workload (see [`drive`]); at least 1.
     pub rounds: usize,
+    pub generator: Generator,
 }
 
 /// What one measured run gives.
@@ -221,10 +292,10 @@ pub async fn once(addr: SocketAddr, req: &Request) -> Result<(StatusCode, Bytes)
 /// the load generator's tasks on the two cores, the neighbours), which move a single run's
 /// rate by up to a third; the median of several is the typical figure, and the rates of all
 /// rounds show the spread.
-pub async fn drive(addr: SocketAddr, make: MakeRequest, load: Load) -> Result<Stats> {
+pub async fn drive(addr: SocketAddr, plan: &Plan, load: Load) -> Result<Stats> {
     let mut rounds = Vec::with_capacity(load.rounds.max(1));
     for _ in 0..load.rounds.max(1) {
-        rounds.push(drive_once(addr, make.clone(), load).await?);
+        rounds.push(drive_once(addr, plan, load).await?);
     }
     Ok(median_round(rounds))
 }
@@ -235,7 +306,7 @@ pub struct Row {
     pub name: String,
     /// The server it measures: mock-stripe, or a peer paired with mock-stripe's row.
     pub addr: SocketAddr,
-    pub make: MakeRequest,
+    pub plan: Plan,
     /// Runs beside the row before it in each pass (straight after it, or on even passes
     /// straight before it), under the same ceiling round: for the second of two rows
     /// compared with each other, so that their comparison is their own two rounds, seconds
@@ -244,7 +315,7 @@ pub struct Row {
 }
 
 /// Rounds of several workloads (of mock-stripe, or mock-stripe's paired with a peer's),
-/// each with a round of the ceiling (`ceiling`, sent `ceiling_make`) just before it. Why the
+/// each with a round of the ceiling (`ceiling`, sent `ceiling_plan`) just before it. Why the
 /// ceiling round: this machine changes speed for minutes at a time (the ceiling itself from
 /// about 70k to 118k req/s), so a ratio to a ceiling measured minutes earlier can compare
 /// two different machines; a ratio to the round beside it compares like with like. Why
@@ -258,7 +329,7 @@ pub struct Row {
 /// rounds' ratios.
 pub async fn drive_interleaved(
     ceiling: SocketAddr,
-    ceiling_make: MakeRequest,
+    ceiling_plan: &Plan,
     workloads: &[Row],
     load: Load,
 ) -> Result<Vec<Stats>> {
@@ -279,7 +350,7 @@ pub async fn drive_interleaved(
             let ceiling_rate = match last_ceiling {
                 Some(rate) if !starts_group => rate,
                 _ => {
-                    drive_once(ceiling, ceiling_make.clone(), load)
+                    drive_once(ceiling, ceiling_plan, load)
                         .await
                         .with_context(|| format!("the ceiling's round before {name}, pass {pass}"))?
                         .rate
@@ -287,7 +358,7 @@ pub async fn drive_interleaved(
             };
             last_ceiling = Some(ceiling_rate);
             ceilings[i].push(ceiling_rate);
-            let round = drive_once(row.addr, row.make.clone(), load)
+            let round = drive_once(row.addr, &row.plan, load)
                 .await
                 .with_context(|| format!("{name}, pass {pass}"))?;
             rounds[i].push(round);
@@ -337,9 +408,17 @@ fn median_round(mut rounds: Vec<Stats>) -> Stats {
     median
 }
 
-/// One round: `load.connections` workers for warm-up + duration, measuring the window
-/// after the warm-up.
-async fn drive_once(addr: SocketAddr, make: MakeRequest, load: Load) -> Result<Stats> {
+/// One round, with the load generator `load` names.
+async fn drive_once(addr: SocketAddr, plan: &Plan, load: Load) -> Result<Stats> {
+    match load.generator {
+        Generator::BuiltIn => built_in_round(addr, plan.make(), load).await,
+        Generator::Wrk { threads } => crate::wrk::round(addr, plan, load, threads).await,
+    }
+}
+
+/// One round of the built-in client: `load.connections` workers for warm-up + duration,
+/// measuring the window after the warm-up.
+async fn built_in_round(addr: SocketAddr, make: MakeRequest, load: Load) -> Result<Stats> {
     let measure_from = Instant::now() + load.warmup;
     let end = measure_from + load.duration;
     let mut workers = Vec::with_capacity(load.connections);
@@ -518,7 +597,7 @@ mod tests {
         let row = |follows_previous| Row {
             name: String::new(),
             addr: SocketAddr::from(([127, 0, 0, 1], 9)),
-            make: Arc::new(|_, _| Request::get("/", "sk_test_x")),
+            plan: Plan::get("/", "sk_test_x"),
             follows_previous,
         };
         // create, 50 keys (paired), idempotent, retrieve, list (paired).

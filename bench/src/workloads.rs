@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::loadgen::{self, MakeRequest, Request};
+use crate::loadgen::{self, MakeRequest, Plan, Request};
 
 /// The smallest Checkout Session create a real integration sends (inline price).
 pub const SESSION_FORM: &str = "mode=payment&success_url=https%3A%2F%2Fshop.test%2Fok\
@@ -79,39 +79,29 @@ impl Workload {
         }
     }
 
-    /// The request builder; `retrieve_id` is a session of [`STORED_KEY`].
-    pub fn requests(self, retrieve_id: &str) -> MakeRequest {
+    /// What the workload sends; `retrieve_id` is a session of [`STORED_KEY`].
+    pub fn plan(self, retrieve_id: &str) -> Plan {
         match self {
-            Workload::FixedBody => Arc::new(|_, _| Request::get("/", "sk_test_ceiling")),
+            Workload::FixedBody => Plan::get("/", "sk_test_ceiling"),
             Workload::CreateSession => {
-                Arc::new(|_, _| Request::post("/v1/checkout/sessions", CREATE_KEY, SESSION_FORM))
+                Plan::post("/v1/checkout/sessions", CREATE_KEY, SESSION_FORM)
             }
             Workload::RetrieveSession => {
-                let path = format!("/v1/checkout/sessions/{retrieve_id}");
-                Arc::new(move |_, _| Request::get(path.clone(), STORED_KEY))
+                Plan::get(format!("/v1/checkout/sessions/{retrieve_id}"), STORED_KEY)
             }
-            Workload::ListSessions => {
-                Arc::new(|_, _| Request::get("/v1/checkout/sessions?limit=10", STORED_KEY))
-            }
-            Workload::CreateSessionIdempotent => Arc::new(|w, seq| Request {
+            Workload::ListSessions => Plan::get("/v1/checkout/sessions?limit=10", STORED_KEY),
+            Workload::CreateSessionIdempotent => Plan {
                 // New on every request, as the SDKs send: each one is a first use.
-                idempotency_key: Some(format!("bench-{w}-{seq}")),
-                ..Request::post("/v1/checkout/sessions", IDEMPOTENT_KEY, SESSION_FORM)
-            }),
-            Workload::CreateSessionManyKeys => {
-                let keys: Arc<Vec<String>> = Arc::new(
-                    (0..MANY_KEYS)
-                        .map(|i| format!("sk_test_bench_k{i}"))
-                        .collect(),
-                );
-                Arc::new(move |w, seq| {
-                    let key = &keys[(w + seq as usize) % MANY_KEYS];
-                    Request::post("/v1/checkout/sessions", key, SESSION_FORM)
-                })
-            }
-            Workload::CreateCustomer => {
-                Arc::new(|_, _| Request::post("/v1/customers", CUSTOMER_KEY, CUSTOMER_FORM))
-            }
+                idempotency_keys: true,
+                ..Plan::post("/v1/checkout/sessions", IDEMPOTENT_KEY, SESSION_FORM)
+            },
+            Workload::CreateSessionManyKeys => Plan {
+                api_keys: (0..MANY_KEYS)
+                    .map(|i| format!("sk_test_bench_k{i}"))
+                    .collect(),
+                ..Plan::post("/v1/checkout/sessions", CREATE_KEY, SESSION_FORM)
+            },
+            Workload::CreateCustomer => Plan::post("/v1/customers", CUSTOMER_KEY, CUSTOMER_FORM),
         }
     }
 }

@@ -12,6 +12,10 @@ async fn quick_run_writes_every_row() {
         "--quick",
         // Peers start slowly (localstripe: seconds) and are optional on CI machines.
         "--no-peers",
+        // wrk takes whole seconds; the wrk path is kept working by the test below and by
+        // tests/generators.rs.
+        "--load-generator",
+        "built-in",
         "--duration",
         "0.5",
         // Two rounds keep the median-of-rounds path working.
@@ -177,7 +181,8 @@ async fn quick_run_writes_every_row() {
 }
 
 /// `--own-processes`: the ceiling (this crate's binary) and the mock-stripe binary are
-/// measured in processes of their own, and the report says so.
+/// measured in processes of their own, and the report says so. The load generator is
+/// wrk when it is installed (on CI: BENCH_REQUIRE_WRK=1 says it must be).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_processes_run_the_servers_as_binaries() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -222,4 +227,12 @@ async fn own_processes_run_the_servers_as_binaries() {
         "the ceiling and both create rows, each with a rate"
     );
     assert!(report.many_keys_over_one.is_some());
+    let wrk_required = std::env::var_os("BENCH_REQUIRE_WRK").is_some_and(|v| v == "1");
+    if wrk_required || bench::wrk::version().await.is_some() {
+        assert!(
+            report.load_generator.starts_with("wrk "),
+            "{}",
+            report.load_generator
+        );
+    }
 }
