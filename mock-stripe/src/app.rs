@@ -31,15 +31,18 @@ pub(crate) struct App {
 impl App {
     pub fn new(config: &crate::Config, base_url: String) -> std::io::Result<App> {
         let globals = Arc::new(RwLock::new(config.webhooks.clone()));
-        let store = Store::new(AccountDefaults {
-            seed: config.seed,
-            redirect_timing: config.redirect_timing,
-            delivery_log: config.delivery_log,
-            api_version: crate::protocol::version::ApiVersion::parse(&config.api_version)
-                .unwrap_or_else(crate::protocol::version::default_version),
-            journaled: config.data_dir.is_some(),
-            ..AccountDefaults::default()
-        });
+        let store = Store::new(
+            AccountDefaults {
+                seed: config.seed,
+                redirect_timing: config.redirect_timing,
+                delivery_log: config.delivery_log,
+                api_version: crate::protocol::version::ApiVersion::parse(&config.api_version)
+                    .unwrap_or_else(crate::protocol::version::default_version),
+                journaled: config.data_dir.is_some(),
+                ..AccountDefaults::default()
+            },
+            config.max_accounts,
+        );
         let data_dir = match &config.data_dir {
             None => None,
             Some(dir) => {

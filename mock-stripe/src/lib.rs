@@ -99,6 +99,12 @@ pub struct Config {
     /// Stripe-shaped 503 (`Stripe-Should-Retry: true`, `Retry-After: 1`) and closed,
     /// rather than taken on without bound. Default 1024; at least 1.
     pub max_connections: usize,
+    /// Most accounts requests may create (every new API key, and every new
+    /// `Stripe-Account` under one, makes an account of about 5 KB before it holds
+    /// anything). Past it a request that would make one more is answered a 400 naming
+    /// this setting; accounts restored from `data_dir` are all loaded whatever it says.
+    /// Default 10,000; at least 1.
+    pub max_accounts: usize,
     /// How long a client may take to send a request's headers; also how long an idle
     /// keep-alive connection stays open. A slow (slowloris) or silent client is
     /// disconnected after it. Default 30 s.
@@ -141,6 +147,7 @@ impl Default for Config {
             control_token: None,
             api_version: DEFAULT_API_VERSION.to_string(),
             max_connections: 1024,
+            max_accounts: 10_000,
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
             data_dir: None,
@@ -226,6 +233,12 @@ impl MockStripe {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "max_connections must be at least 1",
+            ));
+        }
+        if config.max_accounts == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "max_accounts must be at least 1",
             ));
         }
         let limits = server::Limits {

@@ -487,7 +487,7 @@ async fn api_inner(
         idempotent,
         request_id: request_id.to_string(),
     };
-    let account = app.store.account_for(&key, connected.as_deref());
+    let account = app.store.account_for(&key, connected.as_deref())?;
 
     // One step (one lock of the account) for the usual request: the version (the header,
     // else the account's default, for the whole request), no fault to inject, the key

@@ -63,6 +63,19 @@ pub(crate) type AccountRef = Arc<AccountCell>;
 /// The "forward-to" endpoints that receive the events of every account.
 pub(crate) type GlobalTargets = Arc<RwLock<Vec<WebhookTarget>>>;
 
+/// The 400 for a new account past `--max-accounts`.
+fn too_many_accounts(max: usize, connected: Option<&str>) -> ApiError {
+    let what = match connected {
+        None => "this API key would be a new one",
+        Some(_) => "this Stripe-Account would be a new one",
+    };
+    ApiError::bad_request(format!(
+        "mock-stripe already holds {max} accounts, its limit (--max-accounts, \
+         MOCK_STRIPE_MAX_ACCOUNTS), and {what}. Reuse keys across tests, or start the mock \
+         with a higher limit."
+    ))
+}
+
 /// Locks an account. A panic while locked must not take the account down for good, so a
 /// poisoned lock is recovered (every mutation leaves the account consistent before it can
 /// panic: objects are built first, then inserted).
@@ -549,20 +562,45 @@ impl Account {
     }
 }
 
-/// An account's place in the store: the secret key, and for a connected account the
-/// `acct_…` id its platform names in `Stripe-Account`.
-type AccountKey = (String, Option<String>);
+/// Every account, by API key: looked up by `&str` on every request, with no key copied.
+#[derive(Default)]
+struct Accounts {
+    by_key: HashMap<String, KeyAccounts>,
+    /// Platforms and connected accounts together: what `--max-accounts` bounds.
+    count: usize,
+}
+
+/// The accounts of one API key: its own, and the connected accounts it reached with
+/// `Stripe-Account: acct_…`.
+struct KeyAccounts {
+    own: AccountRef,
+    connected: HashMap<String, AccountRef>,
+}
+
+impl Accounts {
+    fn get(&self, key: &str, connected: Option<&str>) -> Option<&AccountRef> {
+        let of_key = self.by_key.get(key)?;
+        match connected {
+            None => Some(&of_key.own),
+            Some(id) => of_key.connected.get(id),
+        }
+    }
+}
 
 /// All accounts, and the session → account index the hosted page uses (a browser has no
 /// API key: the session id in the URL is all it brings).
 pub(crate) struct Store {
-    accounts: RwLock<HashMap<AccountKey, AccountRef>>,
+    accounts: RwLock<Accounts>,
     /// Session (and 3-D Secure PaymentIntent) id → account, by a keyed hash of the id
     /// (`session_hasher`): the ids themselves stay only in their accounts (the answer is
     /// checked there).
     sessions: LockedIndex<Indexed>,
     session_hasher: RandomState,
     defaults: AccountDefaults,
+    /// Most accounts requests may create (`--max-accounts`): every new key makes one, and
+    /// keys cost nothing to invent, so without a bound a runaway suite (or anyone who can
+    /// reach the port) grows the mock's memory without end.
+    max_accounts: usize,
 }
 
 /// What the session index holds for a hash.
@@ -573,76 +611,138 @@ enum Indexed {
 }
 
 impl Store {
-    pub fn new(defaults: AccountDefaults) -> Store {
+    pub fn new(defaults: AccountDefaults, max_accounts: usize) -> Store {
         Store {
             accounts: RwLock::default(),
             sessions: LockedIndex::default(),
             session_hasher: RandomState::new(),
             defaults,
+            max_accounts,
         }
     }
 
     /// The account of an API key, created on first use (any well-formed test key works).
-    pub fn account(&self, key: &str) -> AccountRef {
+    pub fn account(&self, key: &str) -> ApiResult<AccountRef> {
         self.account_for(key, None)
     }
 
     /// The account a request acts on: the key's own, or with `Stripe-Account: acct_…` a
     /// connected account of it (created on first use, like keys; it starts with the
     /// platform's settings, API version included).
-    pub fn account_for(&self, key: &str, connected: Option<&str>) -> AccountRef {
-        let index = (key.to_string(), connected.map(str::to_string));
-        if let Some(a) = self
-            .accounts
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&index)
-        {
-            return a.clone();
-        }
-        // The platform and its settings first: no account lock under the index lock.
-        let link = connected.map(|id| {
-            let platform = self.account_for(key, None);
-            let settings = lock(&platform).settings.clone();
-            (id, platform, settings)
-        });
-        let mut accounts = self.accounts.write().unwrap_or_else(|p| p.into_inner());
-        accounts
-            .entry(index)
-            .or_insert_with(|| {
-                let account = match &link {
-                    None => Account::new(key, Clock::Real, &self.defaults),
-                    Some((id, platform, settings)) => {
-                        // Its own id stream (seeded runs too): ids never collide.
-                        let mut a =
-                            Account::new(&format!("{key}/{id}"), Clock::Real, &self.defaults);
-                        a.settings = settings.clone();
-                        a.connect = Some(ConnectLink {
-                            id: id.to_string(),
-                            platform: platform.clone(),
-                        });
-                        a
-                    }
-                };
-                Arc::new(AccountCell {
-                    state: Mutex::new(account),
-                    clock_gate: tokio::sync::Mutex::new(()),
-                    api_turn: tokio::sync::Mutex::new(()),
-                    inflight: AtomicUsize::new(0),
-                    idle: tokio::sync::Notify::new(),
-                    registered_wake: AtomicI64::new(i64::MAX),
-                })
-            })
-            .clone()
+    /// A new account past `--max-accounts` is refused with a 400 naming the setting; the
+    /// accounts there keep working.
+    pub fn account_for(&self, key: &str, connected: Option<&str>) -> ApiResult<AccountRef> {
+        self.account_within(key, connected, self.max_accounts)
     }
 
-    pub fn all_accounts(&self) -> Vec<AccountRef> {
+    /// An account a data directory holds, made whatever `--max-accounts` says: what was
+    /// kept is loaded, all of it.
+    pub fn restored_account(&self, key: &str, connected: Option<&str>) -> ApiResult<AccountRef> {
+        self.account_within(key, connected, usize::MAX)
+    }
+
+    fn account_within(
+        &self,
+        key: &str,
+        connected: Option<&str>,
+        max: usize,
+    ) -> ApiResult<AccountRef> {
+        match self.find(key, connected) {
+            Some(a) => Ok(a),
+            None => self.create(key, connected, max),
+        }
+    }
+
+    /// The account if requests have made it; `None` makes nothing.
+    pub fn existing_account(&self, key: &str, connected: Option<&str>) -> Option<AccountRef> {
+        self.find(key, connected)
+    }
+
+    fn find(&self, key: &str, connected: Option<&str>) -> Option<AccountRef> {
         self.accounts
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .values()
+            .get(key, connected)
             .cloned()
-            .collect()
+    }
+
+    fn create(&self, key: &str, connected: Option<&str>, max: usize) -> ApiResult<AccountRef> {
+        // The platform and its settings first: no account lock under the index lock.
+        let link = match connected {
+            None => None,
+            Some(id) => {
+                let platform = match self.find(key, None) {
+                    Some(p) => p,
+                    None => self.create(key, None, max)?,
+                };
+                let settings = lock(&platform).settings.clone();
+                Some((id, platform, settings))
+            }
+        };
+        let mut accounts = self.accounts.write().unwrap_or_else(|p| p.into_inner());
+        // Another request may have made it meanwhile.
+        if let Some(a) = accounts.get(key, connected) {
+            return Ok(a.clone());
+        }
+        if accounts.count >= max {
+            return Err(too_many_accounts(max, connected));
+        }
+        let account = match &link {
+            None => Account::new(key, Clock::Real, &self.defaults),
+            Some((id, platform, settings)) => {
+                // Its own id stream (seeded runs too): ids never collide.
+                let mut a = Account::new(&format!("{key}/{id}"), Clock::Real, &self.defaults);
+                a.settings = settings.clone();
+                a.connect = Some(ConnectLink {
+                    id: id.to_string(),
+                    platform: platform.clone(),
+                });
+                a
+            }
+        };
+        let cell = Arc::new(AccountCell {
+            state: Mutex::new(account),
+            clock_gate: tokio::sync::Mutex::new(()),
+            api_turn: tokio::sync::Mutex::new(()),
+            inflight: AtomicUsize::new(0),
+            idle: tokio::sync::Notify::new(),
+            registered_wake: AtomicI64::new(i64::MAX),
+        });
+        match &link {
+            None => {
+                accounts.by_key.insert(
+                    key.to_string(),
+                    KeyAccounts {
+                        own: cell.clone(),
+                        connected: HashMap::new(),
+                    },
+                );
+            }
+            Some((id, platform, _)) => {
+                // The platform is there (made above; accounts are never removed).
+                let of_key =
+                    accounts
+                        .by_key
+                        .entry(key.to_string())
+                        .or_insert_with(|| KeyAccounts {
+                            own: platform.clone(),
+                            connected: HashMap::new(),
+                        });
+                of_key.connected.insert(id.to_string(), cell.clone());
+            }
+        }
+        accounts.count += 1;
+        Ok(cell)
+    }
+
+    pub fn all_accounts(&self) -> Vec<AccountRef> {
+        let accounts = self.accounts.read().unwrap_or_else(|p| p.into_inner());
+        let mut all = Vec::with_capacity(accounts.count);
+        for of_key in accounts.by_key.values() {
+            all.push(of_key.own.clone());
+            all.extend(of_key.connected.values().cloned());
+        }
+        all
     }
 
     /// Indexes an id a browser brings without a key: a session, or a PaymentIntent waiting
@@ -754,8 +854,8 @@ mod tests {
 
     #[test]
     fn session_index_checks_the_account() {
-        let store = Store::new(AccountDefaults::default());
-        let a = store.account("sk_test_a");
+        let store = Store::new(AccountDefaults::default(), 10);
+        let a = store.account("sk_test_a").unwrap();
         let params =
             crate::protocol::Params::decode(&[b"mode=payment&success_url=https://s.test/ok\
             &line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=100\
@@ -785,7 +885,7 @@ mod tests {
 
         // A hash two accounts' ids share (here: the same id, indexed for a second account)
         // is looked up in every account, and stays so when one of them is unindexed.
-        let b = store.account("sk_test_b");
+        let b = store.account("sk_test_b").unwrap();
         store.index_session(&id, &a);
         store.index_session(&id, &b);
         let found = store.session_account(&id);
@@ -802,11 +902,60 @@ mod tests {
 
     #[test]
     fn accounts_are_per_key() {
-        let store = Store::new(AccountDefaults::default());
-        let a = store.account("sk_test_a");
-        let b = store.account("sk_test_b");
+        let store = Store::new(AccountDefaults::default(), 10);
+        let a = store.account("sk_test_a").unwrap();
+        let b = store.account("sk_test_b").unwrap();
         assert!(!Arc::ptr_eq(&a, &b));
-        assert!(Arc::ptr_eq(&a, &store.account("sk_test_a")));
+        assert!(Arc::ptr_eq(&a, &store.account("sk_test_a").unwrap()));
+        let connected = store.account_for("sk_test_a", Some("acct_1")).unwrap();
+        assert!(!Arc::ptr_eq(&a, &connected));
+        assert!(Arc::ptr_eq(
+            &connected,
+            &store.account_for("sk_test_a", Some("acct_1")).unwrap()
+        ));
+        assert!(
+            store
+                .account_for("sk_test_b", Some("acct_1"))
+                .is_ok_and(|c| !Arc::ptr_eq(&c, &connected)),
+            "a connected account belongs to its platform's key"
+        );
+        assert_eq!(store.all_accounts().len(), 4);
+    }
+
+    #[test]
+    fn new_accounts_stop_at_the_limit_and_the_others_go_on() {
+        let store = Store::new(AccountDefaults::default(), 3);
+        let a = store.account("sk_test_a").unwrap();
+        store.account_for("sk_test_a", Some("acct_1")).unwrap();
+        store.account("sk_test_b").unwrap();
+        let refused = store.account("sk_test_c").err().expect("refused");
+        assert_eq!(refused.status, http::StatusCode::BAD_REQUEST);
+        assert!(
+            refused.message.contains("3 accounts") && refused.message.contains("--max-accounts"),
+            "names the limit and the setting: {}",
+            refused.message
+        );
+        let connected = store
+            .account_for("sk_test_b", Some("acct_2"))
+            .err()
+            .expect("refused");
+        assert!(
+            connected.message.contains("Stripe-Account"),
+            "{}",
+            connected.message
+        );
+        // A connected account under a new key would make two: refused before either.
+        assert!(store.account_for("sk_test_d", Some("acct_3")).is_err());
+        assert!(store.existing_account("sk_test_d", None).is_none());
+        // What is there goes on working, and a data directory's accounts all come back.
+        assert!(Arc::ptr_eq(&a, &store.account("sk_test_a").unwrap()));
+        assert!(store.account_for("sk_test_a", Some("acct_1")).is_ok());
+        store.restored_account("sk_test_e", Some("acct_4")).unwrap();
+        assert_eq!(store.all_accounts().len(), 5);
+        assert!(
+            store.existing_account("sk_test_c", None).is_none(),
+            "nothing made for the refused"
+        );
     }
 
     #[test]

@@ -63,6 +63,11 @@ pub struct ServeArgs {
     #[arg(long, env = "MOCK_STRIPE_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
 
+    /// Most accounts requests may create (each new API key or Stripe-Account makes one);
+    /// past it, a request that would make one more gets a 400 naming this setting.
+    #[arg(long, env = "MOCK_STRIPE_MAX_ACCOUNTS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_accounts: u32,
+
     /// Keep accounts, objects, events, idempotency keys, clocks and pending webhook
     /// deliveries in this directory (created if missing), so they survive a restart or a
     /// kill -9. Without it the mock keeps everything in memory.
@@ -188,6 +193,7 @@ pub async fn serve(cli: ServeArgs) -> ExitCode {
         control_token: cli.control_token,
         api_version: cli.api_version,
         max_connections: cli.max_connections as usize,
+        max_accounts: cli.max_accounts as usize,
         data_dir: cli.data_dir,
         fsync: cli.fsync,
         compact_after_bytes: cli.compact_after_mb << 20,

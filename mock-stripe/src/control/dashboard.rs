@@ -218,7 +218,7 @@ fn page(view: Option<AccountView>, error: Option<String>) -> Resp {
 fn keyed_account(call: &Call<'_>, key: &str) -> Result<AccountRef, ApiError> {
     let header = format!("Bearer {key}");
     let key = auth::authenticate(Some(header.as_bytes()))?;
-    Ok(call.app.store.account(&key))
+    call.app.store.account(&key)
 }
 
 /// `GET /_config/dashboard[?key=sk_test_…]`

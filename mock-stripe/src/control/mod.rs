@@ -106,7 +106,7 @@ async fn route_inner(app: &Arc<App>, req: Request<Incoming>, request_id: &str) -
         Some(h) => {
             let key = auth::authenticate(Some(&h))?;
             let acct = auth::connected_account(connected.as_deref(), &key)?;
-            Some(app.store.account_for(&key, acct.as_deref()))
+            Some(app.store.account_for(&key, acct.as_deref())?)
         }
         None if keyless(&method, &segs) => None,
         None => return Err(auth::authenticate(None).unwrap_err()),

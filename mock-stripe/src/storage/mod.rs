@@ -333,9 +333,16 @@ fn load(dir: &Path, store: &Store) -> Result<LoadReport, StorageError> {
                 offset,
                 reason: format!("a record does not decode ({e})"),
             })?;
+            let record_offset = offset;
             offset += payload.len() + 8;
             let (key, connected) = record.account.clone();
-            let account = store.account_for(&key, connected.as_deref());
+            let account = store
+                .restored_account(&key, connected.as_deref())
+                .map_err(|e| StorageError::Corrupt {
+                    path: path.clone(),
+                    offset: record_offset,
+                    reason: format!("its account could not be made ({})", e.message),
+                })?;
             let jobs = jobs.entry(record.account.clone()).or_default();
             changes::apply(&mut lock(&account), record, jobs);
             report.records += 1;

@@ -103,12 +103,6 @@ fn lookup(app: &App, id: &str, query: &str) -> ApiResult<Resp> {
     }
     let secret = secret_key_of(key.as_deref())?;
     let connected = auth::connected_account(connected.as_ref().map(|c| c.as_bytes()), &secret)?;
-    let account = app.store.account_for(&secret, connected.as_deref());
-    // A step: looking may expire the session (lazy expiry emits its event).
-    let view = app
-        .engine
-        .step(&account, |acc| checkout_sessions::page_view(acc, id))
-        .value?;
     let missing = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -116,6 +110,16 @@ fn lookup(app: &App, id: &str, query: &str) -> ApiResult<Resp> {
             format!("No such payment_page: '{id}'"),
         )
     };
+    // A key never used holds no session: no account is made for it here.
+    let account = app
+        .store
+        .existing_account(&secret, connected.as_deref())
+        .ok_or_else(missing)?;
+    // A step: looking may expire the session (lazy expiry emits its event).
+    let view = app
+        .engine
+        .step(&account, |acc| checkout_sessions::page_view(acc, id))
+        .value?;
     let view = view.ok_or_else(missing)?;
     match view.status {
         Status::Open => {
