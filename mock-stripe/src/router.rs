@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{AUTHORIZATION, HeaderValue};
+use http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -165,9 +165,24 @@ fn match_route(method: &Method, segs: &[Cow<'_, str>]) -> Option<Route> {
 /// the path unless a segment has an escape.
 pub(crate) fn segments(path: &str) -> Vec<Cow<'_, str>> {
     path.split('/')
-        .map(|s| percent_decode_str(s).decode_utf8_lossy())
+        .map(|s| {
+            // Most segments have no escape: spare them the decoder's walk (2.5% of a
+            // retrieve's CPU, perf under wrk).
+            if s.contains('%') {
+                percent_decode_str(s).decode_utf8_lossy()
+            } else {
+                Cow::Borrowed(s)
+            }
+        })
         .collect()
 }
+
+/// Header names used on every request, made once: a `&str` name is parsed and checked
+/// again on every lookup or insert.
+static REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+static STRIPE_VERSION: HeaderName = HeaderName::from_static("stripe-version");
+static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+static STRIPE_ACCOUNT: HeaderName = HeaderName::from_static("stripe-account");
 
 /// Every request starts here; every answer gets a `Request-Id`.
 pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp, CloseConnection> {
@@ -191,7 +206,7 @@ pub(crate) async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Resp
         api(app, req, &request_id).await?
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("request-id", v);
+        resp.headers_mut().insert(REQUEST_ID.clone(), v);
     }
     if let Some(path) = logged_path {
         tracing::debug!(request_id = %request_id, "{method} {path} -> {}", resp.status().as_u16());
@@ -300,7 +315,7 @@ struct ApiHeaders {
 
 impl ApiHeaders {
     fn read(headers: &http::HeaderMap) -> ApiHeaders {
-        let header = |name: &str| {
+        let header = |name: &HeaderName| {
             headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
@@ -309,9 +324,9 @@ impl ApiHeaders {
                 .map(str::to_string)
         };
         ApiHeaders {
-            version: header("stripe-version"),
-            idempotency_key: header("idempotency-key"),
-            idempotency_raw: headers.get("idempotency-key").cloned(),
+            version: header(&STRIPE_VERSION),
+            idempotency_key: header(&IDEMPOTENCY_KEY),
+            idempotency_raw: headers.get(&IDEMPOTENCY_KEY).cloned(),
         }
     }
 }
@@ -337,13 +352,13 @@ async fn api(
     let mut resp = answer.resp;
     let h = resp.headers_mut();
     if let Some(k) = headers.idempotency_raw {
-        h.insert("idempotency-key", k);
+        h.insert(IDEMPOTENCY_KEY.clone(), k);
     }
     let used = answer
         .version
         .or_else(|| headers.version.as_deref().and_then(ApiVersion::parse))
         .unwrap_or_else(crate::protocol::version::default_version);
-    h.insert("stripe-version", used.header_value());
+    h.insert(STRIPE_VERSION.clone(), used.header_value());
     Ok(resp)
 }
 
@@ -448,7 +463,7 @@ async fn api_inner(
     }
     let key = auth::authenticate(req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()))?;
     let connected = auth::connected_account(
-        req.headers().get("stripe-account").map(|v| v.as_bytes()),
+        req.headers().get(&STRIPE_ACCOUNT).map(|v| v.as_bytes()),
         &key,
     )?;
     let version = headers
