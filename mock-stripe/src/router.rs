@@ -707,3 +707,19 @@ fn execute(
         Route::EventRetrieve(id) => events::retrieve(a, id, params),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_decoded_and_borrowed_unless_escaped() {
+        let segs = segments("v1/checkout/sessions/cs_test%5Fa%2Fb");
+        assert_eq!(segs, ["v1", "checkout", "sessions", "cs_test_a/b"]);
+        assert!(matches!(segs[2], Cow::Borrowed(_)));
+        assert!(matches!(segs[3], Cow::Owned(_)));
+        // A broken escape or bytes that are not UTF-8 are kept as Stripe's parser would
+        // see them, not refused here.
+        assert_eq!(segments("a%zz/%FF"), ["a%zz", "\u{fffd}"]);
+    }
+}

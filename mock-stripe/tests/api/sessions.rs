@@ -24,6 +24,12 @@ async fn create_then_retrieve_returns_the_same_session() {
         .get_json(KEY_A, &format!("/v1/checkout/sessions/{id}"))
         .await;
     assert_eq!(fetched, created);
+    // SDKs percent-encode ids in paths: an escaped id is the same id.
+    let escaped = id.replacen('_', "%5F", 2);
+    let fetched = t
+        .get_json(KEY_A, &format!("/v1/checkout/sessions/{escaped}"))
+        .await;
+    assert_eq!(fetched["id"], id);
 }
 
 #[tokio::test]
