@@ -14,6 +14,8 @@ pub mod servers;
 pub mod workloads;
 pub mod wrk;
 
+use std::net::SocketAddr;
+
 use anyhow::{Context, Result, bail};
 
 use crate::cli::LoadGenerator;
@@ -23,6 +25,8 @@ use crate::servers::{CeilingServer, MockServer};
 use crate::workloads::Workload;
 
 pub const MOCK: &str = "mock-stripe";
+/// The rows of mock-stripe's answers served by a bare server (`Ceiling::answering`).
+pub const BARE: &str = "bare server";
 /// The peers, each with issue 9's target for mock-stripe's customer creation over its own.
 const PEERS: [(&str, f64); 2] = [("localstripe", 500.0), ("stripe-stateful-mock", 10.0)];
 
@@ -56,6 +60,7 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
         resources: Vec::new(),
         flows: Vec::new(),
         list_over_retrieve: None,
+        bare_list_over_retrieve: None,
         many_keys_over_one: None,
         customers_over_peers: Vec::new(),
         notes: Vec::new(),
@@ -73,6 +78,16 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
 
     report.write(&s.out)?;
     Ok(report)
+}
+
+/// The body of `plan`'s first request's answer.
+async fn answer_of(addr: SocketAddr, plan: &loadgen::Plan) -> Result<bytes::Bytes> {
+    let req = (plan.make())(0, 0);
+    let (status, body) = loadgen::once(addr, &req).await?;
+    if !status.is_success() {
+        bail!("{} {} answered {status}", req.method, req.path);
+    }
+    Ok(body)
 }
 
 /// The load generator the settings ask for, and how the report names it.
@@ -130,15 +145,37 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
         load.rounds.max(1),
         s.workloads.len()
     ));
-    let workloads: Vec<_> = s
+    // Beside retrieve and list, their answers byte for byte from bare servers: what the
+    // bytes alone allow (a list's 27 KB costs any server more than retrieve's 2.3 KB).
+    let mut measured: Vec<(&str, Workload, SocketAddr)> = s
         .workloads
         .iter()
+        .map(|&w| (MOCK, w, mock.addr()))
+        .collect();
+    let mut bare_servers = Vec::new();
+    if s.workloads.contains(&Workload::RetrieveSession)
+        && s.workloads.contains(&Workload::ListSessions)
+    {
+        for w in [Workload::RetrieveBytes, Workload::ListBytes] {
+            let body = answer_of(mock.addr(), &w.plan(&retrieve_id)).await?;
+            report.notes.push(format!(
+                "{BARE}, {}: {} bytes, under mock-stripe's answer headers.",
+                w.label(s.stored),
+                body.len()
+            ));
+            let server = servers::Ceiling::answering(body).await?;
+            measured.push((BARE, w, server.addr));
+            bare_servers.push(server);
+        }
+    }
+    let workloads: Vec<_> = measured
+        .iter()
         .enumerate()
-        .map(|(i, w)| loadgen::Row {
-            name: w.label(s.stored),
-            addr: mock.addr(),
+        .map(|(i, &(target, w, addr))| loadgen::Row {
+            name: format!("{target}: {}", w.label(s.stored)),
+            addr,
             plan: w.plan(&retrieve_id),
-            follows_previous: i > 0 && w.compared_with() == Some(s.workloads[i - 1]),
+            follows_previous: i > 0 && w.compared_with() == Some(measured[i - 1].1),
         })
         .collect();
     let rows = loadgen::drive_interleaved(
@@ -149,13 +186,15 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
     )
     .await
     .context("mock-stripe")?;
-    for (&w, stats) in s.workloads.iter().zip(&rows) {
-        report.push(MOCK, w, stats);
+    drop(bare_servers);
+    for (&(target, w, _), stats) in measured.iter().zip(&rows) {
+        report.push(target, w, stats);
     }
-    let stats_of = |w: Workload| s.workloads.iter().position(|&x| x == w).map(|i| &rows[i]);
+    let stats_of = |w: Workload| measured.iter().position(|m| m.1 == w).map(|i| &rows[i]);
     // A row over the one it is compared with (`Workload::compared_with` names the pairs).
     let compared = |w: Workload| stats_of(w)?.ratio_over(stats_of(w.compared_with()?)?);
     report.list_over_retrieve = compared(Workload::ListSessions);
+    report.bare_list_over_retrieve = compared(Workload::ListBytes);
     report.many_keys_over_one = compared(Workload::CreateSessionManyKeys);
 
     for (name, target) in PEERS {

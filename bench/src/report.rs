@@ -71,6 +71,9 @@ pub struct Report {
     /// List ÷ retrieve on mock-stripe, pass by pass (see [`Stats::ratio_over`]; the
     /// issue's target: ≥ 0.8).
     pub list_over_retrieve: Option<Comparison>,
+    /// The same for their answers from bare servers, byte for byte: what the bytes alone
+    /// allow.
+    pub bare_list_over_retrieve: Option<Comparison>,
     /// Create over 50 keys ÷ over one, the same way (the target: ≥ 1).
     pub many_keys_over_one: Option<Comparison>,
     /// mock-stripe's customer creation ÷ each installed peer's, the same way.
@@ -168,6 +171,14 @@ impl Report {
             let _ = writeln!(
                 s,
                 "- list ÷ retrieve: **{:.2}** (target ≥ 0.8; passes {})",
+                c.median,
+                passes(c)
+            );
+        }
+        if let Some(c) = &self.bare_list_over_retrieve {
+            let _ = writeln!(
+                s,
+                "- the same two answers byte for byte from bare servers, list ÷ retrieve: **{:.2}** (what the bytes alone allow; passes {})",
                 c.median,
                 passes(c)
             );

@@ -38,6 +38,16 @@ impl Ceiling {
         let task = tokio::spawn(serve(listener));
         Ok(Ceiling { addr, task })
     }
+
+    /// A bare server answering every request with `body` and mock-stripe's answer headers
+    /// (in this process): what the bytes of one of mock-stripe's answers cost by
+    /// themselves, with nothing computed.
+    pub async fn answering(body: Bytes) -> Result<Ceiling> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(serve_bytes(listener, body));
+        Ok(Ceiling { addr, task })
+    }
 }
 
 /// The ceiling in this process until it ends: `bench --serve-ceiling PORT`.
@@ -62,6 +72,37 @@ async fn serve(listener: TcpListener) {
                         .body(Full::new(Bytes::from_static(CEILING_BODY.as_bytes())))
                         .unwrap_or_default(),
                 )
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Answers every request on every connection with `body`, under the headers mock-stripe
+/// sends with an answer (their values fixed), so the bytes on the wire match its own.
+async fn serve_bytes(listener: TcpListener, body: Bytes) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let body = body.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |_req| {
+                let body = body.clone();
+                async move {
+                    Ok::<_, Infallible>(
+                        hyper::Response::builder()
+                            .header("content-type", "application/json")
+                            .header("cache-control", "no-cache, no-store")
+                            .header("stripe-version", mock_stripe::DEFAULT_API_VERSION)
+                            .header("request-id", "req_BareServer0000")
+                            .body(Full::new(body))
+                            .unwrap_or_default(),
+                    )
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -42,6 +42,12 @@ pub enum Workload {
     CreateSessionManyKeys,
     #[value(name = "customer")]
     CreateCustomer,
+    /// Retrieve's answer, byte for byte, from a bare server (see `Ceiling::answering`).
+    #[value(skip)]
+    RetrieveBytes,
+    /// List's answer, the same way.
+    #[value(skip)]
+    ListBytes,
 }
 
 /// What mock-stripe is measured on, in report order, which is also the order of the
@@ -62,6 +68,7 @@ impl Workload {
     pub fn compared_with(self) -> Option<Workload> {
         match self {
             Workload::ListSessions => Some(Workload::RetrieveSession),
+            Workload::ListBytes => Some(Workload::RetrieveBytes),
             Workload::CreateSessionManyKeys => Some(Workload::CreateSession),
             _ => None,
         }
@@ -76,6 +83,8 @@ impl Workload {
             Workload::CreateSessionIdempotent => "create session + Idempotency-Key".into(),
             Workload::CreateSessionManyKeys => format!("create session over {MANY_KEYS} API keys"),
             Workload::CreateCustomer => "create customer".into(),
+            Workload::RetrieveBytes => "retrieve's answer, same bytes".into(),
+            Workload::ListBytes => "list's answer, same bytes".into(),
         }
     }
 
@@ -86,10 +95,12 @@ impl Workload {
             Workload::CreateSession => {
                 Plan::post("/v1/checkout/sessions", CREATE_KEY, SESSION_FORM)
             }
-            Workload::RetrieveSession => {
+            Workload::RetrieveSession | Workload::RetrieveBytes => {
                 Plan::get(format!("/v1/checkout/sessions/{retrieve_id}"), STORED_KEY)
             }
-            Workload::ListSessions => Plan::get("/v1/checkout/sessions?limit=10", STORED_KEY),
+            Workload::ListSessions | Workload::ListBytes => {
+                Plan::get("/v1/checkout/sessions?limit=10", STORED_KEY)
+            }
             Workload::CreateSessionIdempotent => Plan {
                 // New on every request, as the SDKs send: each one is a first use.
                 idempotency_keys: true,

@@ -58,6 +58,9 @@ async fn quick_run_writes_every_row() {
     ] {
         expected.push(("mock-stripe", w));
     }
+    // Retrieve's and list's answers from bare servers, byte for byte.
+    expected.push(("bare server", "retrieve_bytes"));
+    expected.push(("bare server", "list_bytes"));
     for (target, workload) in expected {
         let row = rows
             .iter()
@@ -92,7 +95,11 @@ async fn quick_run_writes_every_row() {
         }
     }
     // The rows compared with each other, pass by pass.
-    for figure in ["list_over_retrieve", "many_keys_over_one"] {
+    for figure in [
+        "list_over_retrieve",
+        "bare_list_over_retrieve",
+        "many_keys_over_one",
+    ] {
         let c = &json[figure];
         let passes = c["passes"].as_array().expect("every pass's ratio");
         assert_eq!(passes.len(), 2, "one per pass: {c}");
