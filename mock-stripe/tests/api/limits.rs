@@ -562,16 +562,26 @@ async fn connections_beyond_the_cap_get_a_503_to_retry_and_a_close() {
 }
 
 #[tokio::test]
-async fn a_cap_of_zero_connections_is_refused_at_start() {
-    let err = MockStripe::start(Config {
-        port: 0,
+async fn a_cap_of_zero_connections_or_accounts_is_refused_at_start() {
+    let zero_connections = Config {
         max_connections: 0,
         ..Config::default()
-    })
-    .await
-    .err()
-    .expect("refused");
-    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    };
+    let zero_accounts = Config {
+        max_accounts: 0,
+        ..Config::default()
+    };
+    for (config, setting) in [
+        (zero_connections, "max_connections"),
+        (zero_accounts, "max_accounts"),
+    ] {
+        let err = MockStripe::start(Config { port: 0, ..config })
+            .await
+            .err()
+            .expect("refused");
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains(setting), "{err}");
+    }
 }
 
 /// Every new API key makes an account (about 5 KB before it holds anything), and keys cost
@@ -621,17 +631,4 @@ async fn new_keys_past_the_account_cap_get_a_400_and_the_others_go_on() {
     }
     let resp = get("sk_test_cap_3".into(), None).await.unwrap();
     assert_eq!(resp.status(), 400, "still refused");
-}
-
-#[tokio::test]
-async fn a_cap_of_zero_accounts_is_refused_at_start() {
-    let err = MockStripe::start(Config {
-        port: 0,
-        max_accounts: 0,
-        ..Config::default()
-    })
-    .await
-    .err()
-    .expect("refused");
-    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }
