@@ -647,7 +647,7 @@ impl Store {
         connected: Option<&str>,
         max: usize,
     ) -> ApiResult<AccountRef> {
-        match self.find(key, connected) {
+        match self.existing_account(key, connected) {
             Some(a) => Ok(a),
             None => self.create(key, connected, max),
         }
@@ -655,10 +655,6 @@ impl Store {
 
     /// The account if requests have made it; `None` makes nothing.
     pub fn existing_account(&self, key: &str, connected: Option<&str>) -> Option<AccountRef> {
-        self.find(key, connected)
-    }
-
-    fn find(&self, key: &str, connected: Option<&str>) -> Option<AccountRef> {
         self.accounts
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -671,10 +667,7 @@ impl Store {
         let link = match connected {
             None => None,
             Some(id) => {
-                let platform = match self.find(key, None) {
-                    Some(p) => p,
-                    None => self.create(key, None, max)?,
-                };
+                let platform = self.account_within(key, None, max)?;
                 let settings = lock(&platform).settings.clone();
                 Some((id, platform, settings))
             }
