@@ -80,16 +80,6 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
     Ok(report)
 }
 
-/// The body of `plan`'s first request's answer.
-async fn answer_of(addr: SocketAddr, plan: &loadgen::Plan) -> Result<bytes::Bytes> {
-    let req = (plan.make())(0, 0);
-    let (status, body) = loadgen::once(addr, &req).await?;
-    if !status.is_success() {
-        bail!("{} {} answered {status}", req.method, req.path);
-    }
-    Ok(body)
-}
-
 /// The load generator the settings ask for, and how the report names it.
 async fn load_generator(s: &cli::Settings) -> Result<(Generator, String)> {
     const BUILT_IN: &str = "built-in Rust client (hyper 1, HTTP/1.1 keep-alive, closed loop)";
@@ -157,7 +147,7 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
         && s.workloads.contains(&Workload::ListSessions)
     {
         for w in [Workload::RetrieveBytes, Workload::ListBytes] {
-            let body = answer_of(mock.addr(), &w.plan(&retrieve_id)).await?;
+            let body = workloads::answer(mock.addr(), &(w.plan(&retrieve_id).make())(0, 0)).await?;
             report.notes.push(format!(
                 "{BARE}, {}: {} bytes, under mock-stripe's answer headers.",
                 w.label(s.stored),

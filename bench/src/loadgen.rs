@@ -92,12 +92,10 @@ impl Plan {
         }
     }
 
-    /// The built-in client's requests. Idempotency keys carry a prefix of their own per
-    /// call, so that a round never sends a key an earlier round sent (the mock would
-    /// answer it as a replay).
+    /// The built-in client's requests, idempotency keys under a [`round_prefix`] of their
+    /// own.
     pub fn make(&self) -> MakeRequest {
-        static ROUND: AtomicU64 = AtomicU64::new(0);
-        let round = ROUND.fetch_add(1, Ordering::Relaxed);
+        let prefix = round_prefix();
         let plan = self.clone();
         Arc::new(move |w, seq| {
             let key = &plan.api_keys[(w + seq as usize) % plan.api_keys.len().max(1)];
@@ -105,13 +103,19 @@ impl Plan {
                 method: plan.method.clone(),
                 path: plan.path.clone(),
                 api_key: Some(key.clone()),
-                idempotency_key: plan
-                    .idempotency_keys
-                    .then(|| format!("bench-{round}-{w}-{seq}")),
+                idempotency_key: plan.idempotency_keys.then(|| format!("{prefix}-{w}-{seq}")),
                 body: plan.body.clone(),
             }
         })
     }
+}
+
+/// A prefix for a round's idempotency keys that no other round of this run uses, in
+/// either generator: the mock keeps the keys it has seen, and a key sent again is a
+/// replay, not the first use the workload measures.
+pub fn round_prefix() -> String {
+    static ROUND: AtomicU64 = AtomicU64::new(0);
+    format!("bench-{}", ROUND.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Which program sends the measured requests.

@@ -35,17 +35,17 @@ impl Ceiling {
     pub async fn start() -> Result<Ceiling> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(serve(listener));
+        let task = tokio::spawn(serve(listener, ceiling_body(), CEILING_HEADERS));
         Ok(Ceiling { addr, task })
     }
 
-    /// A bare server answering every request with `body` and mock-stripe's answer headers
-    /// (in this process): what the bytes of one of mock-stripe's answers cost by
+    /// A bare server answering every request with `body` under mock-stripe's answer
+    /// headers (in this process): what the bytes of one of mock-stripe's answers cost by
     /// themselves, with nothing computed.
     pub async fn answering(body: Bytes) -> Result<Ceiling> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(serve_bytes(listener, body));
+        let task = tokio::spawn(serve(listener, body, MOCK_ANSWER_HEADERS));
         Ok(Ceiling { addr, task })
     }
 }
@@ -53,36 +53,32 @@ impl Ceiling {
 /// The ceiling in this process until it ends: `bench --serve-ceiling PORT`.
 pub async fn serve_ceiling(port: u16) -> Result<()> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
-    serve(listener).await;
+    serve(listener, ceiling_body(), CEILING_HEADERS).await;
     Ok(())
 }
 
-/// Answers every request on every connection with [`CEILING_BODY`].
-async fn serve(listener: TcpListener) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(async move {
-            let service = service_fn(|_req| async {
-                Ok::<_, Infallible>(
-                    hyper::Response::builder()
-                        .header("content-type", "application/json")
-                        .body(Full::new(Bytes::from_static(CEILING_BODY.as_bytes())))
-                        .unwrap_or_default(),
-                )
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+fn ceiling_body() -> Bytes {
+    Bytes::from_static(CEILING_BODY.as_bytes())
 }
 
-/// Answers every request on every connection with `body`, under the headers mock-stripe
-/// sends with an answer (their values fixed), so the bytes on the wire match its own.
-async fn serve_bytes(listener: TcpListener, body: Bytes) {
+/// The ceiling's one header.
+const CEILING_HEADERS: &[(&str, &str)] = &[("content-type", "application/json")];
+
+/// The headers mock-stripe sends with an answer (values fixed), so that a bare server
+/// answering one of its bodies puts the same bytes on the wire.
+const MOCK_ANSWER_HEADERS: &[(&str, &str)] = &[
+    ("content-type", "application/json"),
+    ("cache-control", "no-cache, no-store"),
+    ("stripe-version", mock_stripe::DEFAULT_API_VERSION),
+    ("request-id", "req_BareServer0000"),
+];
+
+/// Answers every request on every connection with `body` under `headers`.
+async fn serve(
+    listener: TcpListener,
+    body: Bytes,
+    headers: &'static [(&'static str, &'static str)],
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -91,18 +87,12 @@ async fn serve_bytes(listener: TcpListener, body: Bytes) {
         let body = body.clone();
         tokio::spawn(async move {
             let service = service_fn(move |_req| {
-                let body = body.clone();
-                async move {
-                    Ok::<_, Infallible>(
-                        hyper::Response::builder()
-                            .header("content-type", "application/json")
-                            .header("cache-control", "no-cache, no-store")
-                            .header("stripe-version", mock_stripe::DEFAULT_API_VERSION)
-                            .header("request-id", "req_BareServer0000")
-                            .body(Full::new(body))
-                            .unwrap_or_default(),
-                    )
+                let mut answer = hyper::Response::builder();
+                for &(name, value) in headers {
+                    answer = answer.header(name, value);
                 }
+                let answer = answer.body(Full::new(body.clone())).unwrap_or_default();
+                async move { Ok::<_, Infallible>(answer) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

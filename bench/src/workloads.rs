@@ -133,8 +133,8 @@ pub async fn prepare(addr: SocketAddr, stored: usize, connections: usize) -> Res
     .await
 }
 
-/// Sends a create and returns the new object's `id`.
-pub async fn created_id(addr: SocketAddr, req: &Request) -> Result<String> {
+/// Sends `req` on a fresh connection and returns the body of its 2xx answer.
+pub async fn answer(addr: SocketAddr, req: &Request) -> Result<bytes::Bytes> {
     let (status, body) = loadgen::once(addr, req).await?;
     if !status.is_success() {
         bail!(
@@ -144,6 +144,12 @@ pub async fn created_id(addr: SocketAddr, req: &Request) -> Result<String> {
             String::from_utf8_lossy(&body)
         );
     }
+    Ok(body)
+}
+
+/// Sends a create and returns the new object's `id`.
+pub async fn created_id(addr: SocketAddr, req: &Request) -> Result<String> {
+    let body = answer(addr, req).await?;
     let v: serde_json::Value = serde_json::from_slice(&body).context("answer is not JSON")?;
     v["id"]
         .as_str()

@@ -13,12 +13,11 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::loadgen::{Load, Plan, Stats};
+use crate::loadgen::{self, Load, Plan, Stats};
 
 /// The line the script's `done()` prints, before its figures.
 const RESULT_TAG: &str = "bench-wrk-result";
@@ -45,27 +44,14 @@ pub fn whole_seconds(d: Duration) -> u64 {
 pub async fn round(addr: SocketAddr, plan: &Plan, load: Load, threads: usize) -> Result<Stats> {
     let dir = tempfile::tempdir().context("a folder for wrk's script")?;
     let script_path = dir.path().join("round.lua");
-    std::fs::write(&script_path, script(plan, &next_nonce())).context("writing wrk's script")?;
+    std::fs::write(&script_path, script(plan, &loadgen::round_prefix()))
+        .context("writing wrk's script")?;
     let run = |d: Duration| run_wrk(addr, &script_path, load.connections, threads, d);
     if !load.warmup.is_zero() {
         run(load.warmup).await.context("wrk's warm-up run")?;
     }
     let figures = run(load.duration).await?;
     figures.stats(addr)
-}
-
-/// A prefix no other round of this process or of an earlier run uses, for the idempotency
-/// keys (the mock keeps the ones it has seen, and a key sent again is a replay).
-fn next_nonce() -> String {
-    static ROUND: AtomicU64 = AtomicU64::new(0);
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    format!(
-        "bench-{}-{started}-{}",
-        std::process::id(),
-        ROUND.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 async fn run_wrk(
