@@ -107,7 +107,7 @@ pub struct Config {
     pub max_accounts: usize,
     /// How long a client may take to send a request's headers; also how long an idle
     /// keep-alive connection stays open. A slow (slowloris) or silent client is
-    /// disconnected after it. Default 30 s.
+    /// disconnected after it, up to a quarter of it (at most 1 s) later. Default 30 s.
     pub header_read_timeout: Duration,
     /// How long a client may take to send a request's body once its headers are in:
     /// after it, the request is answered a Stripe-shaped 408 and the connection closed.

@@ -4,7 +4,8 @@
 //!
 //! What one client may take (see [`Limits`]): at most [`MAX_HEADERS`] header lines and
 //! [`MAX_HEAD_BYTES`] of request line and headers (hyper answers 431 and closes); the head
-//! within `header_read_timeout` (also how long an idle keep-alive connection stays open);
+//! within `header_read_timeout` (also how long an idle keep-alive connection stays open;
+//! checked every quarter of it, at most every second, see `head_deadlines`);
 //! the body within `body_read_timeout` (a 408, see [`body_read_timeout`]); and
 //! `max_connections` connections at once: beyond that, a new connection is answered a
 //! Stripe-shaped 503 with `Stripe-Should-Retry` and closed, and once [`MAX_TURNED_AWAY`]
@@ -25,6 +26,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
 use crate::protocol::ApiError;
+
+mod head_deadlines;
+
+use head_deadlines::HeadDeadlines;
 
 pub(crate) type Resp = Response<Body>;
 
@@ -110,10 +115,11 @@ pub(crate) async fn serve<H: Handler>(
 ) {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+    http.header_read_timeout(limits.header_read_timeout)
         .max_headers(MAX_HEADERS)
         .max_header_size(MAX_HEAD_BYTES);
+    let head_deadlines = HeadDeadlines::new(limits.header_read_timeout);
+    tokio::spawn(HeadDeadlines::sweep(Arc::downgrade(&head_deadlines)));
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let turned_away = Arc::new(Semaphore::new(MAX_TURNED_AWAY));
     let mut warned_at: Option<tokio::time::Instant> = None;
@@ -145,7 +151,12 @@ pub(crate) async fn serve<H: Handler>(
                 let body_timeout = limits.body_read_timeout;
                 let service =
                     service_fn(move |req| isolate(handler.clone(), req, body_timeout));
-                let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                // Each connection's head deadline on a timer of its own (head_deadlines.rs).
+                let conn = http
+                    .clone()
+                    .timer(head_deadlines.connection())
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!("connection closed with error: {e}");
