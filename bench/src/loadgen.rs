@@ -154,9 +154,12 @@ pub struct Stats {
     /// The rate of every round, in the order they ran (the figures above are the median
     /// round's).
     pub round_rates: Vec<f64>,
-    /// With [`drive_interleaved`]: the ceiling's rate in the round run just before each of
-    /// these rounds.
+    /// With [`drive_interleaved`]: the ceiling's rate beside each of these rounds (the mean
+    /// of its rounds just before and just after).
     pub ceiling_round_rates: Vec<f64>,
+    /// With [`drive_interleaved`]: rounds measured again because the ceiling moved across
+    /// them by more than [`CEILING_DRIFT`].
+    pub remeasured: usize,
 }
 
 impl Stats {
@@ -318,14 +321,33 @@ pub struct Row {
     pub follows_previous: bool,
 }
 
+/// How far the ceiling may move across a group of rounds (its round just before them
+/// against its round just after) before the group is measured again: past it, the machine
+/// changed speed while they ran (see [`drive_interleaved`]).
+pub const CEILING_DRIFT: f64 = 0.10;
+
+/// Times a group of rounds is measured again, at most, in one pass.
+pub const MAX_REMEASURES: usize = 2;
+
+/// Whether the ceiling held still across a group of rounds: its rates just before and
+/// just after differ by at most [`CEILING_DRIFT`] of the larger.
+pub fn ceiling_held(before: f64, after: f64) -> bool {
+    (before - after).abs() <= CEILING_DRIFT * before.max(after)
+}
+
 /// Rounds of several workloads (of mock-stripe, or mock-stripe's paired with a peer's),
-/// each with a round of the ceiling (`ceiling`, sent `ceiling_plan`) just before it. Why the
-/// ceiling round: this machine changes speed for minutes at a time (the ceiling itself from
-/// about 70k to 118k req/s), so a ratio to a ceiling measured minutes earlier can compare
-/// two different machines; a ratio to the round beside it compares like with like. Why
-/// interleaved: each pass gives every workload one round (after its ceiling round, or
-/// beside the row it is paired with, see [`Row::follows_previous`] and [`pass_order`]), in
-/// the order given; rows are compared with each other too (list with retrieve, 50 keys with
+/// each between two rounds of the ceiling (`ceiling`, sent `ceiling_plan`). Why the ceiling
+/// rounds: this machine changes speed for seconds to minutes at a time (the ceiling itself
+/// from about 70k to 136k req/s, and every server's CPU per request with it), so a ratio to
+/// a ceiling measured minutes earlier can compare two different machines; a ratio to the
+/// rounds beside it compares like with like. Why on both sides: a change of speed between
+/// the ceiling's round and the row's (seconds apart) still put the two on different
+/// machines; when the rounds before and after differ by more than [`CEILING_DRIFT`], the
+/// group is measured again (at most [`MAX_REMEASURES`] times, counted in
+/// [`Stats::remeasured`]), and the ceiling's rate for a group is the mean of the two. Why
+/// interleaved: each pass gives every workload one round (in a group of its own, or beside
+/// the row it is paired with, see [`Row::follows_previous`] and [`pass_order`]), in the
+/// order given; rows are compared with each other too (list with retrieve, 50 keys with
 /// one, mock-stripe with a peer), and run one workload after another, the rounds of two
 /// rows lie minutes apart and may measure two different machines, whereas each pass
 /// measures them side by side (see [`Stats::ratio_over`]). Returns one [`Stats`] per
@@ -346,37 +368,75 @@ pub async fn drive_interleaved(
         .iter()
         .map(|_| Vec::with_capacity(passes))
         .collect();
+    let mut remeasured = vec![0; workloads.len()];
+    let ceiling_round = |what: String| async move {
+        drive_once(ceiling, ceiling_plan, load)
+            .await
+            .with_context(|| what)
+            .map(|s| s.rate)
+    };
     for pass in 1..=passes {
+        // The ceiling's round after a group is the next group's round before it.
         let mut last_ceiling = None;
-        for (i, starts_group) in pass_order(workloads, pass) {
-            let row = &workloads[i];
-            let name = &row.name;
-            let ceiling_rate = match last_ceiling {
-                Some(rate) if !starts_group => rate,
-                _ => {
-                    drive_once(ceiling, ceiling_plan, load)
-                        .await
-                        .with_context(|| format!("the ceiling's round before {name}, pass {pass}"))?
-                        .rate
+        for group in groups(&pass_order(workloads, pass)) {
+            let first = &workloads[group[0]].name;
+            for attempt in 0..=MAX_REMEASURES {
+                let before = match last_ceiling {
+                    Some(rate) => rate,
+                    None => {
+                        ceiling_round(format!("the ceiling before {first}, pass {pass}")).await?
+                    }
+                };
+                let mut group_rounds = Vec::with_capacity(group.len());
+                for &i in &group {
+                    let row = &workloads[i];
+                    let name = &row.name;
+                    group_rounds.push(
+                        drive_once(row.addr, &row.plan, load)
+                            .await
+                            .with_context(|| format!("{name}, pass {pass}"))?,
+                    );
                 }
-            };
-            last_ceiling = Some(ceiling_rate);
-            ceilings[i].push(ceiling_rate);
-            let round = drive_once(row.addr, &row.plan, load)
-                .await
-                .with_context(|| format!("{name}, pass {pass}"))?;
-            rounds[i].push(round);
+                let after =
+                    ceiling_round(format!("the ceiling after {first}, pass {pass}")).await?;
+                last_ceiling = Some(after);
+                if !ceiling_held(before, after) && attempt < MAX_REMEASURES {
+                    for &i in &group {
+                        remeasured[i] += 1;
+                    }
+                    continue;
+                }
+                for (&i, round) in group.iter().zip(group_rounds) {
+                    rounds[i].push(round);
+                    ceilings[i].push((before + after) / 2.0);
+                }
+                break;
+            }
         }
     }
     Ok(rounds
         .into_iter()
         .zip(ceilings)
-        .map(|(rounds, ceilings)| {
+        .zip(remeasured)
+        .map(|((rounds, ceilings), remeasured)| {
             let mut median = median_round(rounds);
             median.ceiling_round_rates = ceilings;
+            median.remeasured = remeasured;
             median
         })
         .collect())
+}
+
+/// A pass's order ([`pass_order`]) cut into its groups: a row and the rows that follow it.
+fn groups(order: &[(usize, bool)]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for &(i, starts_group) in order {
+        match groups.last_mut() {
+            Some(group) if !starts_group => group.push(i),
+            _ => groups.push(vec![i]),
+        }
+    }
+    groups
 }
 
 /// The rows' indices in the order `pass` (from 1) runs them, each with whether it starts
@@ -455,6 +515,7 @@ async fn built_in_round(addr: SocketAddr, make: MakeRequest, load: Load) -> Resu
         max_ms: percentile_ms(&latencies_us, 1.0),
         round_rates: Vec::new(),
         ceiling_round_rates: Vec::new(),
+        remeasured: 0,
     })
 }
 
@@ -567,6 +628,7 @@ mod tests {
             max_ms: p99_ms * 2.0,
             round_rates: Vec::new(),
             ceiling_round_rates: Vec::new(),
+            remeasured: 0,
         }
     }
 
@@ -612,6 +674,26 @@ mod tests {
         assert_eq!(pass_order(&rows, 2), even);
         assert_eq!(pass_order(&rows, 3), odd);
         assert_eq!(pass_order(&rows[..1], 2), [(0, true)], "a row alone");
+    }
+
+    #[test]
+    fn a_pass_is_cut_into_its_groups_each_measured_between_two_ceiling_rounds() {
+        let order = [(1, true), (0, false), (2, true), (4, true), (3, false)];
+        assert_eq!(groups(&order), [vec![1, 0], vec![2], vec![4, 3]]);
+        assert_eq!(groups(&[(0, true)]), [vec![0]]);
+        assert!(groups(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_ceiling_that_moved_more_than_a_tenth_across_a_group_has_it_measured_again() {
+        assert!(ceiling_held(100_000.0, 100_000.0));
+        assert!(ceiling_held(100_000.0, 91_000.0), "9% slower");
+        assert!(ceiling_held(91_000.0, 100_000.0), "either way");
+        assert!(
+            !ceiling_held(134_000.0, 109_000.0),
+            "a change of speed (19%)"
+        );
+        assert!(!ceiling_held(109_000.0, 134_000.0));
     }
 
     #[test]

@@ -22,13 +22,18 @@ pub struct Row {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
-    /// The median over rounds of each round's rate ÷ its ceiling round, run just before it
-    /// or before the row it follows (mock-stripe and peers); the ceiling's own row: 1.
+    /// The median over rounds of each round's rate ÷ the ceiling's rate beside it (its
+    /// rounds just before and after, see `ceiling_round_rates`; mock-stripe and peers); the
+    /// ceiling's own row: 1.
     pub ratio: f64,
     /// Every round's rate, in order (`rate` is their median).
     pub round_rates: Vec<f64>,
-    /// The ceiling's rate in the round just before each of `round_rates`.
+    /// The ceiling's rate beside each of `round_rates`: the mean of its rounds just before
+    /// and just after.
     pub ceiling_round_rates: Vec<f64>,
+    /// Rounds measured again because the ceiling moved across them by more than
+    /// `loadgen::CEILING_DRIFT` (the machine changed speed while they ran).
+    pub remeasured: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -116,6 +121,7 @@ impl Report {
             ratio,
             round_rates: s.round_rates.clone(),
             ceiling_round_rates: s.ceiling_round_rates.clone(),
+            remeasured: s.remeasured,
         });
     }
 
@@ -124,7 +130,7 @@ impl Report {
         // Writing to a String cannot fail.
         let _ = writeln!(
             s,
-            "Machine: {}. Command: `{}`. Load generator: {}; servers: {}; {} connections, {} s measured after {} s warm-up; each server row is the median of {} rounds, run in passes that give every mock-stripe workload one round in the table's order, except that a row compared with the one above it runs beside that row, after it on odd passes and before it on even ones (every round's rate in the last column, after the slash the ceiling's rate in a round run just before it, or before the pair); ÷ ceiling is the median of those rounds' ratios, one run.\n",
+            "Machine: {}. Command: `{}`. Load generator: {}; servers: {}; {} connections, {} s measured after {} s warm-up; each server row is the median of {} rounds, run in passes that give every mock-stripe workload one round in the table's order, except that a row compared with the one above it runs beside that row, after it on odd passes and before it on even ones (every round's rate in the last column, after the slash the ceiling's rate beside it: the mean of the ceiling's rounds just before and just after it, or the pair; a round across which those two differ by more than {:.0}% ran while the machine changed speed, and is measured again, at most {} times, counted after the rates); ÷ ceiling is the median of those rounds' ratios, one run.\n",
             self.machine,
             self.command,
             self.load_generator,
@@ -132,7 +138,9 @@ impl Report {
             self.connections,
             self.duration_s,
             self.warmup_s,
-            self.rounds
+            self.rounds,
+            crate::loadgen::CEILING_DRIFT * 100.0,
+            crate::loadgen::MAX_REMEASURES
         );
         if !self.rows.is_empty() {
             s.push_str(
@@ -161,6 +169,10 @@ impl Report {
                     r.ratio,
                     r.errors,
                     rounds.join(" · ")
+                        + &match r.remeasured {
+                            0 => String::new(),
+                            n => format!(" ({n} measured again)"),
+                        }
                 );
             }
         }

@@ -130,6 +130,7 @@ impl Figures {
             max_ms: ms(self.max_us),
             round_rates: Vec::new(),
             ceiling_round_rates: Vec::new(),
+            remeasured: 0,
         })
     }
 }

@@ -85,6 +85,9 @@ async fn quick_run_writes_every_row() {
             // Each round has its ceiling round beside it, and the ratio is one of theirs.
             let ceilings = row["ceiling_round_rates"].as_array().expect("ceilings");
             assert_eq!(ceilings.len(), rounds.len(), "{row}");
+            // Each pass measures a round again at most MAX_REMEASURES times.
+            let remeasured = row["remeasured"].as_u64().expect("remeasured");
+            assert!(remeasured <= 2 * 2, "{row}");
             let ratio = row["ratio"].as_f64().expect("ratio");
             assert!(
                 rounds.iter().zip(ceilings).any(|(r, c)| {
