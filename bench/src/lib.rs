@@ -10,6 +10,7 @@ pub mod flows;
 pub mod loadgen;
 pub mod memory;
 pub mod report;
+pub mod rounds;
 pub mod servers;
 pub mod workloads;
 pub mod wrk;
@@ -124,7 +125,7 @@ async fn load_generator(s: &cli::Settings) -> Result<(Generator, String)> {
 async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -> Result<()> {
     let ceiling = CeilingServer::start(s.own_processes, s.ceiling_bin.as_deref()).await?;
     progress("ceiling");
-    let stats = loadgen::drive(ceiling.addr(), &Workload::FixedBody.plan(""), load).await?;
+    let stats = rounds::drive(ceiling.addr(), &Workload::FixedBody.plan(""), load).await?;
     report.push("ceiling", Workload::FixedBody, &stats);
 
     let mock = MockServer::start(s.own_processes, s.mock_bin.as_deref()).await?;
@@ -161,14 +162,14 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
     let workloads: Vec<_> = measured
         .iter()
         .enumerate()
-        .map(|(i, &(target, w, addr))| loadgen::Row {
+        .map(|(i, &(target, w, addr))| rounds::Row {
             name: format!("{target}: {}", w.label(s.stored)),
             addr,
             plan: w.plan(&retrieve_id),
             follows_previous: i > 0 && w.compared_with() == Some(measured[i - 1].1),
         })
         .collect();
-    let rows = loadgen::drive_interleaved(
+    let rows = rounds::drive_interleaved(
         ceiling.addr(),
         &Workload::FixedBody.plan(""),
         &workloads,
@@ -198,14 +199,14 @@ async fn servers_and_peers(s: &cli::Settings, load: Load, report: &mut Report) -
             // back to back in each pass, each first in turn, so that their ratio is not
             // two phases of this machine minutes apart (see `drive_interleaved`).
             Ok(peer) => {
-                let row = |name: &str, addr, follows_previous| loadgen::Row {
+                let row = |name: &str, addr, follows_previous| rounds::Row {
                     name: format!("{name}: create customer"),
                     addr,
                     plan: Workload::CreateCustomer.plan(""),
                     follows_previous,
                 };
                 let pair = [row(MOCK, mock.addr(), false), row(name, peer.addr, true)];
-                let stats = loadgen::drive_interleaved(
+                let stats = rounds::drive_interleaved(
                     ceiling.addr(),
                     &Workload::FixedBody.plan(""),
                     &pair,

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::flows::FlowRow;
-use crate::loadgen::{Comparison, Stats};
+use crate::rounds::{Comparison, Stats};
 use crate::workloads::Workload;
 
 #[derive(Clone, Debug, Serialize)]
@@ -32,7 +32,7 @@ pub struct Row {
     /// and just after.
     pub ceiling_round_rates: Vec<f64>,
     /// Rounds measured again because the ceiling moved across them by more than
-    /// `loadgen::CEILING_DRIFT` (the machine changed speed while they ran).
+    /// `rounds::CEILING_DRIFT` (the machine changed speed while they ran).
     pub remeasured: usize,
 }
 
@@ -139,8 +139,8 @@ impl Report {
             self.duration_s,
             self.warmup_s,
             self.rounds,
-            crate::loadgen::CEILING_DRIFT * 100.0,
-            crate::loadgen::MAX_REMEASURES
+            crate::rounds::CEILING_DRIFT * 100.0,
+            crate::rounds::MAX_REMEASURES
         );
         if !self.rows.is_empty() {
             s.push_str(

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::loadgen::{self, Load, Plan, Stats};
+use crate::loadgen::{self, Load, Plan};
+use crate::rounds::Stats;
 
 /// The line the script's `done()` prints, before its figures.
 const RESULT_TAG: &str = "bench-wrk-result";

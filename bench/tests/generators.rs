@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bench::loadgen::{self, Generator, Load, Plan};
+use bench::loadgen::{Generator, Load, Plan};
 use bench::workloads::Workload;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -89,7 +89,7 @@ async fn sends_the_plan(generator: Generator, plan: &Plan) {
         rounds: 2,
         generator,
     };
-    let stats = loadgen::drive(addr, plan, load).await.expect("drive");
+    let stats = bench::rounds::drive(addr, plan, load).await.expect("drive");
     assert_eq!(stats.errors, 0, "{generator:?}");
     let seen = seen.lock().expect("log").clone();
     assert!(
