@@ -74,7 +74,8 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
         purchase_flows(&s, load, &mut report).await?;
     }
     report.notes.push(
-        "The clean release build time of the workspace is not measured here: see the README's Benchmark section.".into(),
+        "The clean release build time of the workspace is not measured here: see bench/README.md."
+            .into(),
     );
 
     report.write(&s.out)?;

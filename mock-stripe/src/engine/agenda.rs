@@ -8,7 +8,7 @@
 //! The rest (delivery attempts and retries, settlements, a session's shorter
 //! `expires_at`) go into a `BTreeMap`, whose insert walks a path from its root and whose
 //! first entry is a walk down its left side: with 50 accounts each its own tree, those
-//! walks met cold caches on every create (the benchmark's 50-key row, README).
+//! walks met cold caches on every create (the benchmark's 50-key row, bench/README.md).
 //! Neither container ever copies its jobs to grow: a binary heap's vector, doubling,
 //! copied all of them under the account's lock (18 ms at half a million jobs).
 //!
