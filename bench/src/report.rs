@@ -16,24 +16,13 @@ pub struct Row {
     pub target: String,
     pub workload: Workload,
     pub label: String,
-    pub requests: u64,
-    pub errors: u64,
-    pub rate: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
     /// The median over rounds of each round's rate ÷ the ceiling's rate beside it (its
-    /// rounds just before and after, see `ceiling_round_rates`; mock-stripe and peers); the
-    /// ceiling's own row: 1.
+    /// rounds just before and after, see `Stats::ceiling_round_rates`; mock-stripe and
+    /// peers); the ceiling's own row: 1.
     pub ratio: f64,
-    /// Every round's rate, in order (`rate` is their median).
-    pub round_rates: Vec<f64>,
-    /// The ceiling's rate beside each of `round_rates`: the mean of its rounds just before
-    /// and just after.
-    pub ceiling_round_rates: Vec<f64>,
-    /// Rounds measured again because the ceiling moved across them by more than
-    /// `rounds::CEILING_DRIFT` (the machine changed speed while they ran).
-    pub remeasured: usize,
+    /// The rounds' figures, as the load generator measured them (flat in the JSON).
+    #[serde(flatten)]
+    pub stats: Stats,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -101,7 +90,7 @@ impl Report {
         self.rows
             .iter()
             .find(|r| r.workload == Workload::FixedBody)
-            .map(|r| r.rate)
+            .map(|r| r.stats.rate)
     }
 
     pub fn push(&mut self, target: &str, workload: Workload, s: &Stats) {
@@ -112,16 +101,8 @@ impl Report {
             target: target.into(),
             workload,
             label: workload.label(self.stored),
-            requests: s.requests,
-            errors: s.errors,
-            rate: s.rate,
-            p50_ms: s.p50_ms,
-            p99_ms: s.p99_ms,
-            max_ms: s.max_ms,
             ratio,
-            round_rates: s.round_rates.clone(),
-            ceiling_round_rates: s.ceiling_round_rates.clone(),
-            remeasured: s.remeasured,
+            stats: s.clone(),
         });
     }
 
@@ -147,7 +128,8 @@ impl Report {
                 "| target | workload | req/s | p50 ms | p99 ms | max ms | ÷ ceiling | errors | rounds (req/s) |\n",
             );
             s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
-            for r in &self.rows {
+            for row in &self.rows {
+                let r = &row.stats;
                 let rounds: Vec<String> = r
                     .round_rates
                     .iter()
@@ -160,13 +142,13 @@ impl Report {
                 let _ = writeln!(
                     s,
                     "| {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {:.3} | {} | {} |",
-                    r.target,
-                    r.label,
+                    row.target,
+                    row.label,
                     r.rate,
                     r.p50_ms,
                     r.p99_ms,
                     r.max_ms,
-                    r.ratio,
+                    row.ratio,
                     r.errors,
                     rounds.join(" · ")
                         + &match r.remeasured {

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use crate::loadgen::{Load, Plan, round};
 
 /// What one measured run gives.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Stats {
     /// Successful (2xx) requests started inside the measured window.
     pub requests: u64,

@@ -226,7 +226,7 @@ async fn own_processes_run_the_servers_as_binaries() {
     let workloads: Vec<_> = report
         .rows
         .iter()
-        .map(|r| (r.target.as_str(), r.rate > 0.0))
+        .map(|r| (r.target.as_str(), r.stats.rate > 0.0))
         .collect();
     assert_eq!(
         workloads,
