@@ -82,6 +82,14 @@ pub struct Opts {
     /// purchase flows always use the built-in client (cookies, redirects).
     #[arg(long, value_enum, default_value_t = LoadGenerator::Auto)]
     pub load_generator: LoadGenerator,
+    /// Also time a clean release build of the workspace (`cargo build --release
+    /// --workspace --timings` into an empty temporary target folder), after everything
+    /// else: minutes of both cores. cargo's timings report is copied into --out.
+    #[arg(long)]
+    pub clean_build: bool,
+    /// The workspace --clean-build builds (default: the one this program was built from).
+    #[arg(long, requires = "clean_build", value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
     /// Where bench.md and bench.json go.
     #[arg(long, default_value = "target/bench")]
     pub out: PathBuf,
@@ -121,13 +129,23 @@ pub struct Settings {
     pub ceiling_bin: Option<PathBuf>,
     pub workloads: Vec<crate::workloads::Workload>,
     pub load_generator: LoadGenerator,
+    /// The workspace to build clean at the end (`--clean-build`).
+    pub clean_build: Option<PathBuf>,
     pub out: PathBuf,
 }
 
 impl Opts {
-    pub fn settings(&self) -> Settings {
+    /// The settings, or a message naming the option that cannot work.
+    pub fn settings(&self) -> Result<Settings, String> {
         let q = self.quick;
-        Settings {
+        let clean_build = match (self.clean_build, &self.workspace) {
+            (false, _) => None,
+            (true, Some(dir)) => Some(dir.clone()),
+            (true, None) => Some(crate::clean_build::own_workspace().ok_or(
+                "--clean-build: the workspace this program was built from is gone; name one with --workspace DIR",
+            )?),
+        };
+        Ok(Settings {
             duration: Duration::from_secs_f64(self.duration.unwrap_or(if q { 1.0 } else { 10.0 })),
             warmup: Duration::from_secs_f64(self.warmup.unwrap_or(if q { 0.2 } else { 1.0 })),
             rounds: usize::from(self.rounds.unwrap_or(if q { 1 } else { 5 })),
@@ -154,8 +172,9 @@ impl Opts {
                     .collect()
             },
             load_generator: self.load_generator,
+            clean_build,
             out: self.out.clone(),
-        }
+        })
     }
 }
 

@@ -3,8 +3,10 @@
 //!
 //! `servers` starts what is measured, `loadgen` drives it, `workloads` says what to send,
 //! `memory` measures the binary's own process, `flows` runs whole purchases through the
-//! storefront and mock-stripe binaries, `report` writes the table.
+//! storefront and mock-stripe binaries, `clean_build` times the workspace's release build,
+//! `report` writes the table.
 
+pub mod clean_build;
 pub mod cli;
 pub mod flows;
 pub mod loadgen;
@@ -33,7 +35,7 @@ const PEERS: [(&str, f64); 2] = [("localstripe", 500.0), ("stripe-stateful-mock"
 
 /// Runs everything `opts` asks for, writes the report into `opts.out`, and returns it.
 pub async fn run(opts: &cli::Opts) -> Result<Report> {
-    let s = opts.settings();
+    let s = opts.settings().map_err(anyhow::Error::msg)?;
     let (generator, load_generator) = load_generator(&s).await?;
     let load = Load {
         connections: s.connections,
@@ -64,6 +66,7 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
         bare_list_over_retrieve: None,
         many_keys_over_one: None,
         customers_over_peers: Vec::new(),
+        clean_build: None,
         notes: Vec::new(),
     };
 
@@ -73,10 +76,15 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
     if !s.api_only {
         purchase_flows(&s, load, &mut report).await?;
     }
-    report.notes.push(
-        "The clean release build time of the workspace is not measured here: see bench/README.md."
-            .into(),
-    );
+    match &s.clean_build {
+        Some(workspace) => {
+            progress(&format!("clean release build of {}", workspace.display()));
+            report.clean_build = Some(clean_build::measure(workspace, &s.out).await?);
+        }
+        None => report.notes.push(
+            "The clean release build of the workspace was not measured in this run: --clean-build measures it (minutes of both cores).".into(),
+        ),
+    }
 
     report.write(&s.out)?;
     Ok(report)

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::clean_build::CleanBuild;
 use crate::flows::FlowRow;
 use crate::rounds::{Comparison, Stats};
 use crate::workloads::Workload;
@@ -72,6 +73,8 @@ pub struct Report {
     pub many_keys_over_one: Option<Comparison>,
     /// mock-stripe's customer creation ÷ each installed peer's, the same way.
     pub customers_over_peers: Vec<PeerComparison>,
+    /// The workspace's clean release build, when `--clean-build` asked for it.
+    pub clean_build: Option<CleanBuild>,
     /// What was skipped and why, and what is not measured yet.
     pub notes: Vec<String>,
 }
@@ -213,6 +216,27 @@ impl Report {
         }
         if !self.flows.is_empty() {
             s.push_str(&self.flows_markdown());
+        }
+        if let Some(b) = &self.clean_build {
+            let met = if b.wall_s <= crate::clean_build::TARGET_S {
+                "✓"
+            } else {
+                "✗"
+            };
+            let _ = writeln!(
+                s,
+                "\nClean release build of the workspace: **{}** wall clock, {:.0} s of CPU (user + system), `{}` in {} into an empty target folder (issue 9's target ≤ {}: {met}).{}",
+                crate::clean_build::minutes(b.wall_s),
+                b.cpu_s,
+                b.command,
+                b.workspace.display(),
+                crate::clean_build::minutes(crate::clean_build::TARGET_S),
+                match &b.timings {
+                    Some(_) =>
+                        " What took the time, unit by unit: cargo-timing.html beside this report.",
+                    None => "",
+                }
+            );
         }
         if !self.notes.is_empty() {
             s.push('\n');

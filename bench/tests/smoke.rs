@@ -1,12 +1,35 @@
 //! Keeps the benchmark compiling and working: a quick run in debug, every row present with
-//! a positive rate, the resources measured, and purchase flows that complete.
+//! a positive rate, the resources measured, purchase flows that complete, and a clean build
+//! timed (of a one-crate workspace: the real one takes minutes).
+
+use std::path::Path;
 
 use clap::Parser;
+
+/// A workspace of one binary crate at `dir`, whose `main.rs` is `main`.
+fn small_workspace(dir: &Path, main: &str) {
+    let write = |path: &str, text: &str| {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"hello\"]\nresolver = \"2\"\n",
+    );
+    write(
+        "hello/Cargo.toml",
+        "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    write("hello/src/main.rs", main);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_run_writes_every_row() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().to_str().expect("utf-8 temp path");
+    let workspace = tempfile::tempdir().expect("temp dir");
+    small_workspace(workspace.path(), "fn main() { println!(\"hello\"); }\n");
     let opts = bench::cli::Opts::parse_from([
         "bench",
         "--quick",
@@ -31,6 +54,9 @@ async fn quick_run_writes_every_row() {
         // TEST_POSTGRES_URL names a server, as on CI).
         "--shoppers",
         "2",
+        "--clean-build",
+        "--workspace",
+        workspace.path().to_str().expect("utf-8 temp path"),
         "--out",
         out,
     ]);
@@ -189,6 +215,59 @@ async fn quick_run_writes_every_row() {
         assert!(r["webhook_samples"].as_u64().is_some_and(|n| n > 0), "{r}");
     }
     assert!(dir.path().join("bench.md").is_file());
+
+    // The clean build: timed, cargo's own report kept, and nothing built into the
+    // workspace's own target folder (the build had an empty one of its own).
+    let build = &json["clean_build"];
+    assert!(build["wall_s"].as_f64().is_some_and(|s| s > 0.0), "{build}");
+    assert!(build["cpu_s"].as_f64().is_some_and(|s| s > 0.0), "{build}");
+    assert_eq!(
+        build["command"], "cargo build --release --workspace --timings",
+        "{build}"
+    );
+    let timings = std::fs::read_to_string(dir.path().join("cargo-timing.html"))
+        .expect("cargo's timings report beside bench.json");
+    assert!(
+        timings.contains("hello"),
+        "the report names the crate built"
+    );
+    assert!(!workspace.path().join("target").exists());
+    let md = std::fs::read_to_string(dir.path().join("bench.md")).expect("bench.md");
+    assert!(
+        md.contains("Clean release build of the workspace: **"),
+        "the table says how long the build took"
+    );
+}
+
+/// A build that fails is an error naming what the compiler said, not a time.
+#[tokio::test]
+async fn a_clean_build_that_fails_says_why() {
+    let workspace = tempfile::tempdir().expect("temp dir");
+    small_workspace(
+        workspace.path(),
+        "fn main() { let x: u8 = \"not a number\"; }\n",
+    );
+    let out = tempfile::tempdir().expect("temp dir");
+    let err = bench::clean_build::measure(workspace.path(), out.path())
+        .await
+        .expect_err("the crate does not compile");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("the clean build failed"), "{msg}");
+    assert!(msg.contains("mismatched types"), "{msg}");
+
+    let nowhere = workspace.path().join("absent");
+    let err = bench::clean_build::measure(&nowhere, out.path())
+        .await
+        .expect_err("no workspace there");
+    assert!(format!("{err:#}").contains("no Cargo.toml"), "{err:#}");
+}
+
+/// `--workspace` names what `--clean-build` builds; alone it is a mistake clap reports.
+#[test]
+fn workspace_needs_clean_build() {
+    let err = bench::cli::Opts::try_parse_from(["bench", "--workspace", "/tmp"])
+        .expect_err("--workspace alone");
+    assert!(err.to_string().contains("--clean-build"), "{err}");
 }
 
 /// `--own-processes`: the ceiling (this crate's binary) and the mock-stripe binary are
