@@ -122,9 +122,10 @@ fn children_cpu() -> Duration {
 /// "5 min 28 s" for a wall clock.
 pub fn minutes(seconds: f64) -> String {
     let whole = seconds.round() as u64;
-    match whole / 60 {
-        0 => format!("{whole} s"),
-        m => format!("{m} min {} s", whole % 60),
+    match (whole / 60, whole % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
     }
 }
 
@@ -135,7 +136,8 @@ mod tests {
     #[test]
     fn minutes_read_as_a_person_would_say_them() {
         assert_eq!(minutes(328.4), "5 min 28 s");
-        assert_eq!(minutes(59.6), "1 min 0 s");
+        assert_eq!(minutes(59.6), "1 min");
+        assert_eq!(minutes(360.0), "6 min");
         assert_eq!(minutes(7.2), "7 s");
     }
 
