@@ -83,8 +83,9 @@ pub struct Opts {
     #[arg(long, value_enum, default_value_t = LoadGenerator::Auto)]
     pub load_generator: LoadGenerator,
     /// Also time a clean release build of the workspace (`cargo build --release
-    /// --workspace --timings` into an empty temporary target folder), after everything
-    /// else: minutes of both cores. cargo's timings report is copied into --out.
+    /// --workspace --timings` into an empty temporary target folder, in TMPDIR: about 3 GB
+    /// while it lasts), after everything else: minutes of both cores. cargo's timings
+    /// report is copied into --out.
     #[arg(long)]
     pub clean_build: bool,
     /// The workspace --clean-build builds (default: the one this program was built from).
