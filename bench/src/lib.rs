@@ -76,10 +76,21 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
     if !s.api_only {
         purchase_flows(&s, load, &mut report).await?;
     }
+    // A build that fails is the run's error, but only after the report is written: the
+    // figures before it took minutes too.
+    let mut build_failed = None;
     match &s.clean_build {
         Some(workspace) => {
             progress(&format!("clean release build of {}", workspace.display()));
-            report.clean_build = Some(clean_build::measure(workspace, &s.out).await?);
+            match clean_build::measure(workspace, &s.out).await {
+                Ok(build) => report.clean_build = Some(build),
+                Err(e) => {
+                    report
+                        .notes
+                        .push(format!("The clean release build failed: {e:#}"));
+                    build_failed = Some(e);
+                }
+            }
         }
         None => report.notes.push(
             "The clean release build of the workspace was not measured in this run: --clean-build measures it (minutes of both cores).".into(),
@@ -87,7 +98,13 @@ pub async fn run(opts: &cli::Opts) -> Result<Report> {
     }
 
     report.write(&s.out)?;
-    Ok(report)
+    match build_failed {
+        Some(e) => Err(e.context(format!(
+            "the other figures are written to {}",
+            s.out.display()
+        ))),
+        None => Ok(report),
+    }
 }
 
 /// The load generator the settings ask for, and how the report names it.

@@ -262,12 +262,64 @@ async fn a_clean_build_that_fails_says_why() {
     assert!(format!("{err:#}").contains("no Cargo.toml"), "{err:#}");
 }
 
-/// `--workspace` names what `--clean-build` builds; alone it is a mistake clap reports.
+/// `--workspace` names what `--clean-build` builds; alone it is a mistake clap reports,
+/// and a folder with nothing to build is refused before anything is measured.
 #[test]
-fn workspace_needs_clean_build() {
+fn workspace_needs_clean_build_and_a_cargo_toml() {
     let err = bench::cli::Opts::try_parse_from(["bench", "--workspace", "/tmp"])
         .expect_err("--workspace alone");
     assert!(err.to_string().contains("--clean-build"), "{err}");
+
+    let empty = tempfile::tempdir().expect("temp dir");
+    let path = empty.path().to_str().expect("utf-8 temp path");
+    let opts = bench::cli::Opts::try_parse_from(["bench", "--clean-build", "--workspace", path])
+        .expect("options parse");
+    let err = opts.settings().expect_err("nothing to build there");
+    assert!(err.contains("no Cargo.toml"), "{err}");
+}
+
+/// A build that fails at the end of a run fails the run, but the figures measured before
+/// it are written, with the build's error among the notes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_clean_build_keeps_the_figures_before_it() {
+    let workspace = tempfile::tempdir().expect("temp dir");
+    small_workspace(workspace.path(), "fn main() { undefined_function(); }\n");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().to_str().expect("utf-8 temp path");
+    let opts = bench::cli::Opts::parse_from([
+        "bench",
+        "--quick",
+        "--no-peers",
+        "--api-only",
+        "--workloads",
+        "create",
+        "--load-generator",
+        "built-in",
+        "--duration",
+        "0.2",
+        "--stored",
+        "10",
+        "--clean-build",
+        "--workspace",
+        workspace.path().to_str().expect("utf-8 temp path"),
+        "--out",
+        out,
+    ]);
+    let err = bench::run(&opts).await.expect_err("the build fails");
+    assert!(
+        format!("{err:#}").contains("the other figures are written to"),
+        "{err:#}"
+    );
+    let md = std::fs::read_to_string(dir.path().join("bench.md")).expect("bench.md written");
+    assert!(
+        md.contains("| mock-stripe | create Checkout Session |"),
+        "{md}"
+    );
+    assert!(md.contains("The clean release build failed"), "{md}");
+    assert!(
+        md.contains("undefined_function"),
+        "the compiler's words: {md}"
+    );
 }
 
 /// `--own-processes`: the ceiling (this crate's binary) and the mock-stripe binary are
