@@ -366,6 +366,9 @@ async fn api(
 struct Call {
     route: Route,
     params: Params,
+    /// A session create's parameters read before the account's turn, when they could be
+    /// (`checkout_sessions::prepare`); taken by the run.
+    prepared: Option<checkout_sessions::Prepared>,
     path: String,
     /// The idempotency key with the request's fingerprint (POST only: GET and DELETE are
     /// idempotent by nature).
@@ -410,12 +413,13 @@ impl Call {
     }
 
     /// Runs the resource (the key already claimed) and saves its answer under the key.
-    fn run(&self, acc: &mut Account, base_url: &str, version: &ApiVersion) -> Ran {
+    fn run(&mut self, acc: &mut Account, base_url: &str, version: &ApiVersion) -> Ran {
         let mut created = None;
         let result = execute(
             acc,
             &self.route,
             &self.params,
+            self.prepared.take(),
             &self.ctx(version),
             base_url,
             &mut created,
@@ -435,7 +439,7 @@ impl Call {
     }
 
     fn claim_and_run(
-        &self,
+        &mut self,
         acc: &mut Account,
         base_url: &str,
         version: &ApiVersion,
@@ -495,9 +499,16 @@ async fn api_inner(
         )),
         _ => None,
     };
-    let call = Call {
+    // Before the turn: nothing of the account is needed to read a session create's
+    // parameters, and the turn's time is the account's throughput.
+    let prepared = match route {
+        Route::SessionCreate => checkout_sessions::prepare(&params),
+        _ => None,
+    };
+    let mut call = Call {
         route,
         params,
+        prepared,
         path,
         idempotent,
         request_id: request_id.to_string(),
@@ -623,13 +634,14 @@ fn execute(
     a: &mut Account,
     route: &Route,
     params: &Params,
+    prepared: Option<checkout_sessions::Prepared>,
     ctx: &RequestCtx,
     base_url: &str,
     created: &mut Option<String>,
 ) -> ApiResult<Reply> {
     match route {
         Route::SessionCreate => {
-            checkout_sessions::create(a, params, ctx, base_url).map(|(id, r)| {
+            checkout_sessions::create(a, prepared, params, ctx, base_url).map(|(id, r)| {
                 *created = Some(id);
                 r
             })

@@ -860,9 +860,14 @@ mod tests {
             version: None,
             idempotency_key: None,
         };
-        let (id, _) =
-            crate::resources::checkout_sessions::create(&mut lock(&a), &params, &ctx, "http://x")
-                .unwrap();
+        let (id, _) = crate::resources::checkout_sessions::create(
+            &mut lock(&a),
+            None,
+            &params,
+            &ctx,
+            "http://x",
+        )
+        .unwrap();
         // Only what the index was told is found, and only where it is.
         assert!(store.session_account(&id).is_none());
         store.index_session(&id, &a);

@@ -22,7 +22,9 @@ mod params;
 mod test_support;
 
 pub(crate) use bank_debit::{pay_by_bank, pay_by_bank_with_method, settle_payment};
+#[cfg(test)]
 pub(crate) use create::create_session;
+pub(crate) use create::{Prepared, prepare};
 pub(crate) use lifecycle::{
     PayResult, Payer, authenticate, decline_error, expire, expire_if_due, pay, pay_with_method,
 };
@@ -105,14 +107,16 @@ fn render_plain(session: &Session, v: &ApiVersion) -> ApiResult<Bytes> {
     Ok(to_json(&session.json(v, &Expansion::default()))?.into())
 }
 
-/// `POST /v1/checkout/sessions`. Returns the new id too (the router indexes it).
+/// `POST /v1/checkout/sessions`, `prepared` by [`prepare`] before the account's turn when
+/// it could be. Returns the new id too (the router indexes it).
 pub(crate) fn create(
     account: &mut Account,
+    prepared: Option<Prepared>,
     params: &Params,
     ctx: &RequestCtx,
     base_url: &str,
 ) -> ApiResult<(String, Reply)> {
-    let (id, expand) = create_session(account, params, ctx, base_url)?;
+    let (id, expand) = create::create_prepared(account, prepared, params, ctx, base_url)?;
     let request = EventRequest {
         id: Some(ctx.request_id.clone()),
         idempotency_key: ctx.idempotency_key.clone(),

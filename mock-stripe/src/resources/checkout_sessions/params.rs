@@ -11,7 +11,6 @@ use super::object::{
 use crate::protocol::expand::Expand;
 use crate::protocol::form::{Item, MapUpdate};
 use crate::protocol::list::ListParams;
-use crate::protocol::version::{self, ApiVersion};
 use crate::protocol::{ApiError, ApiResult, Fields, Params, RangeFilter};
 use crate::resources::expandable;
 use crate::resources::one_of;
@@ -240,9 +239,10 @@ fn read_line_item(item: &Item<'_>, legacy_allowed: bool) -> ApiResult<LineItemIn
     })
 }
 
-pub(super) fn read_create(params: &Params, version: Option<&ApiVersion>) -> ApiResult<CreateIn> {
+/// `legacy_allowed`: whether the request's API version still takes the legacy line-item
+/// keys (`version::allows_legacy_line_items`). Without those keys, both read alike.
+pub(super) fn read_create(params: &Params, legacy_allowed: bool) -> ApiResult<CreateIn> {
     let mut f = Fields::root(params);
-    let legacy_allowed = version::allows_legacy_line_items(version);
     let mut c = CreateIn {
         mode: f.one_of("mode", &["payment", "setup", "subscription"])?,
         ..Default::default()

@@ -32,7 +32,7 @@ pub(super) fn try_create(
     version: Option<&str>,
 ) -> ApiResult<serde_json::Value> {
     let params = Params::decode(&[wire.as_bytes()])?;
-    let (_, reply) = create(a, &params, &ctx(version), "http://127.0.0.1:12111")?;
+    let (_, reply) = create(a, None, &params, &ctx(version), "http://127.0.0.1:12111")?;
     Ok(serde_json::from_slice(&reply.body).unwrap())
 }
 
