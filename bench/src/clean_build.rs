@@ -32,14 +32,21 @@ pub fn own_workspace() -> Option<PathBuf> {
     dir.join("Cargo.toml").is_file().then(|| dir.to_path_buf())
 }
 
+/// Why `dir` cannot be built as `--workspace`, if it cannot: no Cargo.toml there.
+pub fn unbuildable(dir: &Path) -> Option<String> {
+    (!dir.join("Cargo.toml").is_file()).then(|| {
+        format!(
+            "--workspace {}: no Cargo.toml there to build",
+            dir.display()
+        )
+    })
+}
+
 /// Builds `workspace` in release from an empty target folder (a temporary one, removed
 /// afterwards), and copies cargo's timings report into `out`.
 pub async fn measure(workspace: &Path, out: &Path) -> Result<CleanBuild> {
-    if !workspace.join("Cargo.toml").is_file() {
-        bail!(
-            "--workspace {}: no Cargo.toml there to build",
-            workspace.display()
-        );
+    if let Some(why) = unbuildable(workspace) {
+        bail!(why);
     }
     let target = tempfile::Builder::new()
         .prefix("bench-clean-build")

@@ -142,13 +142,10 @@ impl Opts {
         let clean_build = match (self.clean_build, &self.workspace) {
             (false, _) => None,
             // Said now, not after the minutes of measuring that come before the build.
-            (true, Some(dir)) if !dir.join("Cargo.toml").is_file() => {
-                return Err(format!(
-                    "--workspace {}: no Cargo.toml there to build",
-                    dir.display()
-                ));
-            }
-            (true, Some(dir)) => Some(dir.clone()),
+            (true, Some(dir)) => match crate::clean_build::unbuildable(dir) {
+                Some(why) => return Err(why),
+                None => Some(dir.clone()),
+            },
             (true, None) => Some(crate::clean_build::own_workspace().ok_or(
                 "--clean-build: the workspace this program was built from is gone; name one with --workspace DIR",
             )?),

@@ -228,21 +228,27 @@ fn workspace_binary(name: &str, explicit: Option<&Path>, otherwise: &str) -> Res
     let release = !cfg!(debug_assertions);
     // Always ask cargo: a stale binary next to us would measure old code. When it is up to
     // date this is a no-op of a second.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", name, "--bin", name])
-        .arg("--manifest-path")
-        .arg(&manifest);
-    if release {
-        cmd.arg("--release");
-    }
-    // Blocking on purpose: nothing else runs yet (tokio's `process` feature would change
-    // the workspace's tokio build).
-    match cmd.status() {
-        Ok(s) if s.success() => {}
-        Ok(s) => eprintln!("note: building {name} failed ({s}); using any binary found"),
-        Err(e) => eprintln!("note: cannot run cargo ({e}); using any binary found"),
+    match crate::clean_build::own_workspace() {
+        Some(workspace) => {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "--quiet", "-p", name, "--bin", name])
+                .arg("--manifest-path")
+                .arg(workspace.join("Cargo.toml"));
+            if release {
+                cmd.arg("--release");
+            }
+            // Blocking on purpose: nothing else runs yet (tokio's `process` feature would
+            // change the workspace's tokio build).
+            match cmd.status() {
+                Ok(s) if s.success() => {}
+                Ok(s) => eprintln!("note: building {name} failed ({s}); using any binary found"),
+                Err(e) => eprintln!("note: cannot run cargo ({e}); using any binary found"),
+            }
+        }
+        None => eprintln!(
+            "note: the workspace this program was built from is gone; using any {name} binary found"
+        ),
     }
     find().ok_or_else(|| {
         anyhow!(
