@@ -25,13 +25,6 @@ pub struct CleanBuild {
     pub timings: Option<PathBuf>,
 }
 
-/// The workspace this program was built from (the parent of its crate's folder), if that
-/// folder is still there.
-pub fn own_workspace() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
-    dir.join("Cargo.toml").is_file().then(|| dir.to_path_buf())
-}
-
 /// Why `dir` cannot be built as `--workspace`, if it cannot: no Cargo.toml there.
 pub fn unbuildable(dir: &Path) -> Option<String> {
     (!dir.join("Cargo.toml").is_file()).then(|| {
@@ -52,7 +45,7 @@ pub async fn measure(workspace: &Path, out: &Path) -> Result<CleanBuild> {
         .prefix("bench-clean-build")
         .tempdir()
         .context("making an empty target folder for the clean build")?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = crate::workspace::cargo();
     let args = ["build", "--release", "--workspace", "--timings"];
     let mut cmd = Command::new(&cargo);
     cmd.args(args)
@@ -146,11 +139,5 @@ mod tests {
         assert_eq!(minutes(59.6), "1 min");
         assert_eq!(minutes(360.0), "6 min");
         assert_eq!(minutes(7.2), "7 s");
-    }
-
-    #[test]
-    fn this_programs_workspace_is_found() {
-        let ws = own_workspace().expect("built from this repository");
-        assert!(ws.join("bench").join("Cargo.toml").is_file());
     }
 }

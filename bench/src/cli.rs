@@ -146,7 +146,7 @@ impl Opts {
                 Some(why) => return Err(why),
                 None => Some(dir.clone()),
             },
-            (true, None) => Some(crate::clean_build::own_workspace().ok_or(
+            (true, None) => Some(crate::workspace::own_workspace().ok_or(
                 "--clean-build: the workspace this program was built from is gone; name one with --workspace DIR",
             )?),
         };

@@ -4,7 +4,7 @@
 //! `servers` starts what is measured, `loadgen` drives it, `workloads` says what to send,
 //! `memory` measures the binary's own process, `flows` runs whole purchases through the
 //! storefront and mock-stripe binaries, `clean_build` times the workspace's release build,
-//! `report` writes the table.
+//! `workspace` finds that workspace and its cargo, `report` writes the table.
 
 pub mod clean_build;
 pub mod cli;
@@ -15,6 +15,7 @@ pub mod report;
 pub mod rounds;
 pub mod servers;
 pub mod workloads;
+pub mod workspace;
 pub mod wrk;
 
 use std::net::SocketAddr;

@@ -228,10 +228,9 @@ fn workspace_binary(name: &str, explicit: Option<&Path>, otherwise: &str) -> Res
     let release = !cfg!(debug_assertions);
     // Always ask cargo: a stale binary next to us would measure old code. When it is up to
     // date this is a no-op of a second.
-    match crate::clean_build::own_workspace() {
+    match crate::workspace::own_workspace() {
         Some(workspace) => {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
+            let mut cmd = Command::new(crate::workspace::cargo());
             cmd.args(["build", "--quiet", "-p", name, "--bin", name])
                 .arg("--manifest-path")
                 .arg(workspace.join("Cargo.toml"));
